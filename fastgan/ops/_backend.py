@@ -1,0 +1,184 @@
+"""Backend registry and selection (DESIGN §2.2).
+
+A call picks its backend from, in order: the op's `impl=` argument, the innermost
+`use_backend(...)` context, the environment variable FASTGAN_BACKEND, then `auto`.
+`auto` picks the fastest available backend for the tensor's device: `cpu` (C++) for CPU
+tensors, `cuda` then `triton` for CUDA tensors, and falls back to `ref` with a one-time
+warning that names the reason. Asking explicitly for an unavailable backend raises
+BackendUnavailableError saying why and how to get it.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import os
+import warnings
+from typing import Iterable, Optional
+
+import torch
+
+BACKENDS = ("ref", "cpu", "triton", "cuda")
+_CHOICES = BACKENDS + ("auto",)
+_current: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("fastgan_backend", default=None)
+_warned: set = set()
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested backend cannot run here; the message says why and how to get it."""
+
+
+def _check_name(name: str, what: str) -> str:
+    if not isinstance(name, str) or name.lower() not in _CHOICES:
+        raise ValueError(f"{what} must be one of {', '.join(_CHOICES)}; got {name!r}")
+    return name.lower()
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Run the enclosed fastgan ops on backend `name` (ref, cpu, triton, cuda or auto)."""
+    token = _current.set(_check_name(name, "backend"))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+# ---------------------------------------------------------------- availability
+def native_module():
+    """fastgan._C or None, with the import error kept for messages."""
+    return _native_state()[0]
+
+
+_native_cache: dict = {}
+
+
+def _native_state():
+    if "cpu" not in _native_cache:
+        try:
+            mod = importlib.import_module("fastgan._C")
+            _native_cache["cpu"] = (mod, None)
+        except ImportError as e:  # not built
+            _native_cache["cpu"] = (None, e)
+    return _native_cache["cpu"]
+
+
+def _cuda_state():
+    if "cuda" not in _native_cache:
+        try:
+            mod = importlib.import_module("fastgan._C_cuda")
+            _native_cache["cuda"] = (mod, None)
+        except ImportError as e:
+            _native_cache["cuda"] = (None, e)
+    return _native_cache["cuda"]
+
+
+def cuda_module():
+    return _cuda_state()[0]
+
+
+def triton_interpret() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def _triton_state():
+    if "triton" not in _native_cache:
+        try:
+            import triton  # noqa: F401
+
+            _native_cache["triton"] = (True, None)
+        except Exception as e:  # ImportError or a broken install
+            _native_cache["triton"] = (False, e)
+    return _native_cache["triton"]
+
+
+def unavailable_reason(backend: str, device_type: str) -> Optional[str]:
+    """None if `backend` can run on tensors of `device_type`, else a sentence saying why not and what to do."""
+    if backend == "ref":
+        return None
+    if backend == "cpu":
+        if device_type != "cpu":
+            return f"the 'cpu' backend runs on CPU tensors, these are on {device_type}"
+        mod, err = _native_state()
+        if mod is None:
+            return (f"fastgan._C (the C++ CPU kernels) is not built ({err}); reinstall with "
+                    "`pip install .` on a machine with a C++17 compiler and CMake")
+        return None
+    if backend == "cuda":
+        if device_type != "cuda":
+            return f"the 'cuda' backend runs on CUDA tensors, these are on {device_type}"
+        if not torch.cuda.is_available():
+            return "no CUDA device is visible to PyTorch (torch.cuda.is_available() is False)"
+        mod, err = _cuda_state()
+        if mod is None:
+            return (f"fastgan._C_cuda is not built ({err}); reinstall with FASTGAN_CUDA=1 "
+                    "`pip install .` on a machine with nvcc")
+        return None
+    if backend == "triton":
+        ok, err = _triton_state()
+        if not ok:
+            return f"Triton is not importable ({err}); `pip install fastgan[triton]`"
+        if device_type == "cpu" and not triton_interpret():
+            return ("Triton kernels run on CUDA tensors; for CPU tensors set TRITON_INTERPRET=1 "
+                    "before importing fastgan (interpreter mode, for testing)")
+        if device_type not in ("cpu", "cuda"):
+            return f"Triton kernels do not run on {device_type} tensors"
+        if device_type == "cuda" and not torch.cuda.is_available():
+            return "no CUDA device is visible to PyTorch (torch.cuda.is_available() is False)"
+        return None
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+def available_backends(device_type: str = "cpu") -> list:
+    return [b for b in BACKENDS if unavailable_reason(b, device_type) is None]
+
+
+def requested_backend(impl: Optional[str] = None) -> str:
+    if impl is not None:
+        return _check_name(impl, "impl")
+    ctx = _current.get()
+    if ctx is not None:
+        return ctx
+    env = os.environ.get("FASTGAN_BACKEND")
+    if env:
+        return _check_name(env, "FASTGAN_BACKEND")
+    return "auto"
+
+
+def _warn_once(key, msg):
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(msg, RuntimeWarning, stacklevel=4)
+
+
+@torch.compiler.assume_constant_result
+def _resolve(op: str, impl: Optional[str], device_type: str, supported: tuple) -> str:
+    want = requested_backend(impl)
+    if want != "auto":
+        if want not in supported:
+            raise BackendUnavailableError(
+                f"fastgan.ops.{op} has no '{want}' backend; it supports {', '.join(supported)}")
+        why = unavailable_reason(want, device_type)
+        if why:
+            raise BackendUnavailableError(f"fastgan.ops.{op}: backend '{want}' is unavailable: {why}")
+        return want
+    order = ("cpu",) if device_type == "cpu" else ("cuda", "triton") if device_type == "cuda" else ()
+    reasons = []
+    for b in order:
+        if b not in supported:
+            reasons.append(f"{op} has no '{b}' backend")
+            continue
+        why = unavailable_reason(b, device_type)
+        if why is None:
+            return b
+        reasons.append(why)
+    if not reasons:
+        reasons.append(f"no fused backend runs on {device_type} tensors")
+    _warn_once((op, device_type), f"fastgan.ops.{op}: falling back to the slow 'ref' backend because "
+               + "; ".join(reasons))
+    return "ref"
+
+
+def resolve(op: str, impl: Optional[str], device: torch.device, supported: Iterable[str] = BACKENDS) -> str:
+    """The backend an op call runs on (see module docstring)."""
+    return _resolve(op, impl, torch.device(device).type, tuple(supported))

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# README command 2: set up and run the test suite. Extra arguments go to pytest
+# (e.g. -m "not slow" to skip the slow end-to-end tests locally).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup_env.sh
+.venv/bin/python -m fastgan info | head -20
+exec .venv/bin/python -m pytest -q -ra -p no:cacheprovider --timeout 900 "$@"

@@ -1,0 +1,71 @@
+"""Build driver: setuptools runs CMake, CMake builds the nanobind modules.
+
+Environment:
+  FASTGAN_CUDA=auto|0|1     build fastgan._C_cuda (auto: when nvcc is found)
+  FASTGAN_CUDA_ARCHS=...    CMake CUDA architectures (default "80-real;86-real;89-real;90-real;90-virtual")
+  FASTGAN_NATIVE=1|0        compile the CPU module for this machine's ISA (default 1)
+  FASTGAN_BUILD_TYPE=Release|Debug
+  FASTGAN_BUILD_JOBS=N      parallel compile jobs
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+
+
+class CMakeExtension(Extension):
+    def __init__(self, name):
+        super().__init__(name, sources=[])
+
+
+def _find_nvcc():
+    cand = os.environ.get("CUDACXX") or shutil.which("nvcc")
+    if not cand:
+        for home in (os.environ.get("CUDA_HOME"), "/usr/local/cuda"):
+            if home and Path(home, "bin", "nvcc").exists():
+                cand = str(Path(home, "bin", "nvcc"))
+                break
+    return cand
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext):
+        import nanobind
+
+        out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
+        build_temp = Path(os.environ.get("FASTGAN_BUILD_DIR", ROOT / "build" / f"cmake-py{sys.version_info[0]}{sys.version_info[1]}")).resolve()
+        build_temp.mkdir(parents=True, exist_ok=True)
+        cuda_mode = os.environ.get("FASTGAN_CUDA", "auto").lower()
+        if cuda_mode not in ("auto", "0", "1"):
+            raise ValueError(f"FASTGAN_CUDA must be auto, 0 or 1, got {cuda_mode!r}")
+        nvcc = _find_nvcc() if cuda_mode != "0" else None
+        if cuda_mode == "1" and not nvcc:
+            raise RuntimeError("FASTGAN_CUDA=1 but no nvcc was found (set CUDACXX or CUDA_HOME)")
+        args = [
+            f"-DCMAKE_BUILD_TYPE={os.environ.get('FASTGAN_BUILD_TYPE', 'Release')}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+            f"-Dnanobind_DIR={nanobind.cmake_dir()}",
+            f"-DFASTGAN_OUTPUT_DIR={out_dir}",
+            f"-DFASTGAN_NATIVE={'ON' if os.environ.get('FASTGAN_NATIVE', '1') == '1' else 'OFF'}",
+            f"-DFASTGAN_CUDA={'ON' if nvcc else 'OFF'}",
+        ]
+        if nvcc:
+            args.append(f"-DCMAKE_CUDA_COMPILER={nvcc}")
+            args.append("-DCMAKE_CUDA_ARCHITECTURES=" + os.environ.get("FASTGAN_CUDA_ARCHS", "80-real;86-real;89-real;90-real;90-virtual"))
+        if shutil.which("ninja"):
+            args.append("-GNinja")
+        jobs = os.environ.get("FASTGAN_BUILD_JOBS", str(os.cpu_count() or 2))
+        t0 = time.time()
+        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build_temp), *args], check=True)
+        subprocess.run(["cmake", "--build", str(build_temp), "--parallel", jobs], check=True)
+        print(f"fastgan: native build took {time.time() - t0:.1f} s (CUDA module: {'yes' if nvcc else 'no'})")
+
+
+setup(ext_modules=[CMakeExtension("fastgan._C")], cmdclass={"build_ext": CMakeBuild})
