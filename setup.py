@@ -35,19 +35,38 @@ def _find_nvcc():
     return cand
 
 
+def _cuda_compiler():
+    mode = os.environ.get("FASTGAN_CUDA", "auto").lower()
+    if mode not in ("auto", "0", "1"):
+        raise ValueError(f"FASTGAN_CUDA must be auto, 0 or 1, got {mode!r}")
+    nvcc = _find_nvcc() if mode != "0" else None
+    if mode == "1" and not nvcc:
+        raise RuntimeError("FASTGAN_CUDA=1 but no nvcc was found (set CUDACXX or CUDA_HOME)")
+    return nvcc
+
+
+NVCC = _cuda_compiler()
+
+
 class CMakeBuild(build_ext):
+    """One CMake build makes every module; the first extension triggers it."""
+
     def build_extension(self, ext):
+        if ext.name != "fastgan._C":
+            return  # built together with fastgan._C
         import nanobind
 
         out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
         build_temp = Path(os.environ.get("FASTGAN_BUILD_DIR", ROOT / "build" / f"cmake-py{sys.version_info[0]}{sys.version_info[1]}")).resolve()
+        # The build dir persists so re-installs are incremental; a cache made with other build
+        # tools (pip's isolated build env lives in a new temp dir each time) is started afresh.
+        tools = f"{shutil.which('cmake')}\n{shutil.which('ninja')}\n{sys.executable}\n"
+        stamp = build_temp / "fastgan-build-tools.txt"
+        if build_temp.exists() and (not stamp.exists() or stamp.read_text() != tools):
+            shutil.rmtree(build_temp)
         build_temp.mkdir(parents=True, exist_ok=True)
-        cuda_mode = os.environ.get("FASTGAN_CUDA", "auto").lower()
-        if cuda_mode not in ("auto", "0", "1"):
-            raise ValueError(f"FASTGAN_CUDA must be auto, 0 or 1, got {cuda_mode!r}")
-        nvcc = _find_nvcc() if cuda_mode != "0" else None
-        if cuda_mode == "1" and not nvcc:
-            raise RuntimeError("FASTGAN_CUDA=1 but no nvcc was found (set CUDACXX or CUDA_HOME)")
+        stamp.write_text(tools)
+        nvcc = NVCC
         args = [
             f"-DCMAKE_BUILD_TYPE={os.environ.get('FASTGAN_BUILD_TYPE', 'Release')}",
             f"-DPython_EXECUTABLE={sys.executable}",
@@ -68,4 +87,5 @@ class CMakeBuild(build_ext):
         print(f"fastgan: native build took {time.time() - t0:.1f} s (CUDA module: {'yes' if nvcc else 'no'})")
 
 
-setup(ext_modules=[CMakeExtension("fastgan._C")], cmdclass={"build_ext": CMakeBuild})
+_exts = [CMakeExtension("fastgan._C")] + ([CMakeExtension("fastgan._C_cuda")] if NVCC else [])
+setup(ext_modules=_exts, cmdclass={"build_ext": CMakeBuild})

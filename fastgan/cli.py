@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             mod = importlib.import_module(name)
         except ModuleNotFoundError as e:
-            if e.name == name:  # command not part of this build yet
+            if e.name and (name == e.name or name.startswith(e.name + ".")):  # not part of this build yet
                 continue
             raise
         mod.register(sub)

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-.venv/bin/python -m fastgan info | head -20
+.venv/bin/python -m fastgan info
 exec .venv/bin/python -m pytest -q -ra -p no:cacheprovider --timeout 900 "$@"
