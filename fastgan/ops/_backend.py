@@ -151,7 +151,14 @@ def _warn_once(key, msg):
         warnings.warn(msg, RuntimeWarning, stacklevel=4)
 
 
-@torch.compiler.assume_constant_result
+def _constant_for_compile(fn):
+    """What torch.compiler.assume_constant_result does (dynamo evaluates fn once while tracing
+    and keeps its result as a constant), without importing torch._dynamo at import time."""
+    fn._dynamo_marked_constant = True
+    return fn
+
+
+@_constant_for_compile
 def _resolve(op: str, impl: Optional[str], device_type: str, supported: tuple) -> str:
     want = requested_backend(impl)
     if want != "auto":

@@ -1,0 +1,77 @@
+"""Model registry: ``fastgan.models.get(name)`` and ``fastgan.models.names()``.
+
+A family module in this package lists its families in a module-level
+``FAMILIES = (MyFamily, ...)``; each is a :class:`fastgan.train.family.Family`
+subclass with a unique ``name``.  The registry finds them by importing the
+modules of this package, so adding a family means adding one module, nothing else.
+Families defined elsewhere can be added with :func:`register`.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+__all__ = ["get", "names", "register", "describe", "DEFAULT"]
+
+DEFAULT = "dcgan28"   # the model `fastgan train` uses when --model is not given
+
+_registry: dict[str, type] = {}
+_import_errors: dict[str, str] = {}
+_scanned = False
+
+
+def register(family: type, *, replace: bool = False) -> type:
+    """Add a Family subclass under ``family.name`` (usable as a class decorator)."""
+    from ..train.family import Family
+
+    if not (isinstance(family, type) and issubclass(family, Family)):
+        raise TypeError(f"family must be a Family subclass, got {family!r}")
+    name = family.name
+    if not isinstance(name, str) or not name or name == Family.name:
+        raise ValueError(f"{family.__name__} needs a unique `name` attribute")
+    if name in _registry and _registry[name] is not family and not replace:
+        raise ValueError(f"model name {name!r} is taken by {_registry[name].__module__}.{_registry[name].__name__}")
+    _registry[name] = family
+    return family
+
+
+def _scan() -> None:
+    global _scanned
+    if _scanned:
+        return
+    _scanned = True
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        modname = f"{__name__}.{info.name}"
+        try:
+            mod = importlib.import_module(modname)
+        except Exception as e:  # noqa: BLE001 - a broken family module must not hide the others
+            _import_errors[modname] = f"{type(e).__name__}: {e}"
+            continue
+        for fam in getattr(mod, "FAMILIES", ()):
+            register(fam)
+
+
+def names() -> list[str]:
+    """Names of every available model family, sorted."""
+    _scan()
+    return sorted(_registry)
+
+
+def get(name: str) -> type:
+    """The Family subclass registered as ``name``."""
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a str, got {type(name).__name__}")
+    _scan()
+    if name not in _registry:
+        msg = f"unknown model {name!r}; valid models: {', '.join(names()) or '(none)'}"
+        if _import_errors:
+            msg += "; modules that failed to import: " + "; ".join(f"{k} ({v})" for k, v in _import_errors.items())
+        raise ValueError(msg)
+    return _registry[name]
+
+
+def describe() -> list[tuple[str, str]]:
+    """``[(name, one-line description)]`` for listings."""
+    return [(n, get(n).description) for n in names()]

@@ -1,0 +1,185 @@
+"""``fastgan train``, ``fastgan generate`` and ``fastgan profile``."""
+from __future__ import annotations
+
+import argparse
+import os
+
+__all__ = ["register"]
+
+_TRAIN_EPILOG = """\
+The model's recipe supplies every default; --config (YAML) and --set key=value
+override any recipe or run field (model.<field> / run.<field> when ambiguous),
+e.g. --set lr_g=1e-4 --set betas=[0.0,0.99] --set amp=bf16.
+--batch is the total batch over all processes: under torchrun each of W
+processes gets batch/W.  SIGTERM/SIGINT save a checkpoint and exit; continue
+with --resume DIR (or --resume latest for the run in --out)."""
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="model family (default: fastgan.models.DEFAULT; --list-models in train)")
+    p.add_argument("--data", default=None, help="mnist | digits | iris | wine | breast_cancer | diabetes | PATH")
+    p.add_argument("--batch", type=int, default=None, help="total batch over all processes")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None, help="auto | cpu | cuda[:N]")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--config", default=None, help="YAML file of key: value overrides")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (repeatable)")
+
+
+def register(subparsers) -> None:
+    t = subparsers.add_parser("train", help="train a GAN", epilog=_TRAIN_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_run_flags(t)
+    t.add_argument("--kimg", type=float, default=None, help="training length in thousands of real images")
+    t.add_argument("--out", default=None, help="run directory (default: runs/<model>-<data>)")
+    t.add_argument("--resume", default=None, metavar="DIR|FILE|latest", help="continue a run")
+    t.add_argument("--amp", default=None, choices=("off", "bf16", "fp16"))
+    t.add_argument("--overwrite", action="store_true", help="replace an earlier run's files in --out")
+    t.add_argument("--skip-bad-files", action="store_true", help="skip unreadable/mismatched files and count them")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--list-models", action="store_true", help="list the model families and exit")
+    t.set_defaults(func=cmd_train)
+
+    g = subparsers.add_parser("generate", help="images from a checkpoint")
+    g.add_argument("--ckpt", required=True, help="checkpoint file or run directory (latest checkpoint)")
+    g.add_argument("--n", type=int, default=64, help="number of images (seeds 0..n-1 unless --seeds)")
+    g.add_argument("--seeds", default=None, help="e.g. 0-63 or 1,5,9")
+    g.add_argument("--trunc", type=float, default=None, help="truncation in (0, 1]")
+    g.add_argument("--out", default="grid.png", help="PNG grid to write")
+    g.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
+    g.add_argument("--device", default="cpu")
+    g.set_defaults(func=cmd_generate)
+
+    p = subparsers.add_parser("profile", help="torch.profiler over a few training steps")
+    _add_run_flags(p)
+    p.add_argument("--steps", type=int, default=10, help="profiled steps (after 2 warm-up steps)")
+    p.add_argument("--out", default="runs/profile", help="directory for trace.json")
+    p.add_argument("--top", type=int, default=20, help="rows of the top-ops table")
+    p.set_defaults(func=cmd_profile)
+
+
+def _overrides(args) -> dict:
+    from .config import load_yaml, parse_set
+
+    ov = load_yaml(args.config) if args.config else {}
+    for flag, key in (("batch", "model.batch"), ("kimg", "model.kimg"), ("seed", "run.seed"),
+                      ("device", "run.device"), ("threads", "run.threads"), ("amp", "run.amp")):
+        if getattr(args, flag, None) is not None:
+            ov[key] = getattr(args, flag)
+    if getattr(args, "overwrite", False):
+        ov["run.overwrite"] = True
+    if getattr(args, "no_progress", False):
+        ov["run.progress"] = False
+    ov.update(parse_set(args.set))
+    return ov
+
+
+def cmd_train(args) -> int:
+    from .. import models
+    from .engine import Trainer
+
+    if args.list_models:
+        for name, desc in models.describe():
+            print(f"{name:16s} {desc}")
+        return 0
+    ov = _overrides(args)
+    resume = args.resume
+    model = args.model or (None if resume else models.DEFAULT)
+    data = args.data or (None if resume else "mnist")
+    out = args.out or (None if resume and resume != "latest" else
+                       os.path.join("runs", f"{model or models.DEFAULT}-{os.path.basename(os.path.normpath(data or 'mnist'))}"))
+    if out is not None:
+        ov["run.out"] = out
+    if resume == "latest":
+        resume = out
+    if args.skip_bad_files:
+        ov["run.skip_bad_files"] = True
+    trainer = Trainer(model, data, overrides=ov, resume=resume)
+    summary = trainer.fit()
+    if trainer.rank == 0:
+        _print_summary(summary)
+    from . import ddp
+
+    if ddp.is_distributed():
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+def _print_summary(s: dict) -> None:
+    from .metrics_hook import FID_UNAVAILABLE, fid_status
+
+    print(f"{s['status']}: step {s['step']}, {s['kimg']:.1f} kimg in {s['seconds']:.0f} s")
+    for key, label in (("checkpoint", "checkpoint"), ("grid", "samples"), ("loss_plot", "loss plot")):
+        if s.get(key):
+            print(f"{label:11s} {s[key]}")
+    print(f"{'logs':11s} {os.path.join(s['out'], 'scalars.csv')} (+ tensorboard/)")
+    if s["metrics"]:
+        print("metrics    " + ", ".join(f"{k} = {v:.2f}" for k, v in s["metrics"].items()))
+    elif s["status"] == "done":
+        print(fid_status() or f"{FID_UNAVAILABLE} (computed for mnist/digits data, or with --set fid_kimg=K)")
+    if s["status"] != "done":
+        print(f"resume with: fastgan train --resume {s['out']}")
+
+
+def cmd_generate(args) -> int:
+    from .generate import generate, load_generator, parse_seeds
+    from .monitor import save_grid
+
+    if args.n < 1:
+        raise ValueError(f"--n must be >= 1, got {args.n}")
+    seeds = parse_seeds(args.seeds) if args.seeds else list(range(args.n))
+    pair = load_generator(args.ckpt, device=args.device, ema=not args.no_ema)
+    imgs = generate(pair, seeds, trunc=args.trunc, device=args.device)
+    if imgs.ndim != 4:
+        raise ValueError(f"model {pair[0].name} does not make images (output shape {tuple(imgs.shape)})")
+    save_grid(imgs, args.out)
+    print(f"wrote {len(seeds)} images ({'x'.join(map(str, imgs.shape[1:]))}) from {args.ckpt} to {args.out}")
+    return 0
+
+
+def _op_backend(name: str, device) -> str:
+    """Backend a ``fastgan::<op>`` resolves to on ``device`` (best effort)."""
+    try:
+        from ..ops import _backend
+
+        return _backend.resolve(name.split("::", 1)[1], None, device)
+    except Exception:  # noqa: BLE001 - profiling must not fail on an op the registry does not know
+        return "?"
+
+
+def cmd_profile(args) -> int:
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    from .. import models
+    from .engine import Trainer
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    ov = _overrides(args)
+    ov.update({"run.out": args.out, "run.overwrite": True, "run.progress": False, "run.tensorboard": False})
+    trainer = Trainer(args.model or models.DEFAULT, args.data or "mnist", overrides=ov)
+    for _ in range(2):
+        trainer.train_step()
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])
+    with profile(activities=acts, record_shapes=False) as prof:
+        for i in range(args.steps):
+            with record_function(f"fastgan_train_step_{i}"):
+                trainer.train_step()
+    trace = os.path.join(args.out, "trace.json")
+    prof.export_chrome_trace(trace)
+    sort = "self_device_time_total" if trainer.device.type == "cuda" else "self_cpu_time_total"
+    rows = sorted((e for e in prof.key_averages() if not e.key.startswith("fastgan_train_step_")),
+                  key=lambda e: getattr(e, sort, 0), reverse=True)
+    total = sum(getattr(e, sort) for e in rows) or 1
+    print(f"{trainer.model_name}: {args.steps} steps, batch {trainer.recipe.batch}, device {trainer.device}")
+    print(f"{'op':48s} {'self ms':>9s} {'%':>6s} {'calls':>6s}  backend")
+    for e in rows[:args.top]:
+        backend = _op_backend(e.key, trainer.device) if e.key.startswith("fastgan::") else ""
+        t = getattr(e, sort)
+        print(f"{e.key[:48]:48s} {t / 1000:9.2f} {100 * t / total:6.1f} {e.count:6d}  {backend}")
+    fg = [e.key for e in rows if e.key.startswith("fastgan::")]
+    print(f"fastgan ops in this model: {', '.join(sorted(set(fg))) or 'none (the model uses plain torch layers)'}")
+    print(f"Chrome trace: {trace} (open in chrome://tracing or ui.perfetto.dev)")
+    return 0

@@ -1,0 +1,168 @@
+"""Visible progress: progress bar, TensorBoard + CSV scalars, sample grids, loss plot.
+
+Only rank 0 makes a Monitor with ``enabled=True``; the others get a silent one.
+The CSV (``scalars.csv``) is in long form, one row per value:
+``step,kimg,name,value``, so phases that run at different intervals (lazy
+regularisation) never leave holes; ``read_scalars`` turns it back into series.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import defaultdict
+
+import torch
+
+__all__ = ["Monitor", "save_grid", "read_scalars", "plot_scalars"]
+
+
+def save_grid(images: torch.Tensor, path: str, nrow: int | None = None, pad: int = 2) -> str:
+    """Save float images ``[N, C, H, W]`` in [-1, 1] (C = 1 or 3) as one PNG grid."""
+    from PIL import Image
+
+    from ..data.transforms import to_uint8
+
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must be [N, 1|3, H, W], got shape {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    ncol = math.ceil(n / nrow)
+    grid = torch.zeros(c, pad + ncol * (h + pad), pad + nrow * (w + pad), dtype=torch.uint8)
+    u8 = to_uint8(images.cpu())
+    for i in range(n):
+        y, x = pad + (i // nrow) * (h + pad), pad + (i % nrow) * (w + pad)
+        grid[:, y:y + h, x:x + w] = u8[i]
+    arr = grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}.png"
+    Image.fromarray(arr).save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_scalars(path: str) -> dict[str, list[tuple[float, float]]]:
+    """``{name: [(kimg, value), ...]}`` from a ``scalars.csv``."""
+    out = defaultdict(list)
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            out[row["name"]].append((float(row["kimg"]), float(row["value"])))
+    return dict(out)
+
+
+def plot_scalars(series: dict, path: str, title: str = "") -> str | None:
+    """Plot the loss series (names starting with ``loss/``) against kimg into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses = {k: v for k, v in series.items() if k.startswith("loss/") and v}
+    if not losses:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for name, pts in sorted(losses.items()):
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, label=name[5:], linewidth=1.2)
+    ax.set_xlabel("kimg (thousands of real images shown)")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+class Monitor:
+    """Collects scalars between log points, writes them, draws the bar."""
+
+    def __init__(self, out_dir: str, *, enabled: bool = True, total_kimg: float = 0.0, start_kimg: float = 0.0,
+                 tensorboard: bool = True, progress: bool = True):
+        self.enabled, self.out_dir = enabled, out_dir
+        self._acc: dict[str, list] = defaultdict(list)
+        self._last = {}
+        self._tb = self._csv = self._bar = None
+        self._want_bar = False
+        self._kimg0, self.total_kimg = start_kimg, total_kimg
+        if not enabled:
+            return
+        path = os.path.join(out_dir, "scalars.csv")
+        new = not os.path.exists(path)
+        self._csv_file = open(path, "a", newline="")
+        self._csv = csv.writer(self._csv_file)
+        if new:
+            self._csv.writerow(["step", "kimg", "name", "value"])
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(os.path.join(out_dir, "tensorboard"))
+            except ImportError:  # pragma: no cover - tensorboard is a dependency
+                self._tb = None
+        self._want_bar = progress  # the bar starts with the first progress() call, after the header lines
+
+    def add(self, scalars: dict) -> None:
+        for k, v in scalars.items():
+            self._acc[k].append(v.detach() if isinstance(v, torch.Tensor) else v)
+
+    def flush(self, step: int, kimg: float, extra: dict | None = None) -> dict:
+        """Average what was added since the last flush and write it; returns the means."""
+        means = {k: float(torch.stack([torch.as_tensor(x, dtype=torch.float64) for x in v]).mean())
+                 for k, v in self._acc.items() if v}
+        means.update(extra or {})
+        self._acc.clear()
+        self._last.update(means)
+        if self.enabled:
+            for k, v in means.items():
+                self._csv.writerow([step, f"{kimg:.4f}", k, f"{v:.6g}"])
+                if self._tb is not None:
+                    self._tb.add_scalar(k, v, global_step=int(round(kimg * 1000)))
+            self._csv_file.flush()
+        return means
+
+    def progress(self, kimg: float, img_per_s: float) -> None:
+        if self._bar is None and self.enabled and self._want_bar:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=round(self.total_kimg, 3), initial=round(self._kimg0, 3), unit="kimg",
+                             dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg "
+                             "[{elapsed}<{remaining}{postfix}]")
+        if self._bar is None:
+            return
+        self._bar.n = round(min(kimg, self.total_kimg), 3)
+        post = {"img/s": f"{img_per_s:.0f}"}
+        post.update({k[5:]: f"{v:.3f}" for k, v in self._last.items() if k.startswith("loss/")})
+        self._bar.set_postfix(post, refresh=False)
+        self._bar.refresh()
+
+    def write(self, msg: str) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.write(msg)
+        else:
+            print(msg, flush=True)
+
+    def image(self, tag: str, images: torch.Tensor, path: str, kimg: float) -> None:
+        if not self.enabled:
+            return
+        save_grid(images, path)
+        if self._tb is not None:
+            from ..data.transforms import to_uint8
+
+            n = min(len(images), 64)
+            self._tb.add_images(tag, to_uint8(images[:n].cpu()), global_step=int(round(kimg * 1000)),
+                                dataformats="NCHW")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+        if self._csv is not None:
+            self._csv_file.close()
+            self._csv = None
