@@ -24,6 +24,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--config", default=None, help="YAML file of key: value overrides")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (repeatable)")
+    p.add_argument("--preset", default=None, help="the family's named preset (e.g. stylegan2: mnist32, cifar, paper256)")
 
 
 def register(subparsers) -> None:
@@ -66,6 +67,8 @@ def _overrides(args) -> dict:
                       ("device", "run.device"), ("threads", "run.threads"), ("amp", "run.amp")):
         if getattr(args, flag, None) is not None:
             ov[key] = getattr(args, flag)
+    if getattr(args, "preset", None) is not None:
+        ov["model.preset"] = args.preset
     if getattr(args, "overwrite", False):
         ov["run.overwrite"] = True
     if getattr(args, "no_progress", False):
