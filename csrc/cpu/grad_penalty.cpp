@@ -1,0 +1,187 @@
+// The gradient-penalty family on the CPU: per-sample reductions of g^2 and their elementwise
+// backward, and the per-sample lerp of WGAN-GP. A sample is K contiguous elements; it is cut
+// into chunks of at most kChunk elements so a few large samples still spread over all
+// threads. Chunk sums go to a buffer and are added per sample in order (deterministic).
+#include "cpu/grad_penalty.h"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "cpu/lane_sum.h"
+#include "cpu/parallel.h"
+#include "fastgan/grad_penalty.h"
+
+namespace fastgan::cpu {
+namespace {
+
+constexpr int64_t kChunk = 1 << 15;
+
+struct Chunks {
+  int64_t N, K, per;  // per: chunks per sample
+  Chunks(int64_t N_, int64_t K_) : N(N_), K(K_), per(std::max<int64_t>(1, (K_ + kChunk - 1) / kChunk)) {}
+  int64_t count() const { return N * per; }
+  // sample, first element and length of chunk `it`
+  void at(int64_t it, int64_t& n, int64_t& k0, int64_t& len) const {
+    n = it / per;
+    k0 = (it % per) * kChunk;
+    len = std::max<int64_t>(0, std::min(kChunk, K - k0));
+  }
+  template <class F> void run(int nthreads, F&& f) const {
+    parallel_for(count(), std::min(K, kChunk), nthreads, [&](int64_t i0, int64_t i1) {
+      for (int64_t it = i0; it < i1; ++it) {
+        int64_t n, k0, len;
+        at(it, n, k0, len);
+        f(it, n, n * K + k0, len);
+      }
+    });
+  }
+  // per-sample totals of the chunk values
+  std::vector<double> totals(const std::vector<double>& part) const {
+    std::vector<double> s(static_cast<size_t>(N), 0.0);
+    for (int64_t it = 0; it < count(); ++it) s[it / per] += part[it];
+    return s;
+  }
+};
+
+template <class T>
+void reduce_fwd(const T* g, acc_t<T>* out, acc_t<T>* r, int64_t N, int64_t K, int mode, double target,
+                bool one_sided, double isl, int nthreads) {
+  using A = acc_t<T>;
+  const Chunks ch(N, K);
+  std::vector<double> part(static_cast<size_t>(ch.count()));
+  ch.run(nthreads, [&](int64_t it, int64_t, int64_t off, int64_t len) {
+    const T* p = g + off;
+    part[it] = lane_sum<A>(len, [&](int64_t j) { const A v = load(p, j); return v * v; });
+  });
+  const std::vector<double> S = ch.totals(part);
+  for (int64_t n = 0; n < N; ++n) {
+    out[n] = A(grad_reduce_value<double>(mode, S[n], target, one_sided, isl));
+    r[n] = A(std::sqrt(S[n]));
+  }
+}
+
+template <class T>
+void reduce_grad(const acc_t<T>* dout, const acc_t<T>* dr, const acc_t<T>* r, const T* g, T* dg, int64_t N,
+                 int64_t K, int mode, double target, bool one_sided, double isl, int nthreads) {
+  using A = acc_t<T>;
+  std::vector<A> k(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n)
+    k[n] = A(grad_reduce_coef<double>(mode, double(dout[n]), dr ? double(dr[n]) : 0.0, double(r[n]), target,
+                                      one_sided, isl));
+  Chunks(N, K).run(nthreads, [&](int64_t, int64_t n, int64_t off, int64_t len) {
+    const T* src = g + off;
+    T* dst = dg + off;
+    const A kn = k[n];
+    for (int64_t j = 0; j < len; ++j) store(dst, j, A(load(src, j)) * kn);
+  });
+}
+
+template <class T>
+void lerp_fwd(const T* real, const T* fake, const T* alpha, T* out, int64_t N, int64_t K, int nthreads) {
+  using A = acc_t<T>;
+  Chunks(N, K).run(nthreads, [&](int64_t, int64_t n, int64_t off, int64_t len) {
+    const A a = A(load(alpha, n));
+    const T *rp = real + off, *fp = fake + off;
+    T* op = out + off;
+    for (int64_t j = 0; j < len; ++j) store(op, j, lerp_sample(A(load(rp, j)), A(load(fp, j)), a));
+  });
+}
+
+template <bool DR, bool DF, bool DA, class T>
+void lerp_grad(const T* dout, const T* real, const T* fake, const T* alpha, T* d_real, T* d_fake, T* d_alpha,
+               int64_t N, int64_t K, int nthreads) {
+  using A = acc_t<T>;
+  const Chunks ch(N, K);
+  std::vector<double> part(DA ? size_t(ch.count()) : 0);
+  ch.run(nthreads, [&](int64_t it, int64_t n, int64_t off, int64_t len) {
+    const A a = A(load(alpha, n)), b = A(1) - a;
+    const T *go = dout + off, *rp = real + off, *fp = fake + off;
+    if (DR || DF) {
+      T* dr = DR ? d_real + off : nullptr;
+      T* df = DF ? d_fake + off : nullptr;
+      for (int64_t j = 0; j < len; ++j) {
+        const A v = A(load(go, j));
+        if (DR) store(dr, j, v * b);
+        if (DF) store(df, j, v * a);
+      }
+    }
+    if (DA) part[it] = lane_sum<A>(len, [&](int64_t j) { return A(load(go, j)) * (A(load(fp, j)) - A(load(rp, j))); });
+  });
+  if (DA) {
+    const std::vector<double> s = ch.totals(part);
+    for (int64_t n = 0; n < N; ++n) store(d_alpha, n, A(s[n]));
+  }
+}
+
+}  // namespace
+
+void grad_reduce_fwd(int dtype, const void* g, void* out, void* r, int64_t N, int64_t K, int mode, double target,
+                     bool one_sided, double inv_sqrt_l, int nthreads) {
+  check(mode >= kSqNorm && mode <= kPathLength, "grad_reduce: unknown mode");
+  check(N >= 0 && K >= 0, "grad_reduce: bad sizes");
+  dispatch_dtype(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    using A = acc_t<T>;
+    reduce_fwd<T>(static_cast<const T*>(g), static_cast<A*>(out), static_cast<A*>(r), N, K, mode, target, one_sided,
+                  inv_sqrt_l, nthreads);
+    return 0;
+  });
+}
+
+void grad_reduce_grad(int dtype, const void* dout, const void* dr, const void* r, const void* g, void* dg,
+                      int64_t N, int64_t K, int mode, double target, bool one_sided, double inv_sqrt_l,
+                      int nthreads) {
+  check(mode >= kSqNorm && mode <= kPathLength, "grad_reduce: unknown mode");
+  check(N >= 0 && K >= 0, "grad_reduce: bad sizes");
+  dispatch_dtype(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    using A = acc_t<T>;
+    reduce_grad<T>(static_cast<const A*>(dout), static_cast<const A*>(dr), static_cast<const A*>(r),
+                   static_cast<const T*>(g), static_cast<T*>(dg), N, K, mode, target, one_sided, inv_sqrt_l,
+                   nthreads);
+    return 0;
+  });
+}
+
+void lerp_samples_fwd(int dtype, const void* real, const void* fake, const void* alpha, void* out, int64_t N,
+                      int64_t K, int nthreads) {
+  check(N >= 0 && K >= 0, "lerp_samples: bad sizes");
+  dispatch_dtype(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    lerp_fwd<T>(static_cast<const T*>(real), static_cast<const T*>(fake), static_cast<const T*>(alpha),
+                static_cast<T*>(out), N, K, nthreads);
+    return 0;
+  });
+}
+
+void lerp_samples_grad(int dtype, const void* dout, const void* real, const void* fake, const void* alpha,
+                       void* d_real, void* d_fake, void* d_alpha, int64_t N, int64_t K, int nthreads) {
+  check(N >= 0 && K >= 0, "lerp_samples: bad sizes");
+  dispatch_dtype(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto call = [&](auto DR, auto DF, auto DA) {
+      lerp_grad<decltype(DR)::value, decltype(DF)::value, decltype(DA)::value, T>(
+          static_cast<const T*>(dout), static_cast<const T*>(real), static_cast<const T*>(fake),
+          static_cast<const T*>(alpha), static_cast<T*>(d_real), static_cast<T*>(d_fake), static_cast<T*>(d_alpha),
+          N, K, nthreads);
+    };
+    using t = std::true_type;
+    using f = std::false_type;
+    const int code = (d_real ? 4 : 0) | (d_fake ? 2 : 0) | (d_alpha ? 1 : 0);
+    switch (code) {
+      case 7: call(t{}, t{}, t{}); break;
+      case 6: call(t{}, t{}, f{}); break;
+      case 5: call(t{}, f{}, t{}); break;
+      case 4: call(t{}, f{}, f{}); break;
+      case 3: call(f{}, t{}, t{}); break;
+      case 2: call(f{}, t{}, f{}); break;
+      case 1: call(f{}, f{}, t{}); break;
+      default: break;
+    }
+    return 0;
+  });
+}
+
+}  // namespace fastgan::cpu
