@@ -1,0 +1,71 @@
+"""``wgan`` and ``wgan-gp``: Wasserstein GANs on the DCGAN networks of :mod:`.dcgan`.
+
+The critic is D without a sigmoid; its loss E[D(G(z))] - E[D(x)] makes
+-loss an estimate of the Wasserstein-1 distance (Kantorovich-Rubinstein duality,
+for a 1-Lipschitz critic), logged every critic step as ``D/W``.
+
+* ``wgan`` (Arjovsky, Chintala & Bottou 2017): Lipschitz by weight clipping to
+  [-0.01, 0.01] after every critic step; RMSprop 5e-5; n_critic = 5; batch 64.
+  (The paper's extra 100 critic steps at the start and every 500 G steps are not
+  reproduced: n_critic is fixed per run.)
+* ``wgan-gp`` (Gulrajani et al. 2017): Lipschitz by the penalty
+  lambda E(|grad D(x_hat)| - 1)^2 on random interpolates x_hat of real and fake
+  (lambda = 10), ``fastgan.losses.wgan_gp_penalty`` on the fused ops
+  ``lerp_samples`` and ``grad_norm_penalty``; Adam 1e-4, betas (0, 0.9); n_critic = 5;
+  no BatchNorm in the critic (layer norm instead, the paper's suggestion).
+
+Both default to 32x32 (MNIST is resized); ``--set resolution=64`` for the paper's size.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from .dcgan import DCGAN, DCGANRecipe
+
+__all__ = ["WGANRecipe", "WGANGPRecipe", "WGAN", "WGANGP"]
+
+
+@dataclasses.dataclass
+class WGANRecipe(DCGANRecipe):
+    loss: str = "wasserstein"
+    resolution: int = 32
+    clip: float = 0.01
+    optimizer: str = "rmsprop"
+    lr_g: float = 5e-5
+    lr_d: float = 5e-5
+    n_critic: int = 5
+    batch: int = 64
+
+
+@dataclasses.dataclass
+class WGANGPRecipe(DCGANRecipe):
+    loss: str = "wasserstein"
+    resolution: int = 32
+    norm: str = "layer"
+    gp_lambda: float = 10.0
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    n_critic: int = 5
+    batch: int = 64
+
+
+class WGAN(DCGAN):
+    name = "wgan"
+    Recipe = WGANRecipe
+    description = "WGAN: DCGAN critic without sigmoid, weight clipping 0.01, RMSprop 5e-5, n_critic 5"
+
+
+class WGANGP(DCGAN):
+    name = "wgan-gp"
+    Recipe = WGANGPRecipe
+    description = "WGAN-GP: gradient penalty 10 (fused op), Adam 1e-4 betas (0, 0.9), n_critic 5, layer-norm critic"
+
+    def check_data(self, data):
+        super().check_data(data)
+        if self.recipe.norm == "batch" and self.recipe.gp_lambda > 0:
+            raise ValueError("wgan-gp: norm=batch mixes samples, so the per-sample gradient penalty is wrong; "
+                             "use norm=layer or norm=none")
+
+
+FAMILIES = (WGAN, WGANGP)
