@@ -24,6 +24,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--config", default=None, help="YAML file of key: value overrides")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (repeatable)")
+    p.add_argument("--loss", default=None, help="adversarial loss of families that take one (minimax, ns, ls, hinge, "
+                   "wasserstein; see fastgan.losses)")
     p.add_argument("--preset", default=None, help="the family's named preset (e.g. stylegan2: mnist32, cifar, paper256)")
 
 
@@ -46,6 +48,8 @@ def register(subparsers) -> None:
     g.add_argument("--n", type=int, default=64, help="number of images (seeds 0..n-1 unless --seeds)")
     g.add_argument("--seeds", default=None, help="e.g. 0-63 or 1,5,9")
     g.add_argument("--trunc", type=float, default=None, help="truncation in (0, 1]")
+    g.add_argument("--labels", default=None, help="class labels for conditional models, one per image or cycled "
+                   "(e.g. 0-9 or 3,3,7); default: 0,1,2,... cycled")
     g.add_argument("--out", default="grid.png", help="PNG grid to write")
     g.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     g.add_argument("--device", default="cpu")
@@ -67,6 +71,8 @@ def _overrides(args) -> dict:
                       ("device", "run.device"), ("threads", "run.threads"), ("amp", "run.amp")):
         if getattr(args, flag, None) is not None:
             ov[key] = getattr(args, flag)
+    if getattr(args, "loss", None) is not None:
+        ov["model.loss"] = args.loss
     if getattr(args, "preset", None) is not None:
         ov["model.preset"] = args.preset
     if getattr(args, "overwrite", False):
@@ -127,6 +133,8 @@ def _print_summary(s: dict) -> None:
 
 
 def cmd_generate(args) -> int:
+    import torch
+
     from .generate import generate, load_generator, parse_seeds
     from .monitor import save_grid
 
@@ -134,7 +142,17 @@ def cmd_generate(args) -> int:
         raise ValueError(f"--n must be >= 1, got {args.n}")
     seeds = parse_seeds(args.seeds) if args.seeds else list(range(args.n))
     pair = load_generator(args.ckpt, device=args.device, ema=not args.no_ema)
-    imgs = generate(pair, seeds, trunc=args.trunc, device=args.device)
+    labels = None
+    if args.labels:
+        if not pair[0].conditional:
+            raise ValueError(f"--labels: model {pair[0].name} is not class-conditional")
+        want = parse_seeds(args.labels)
+        k = pair[0].data.num_classes
+        bad = [c for c in want if not 0 <= c < k]
+        if bad:
+            raise ValueError(f"--labels: {bad} out of range for {k} classes")
+        labels = torch.tensor([want[i % len(want)] for i in range(len(seeds))], dtype=torch.long)
+    imgs = generate(pair, seeds, trunc=args.trunc, labels=labels, device=args.device)
     if imgs.ndim != 4:
         raise ValueError(f"model {pair[0].name} does not make images (output shape {tuple(imgs.shape)})")
     save_grid(imgs, args.out)
