@@ -6,4 +6,9 @@ and FASTGAN_BACKEND for the process.
 from ._backend import (BACKENDS, BackendUnavailableError, available_backends,  # noqa: F401
                        unavailable_reason, use_backend)
 from .bias_act import bias_act  # noqa: F401
+from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d  # noqa: F401
+from .modulated_conv2d import modulated_conv2d  # noqa: F401
+from .pixel_norm import pixel_norm  # noqa: F401
+from .minibatch_std import minibatch_std  # noqa: F401
+from .grad_penalty import grad_norm_penalty, grad_sq_norm, lerp_samples, path_length_norm  # noqa: F401
 from . import reference  # noqa: F401

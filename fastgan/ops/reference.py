@@ -160,3 +160,82 @@ def lerp_samples(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor):
     """real + alpha[n] * (fake - real) with one alpha per sample (the WGAN-GP interpolates)."""
     a = alpha.reshape([-1] + [1] * (real.dim() - 1))
     return real + a * (fake - real)
+
+
+# ------------------------------------------------------------------ modulated_conv2d
+def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True, flip_filter=False,
+                    upfirdn=None):
+    """conv2d with up/downsampling by the FIR filter f (StyleGAN2's conv2d_resample).
+
+    up > 1: transposed strided convolution, then FIR filtering (gain up**2) [then down];
+    down > 1: FIR filtering, then a strided convolution; padding is the convolution's. flip_weight=True
+    correlates with w (PyTorch's convention). `upfirdn` is the upfirdn2d implementation to use.
+    """
+    upfirdn = upfirdn or upfirdn2d
+    out_c, in_per_group, kh, kw = w.shape
+    fw, fh = filter_size(f)
+    px0, px1, py0, py1 = parse_padding(padding)
+    if up > 1:  # room for the filter around the upsampled image
+        px0, px1, py0, py1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2, py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
+    if down > 1:
+        px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
+        py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
+    if up > 1:
+        wt = w.reshape(groups, out_c // groups, in_per_group, kh, kw).transpose(1, 2)
+        wt = wt.reshape(groups * in_per_group, out_c // groups, kh, kw)
+        if flip_weight:
+            wt = wt.flip([2, 3])
+        px0, px1, py0, py1 = px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up)
+        pxt, pyt = max(min(-px0, -px1), 0), max(min(-py0, -py1), 0)
+        x = F.conv_transpose2d(x, wt, stride=up, padding=[pyt, pxt], groups=groups)
+        x = upfirdn(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up ** 2, flip_filter=flip_filter)
+        if down > 1:
+            x = upfirdn(x, f, down=down, flip_filter=flip_filter)
+        return x
+    wc = w if flip_weight else w.flip([2, 3])
+    if down > 1:
+        x = upfirdn(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
+        return F.conv2d(x, wc, stride=down, groups=groups)
+    if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
+        return F.conv2d(x, wc, padding=[py0, px0], groups=groups)
+    return F.conv2d(upfirdn(x, None, padding=[px0, px1, py0, py1]), wc, groups=groups)
+
+
+def fp16_prenormalize(weight, styles):
+    """StyleGAN2's fp16 overflow guard: scale weight and styles by their infinity norms (demodulation
+    cancels the scale)."""
+    o, i, kh, kw = weight.shape
+    weight = weight * (1 / math.sqrt(i * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
+    styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
+    return weight, styles
+
+
+def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, resample_filter=None, demodulate=True,
+                     flip_weight=True, fused_modconv=True, bias=None, act="linear", alpha=None, gain=1, clamp=None):
+    """StyleGAN2's modulated convolution followed by the synthesis layer's epilogue, unfused.
+
+    weight [O, I, kh, kw] is scaled per sample by styles [N, I] along I, demodulated by
+    dcoefs = rsqrt(sum (weight * styles)^2 + 1e-8), convolved (conv2d_resample); then noise, bias and
+    bias_act(act, alpha, gain * default gain of act, clamp).
+    """
+    n = x.shape[0]
+    o, i, kh, kw = weight.shape
+    if demodulate and torch.float16 in (x.dtype, weight.dtype, styles.dtype):
+        weight, styles = fp16_prenormalize(weight, styles)
+    w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)  # [N, O, I, kh, kw]
+    dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt() if demodulate else None
+    if fused_modconv:  # per-sample weights, one grouped convolution
+        if demodulate:
+            w = w * dcoefs.reshape(n, -1, 1, 1, 1)
+        y = conv2d_resample(x.reshape(1, -1, *x.shape[2:]), w.reshape(-1, i, kh, kw).to(x.dtype), resample_filter,
+                            up, down, padding, groups=n, flip_weight=flip_weight)
+        y = y.reshape(n, -1, *y.shape[2:])
+    else:  # modulate the activations, shared weight, demodulate the output
+        y = conv2d_resample(x * styles.to(x.dtype).reshape(n, -1, 1, 1), weight.to(x.dtype), resample_filter, up,
+                            down, padding, flip_weight=flip_weight)
+        if demodulate:
+            y = y * dcoefs.to(x.dtype).reshape(n, -1, 1, 1)
+    if noise is not None:
+        y = y + noise.to(x.dtype)
+    def_gain = ACTIVATIONS[act][2]
+    return bias_act(y, None if bias is None else bias.to(x.dtype), 1, act, alpha, def_gain * gain, clamp)

@@ -1,0 +1,135 @@
+"""modulated_conv2d cases: StyleGAN2 synthesis layers (3x3, lrelu, noise, bias, demodulation) at
+batch 16, against the unfused reference composition x*s -> conv -> *dcoefs -> +noise -> bias_act.
+
+Run directly for the CPU strategy comparison (written to RESULTS.md, section
+modulated_conv2d_strategies):
+    python benchmarks/op_cases/modulated_conv2d.py [--layers '16,512,32,32,1;16,512,32,32,2'] [--repeat 3]
+"""
+import argparse
+import importlib
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench_ops  # noqa: F401  (sets THP_MEM_ALLOC_ENABLE like the harness)
+from bench_ops import Case  # noqa: E402
+from fastgan.ops import modulated_conv2d, reference, setup_filter  # noqa: E402
+
+F = setup_filter([1, 3, 3, 1])
+MC = importlib.import_module("fastgan.ops.modulated_conv2d")
+
+
+def _make(n, c, res, up):
+    def make():
+        x = torch.randn(n, c, res, res)
+        weight = torch.randn(c, c, 3, 3)
+        styles = torch.randn(n, c) * 0.5 + 1
+        noise = torch.randn(n, 1, res * up, res * up) * 0.1
+        bias = torch.randn(c) * 0.1
+        return tuple(t.requires_grad_() for t in (x, weight, styles, noise, bias))
+    return make
+
+
+def _kw(up):
+    return dict(up=up, padding=1, resample_filter=F, flip_weight=up == 1, act="lrelu", clamp=256.0)
+
+
+def _case(n, c, res, up):
+    kw = _kw(up)
+    return Case(
+        name=f"[{n},{c},{res},{res}] 3x3{' up2' if up > 1 else ''}",
+        make=_make(n, c, res, up),
+        ref=lambda x, w, s, nz, b: reference.modulated_conv2d(x, w, s, nz, bias=b, fused_modconv=False, **kw),
+        fused=lambda x, w, s, nz, b, impl: modulated_conv2d(x, w, s, nz, bias=b, fused_modconv=False, impl=impl,
+                                                            **kw),
+        floor_bytes=n * c * (res * up) ** 2 * 4,
+    )
+
+
+CASES = [_case(16, 512, 32, 1), _case(16, 512, 32, 2), _case(16, 256, 64, 1), _case(16, 256, 32, 2)]
+
+
+# ------------------------------------------------------------------ strategy comparison
+STRATEGIES = [
+    # label, fused_modconv, STRATEGY overrides, description
+    ("reference (eager)", None, {}, "x*s -> conv -> *dcoefs -> +noise -> bias_act, PyTorch ops"),
+    ("per-sample weights, dcoefs in weights", True, {"fused_dcoefs": "weights"},
+     "StyleGAN2's fused_modconv: grouped conv with w*s*dcoefs, fused epilogue"),
+    ("per-sample weights, dcoefs in epilogue", True, {"fused_dcoefs": "epilogue"},
+     "grouped conv with w*s, dcoefs folded into the fused epilogue"),
+    ("modulate activations, NCHW", False, {"channels_last": False},
+     "x*s kernel -> conv (shared weight) -> fused epilogue with dcoefs"),
+    ("modulate activations, channels_last", False, {"channels_last": True},
+     "x*s kernel writing channels_last -> channels_last conv -> fused epilogue"),
+]
+
+
+def compare(shape, up, repeat):
+    import harness
+
+    n, c, res = shape[0], shape[1], shape[2]
+    inputs = _make(n, c, res, up)()
+    kw = _kw(up)
+    saved = dict(MC.STRATEGY)
+    rows = []
+    for label, fused, over, desc in STRATEGIES:
+        MC.STRATEGY.update(over)
+        if fused is None:
+            fn = lambda x, w, s, nz, b: reference.modulated_conv2d(x, w, s, nz, bias=b, fused_modconv=False, **kw)  # noqa
+        else:
+            fn = (lambda f: lambda x, w, s, nz, b: modulated_conv2d(x, w, s, nz, bias=b, fused_modconv=f, impl="cpu",
+                                                                    **kw))(fused)
+        nograd = tuple(t.detach() for t in inputs)
+        with torch.no_grad():
+            fwd = harness.time_fn(lambda: fn(*nograd), repeat=repeat, warmup=1) * 1e3
+
+        def fb():
+            y = fn(*inputs)
+            torch.autograd.grad(y, inputs, torch.ones_like(y))
+        fwdbwd = harness.time_fn(fb, repeat=repeat, warmup=1) * 1e3
+        rows.append([label, fwd, fwdbwd, desc])
+        MC.STRATEGY.clear()
+        MC.STRATEGY.update(saved)
+        print(rows[-1], flush=True)
+    base = rows[0]
+    table = [[r[0], r[1], r[2], f"{base[2] / r[2]:.2f}x", r[3]] for r in rows]
+    # what fusing the input modulation into the previous layer's epilogue could save at most
+    x, s = inputs[0].detach(), inputs[2].detach()
+    scale = harness.time_fn(lambda: MC._scale_op(x, s, False, "cpu"), repeat=repeat, warmup=1) * 1e3
+    dot = harness.time_fn(lambda: MC._chandot_op(x, x, "cpu"), repeat=repeat, warmup=1) * 1e3
+    return table, scale, dot
+
+
+def main():
+    import harness
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--layers", default="16,512,32,32,1;16,512,32,32,2",
+                   help="semicolon-separated N,C,H,W,up synthesis layers")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--no-write", action="store_true")
+    a = p.parse_args()
+    md = ["## modulated_conv2d strategies (CPU)", "",
+          f"Synthesis layers (3x3, lrelu, noise, bias, demodulation), milliseconds, median of {a.repeat} "
+          f"({harness.machine_line()}). Command: `python benchmarks/op_cases/modulated_conv2d.py "
+          f"--layers '{a.layers}'`.", ""]
+    for spec in a.layers.split(";"):
+        *shape, up = [int(v) for v in spec.split(",")]
+        table, scale, dot = compare(shape, up, a.repeat)
+        md += [f"**{shape} 3x3{' up2' if up > 1 else ''}**", "",
+               harness.md_table(["strategy", "forward", "forward+backward", "speed-up vs reference (fwd+bwd)",
+                                 "what runs"], table),
+               f"The input modulation kernel alone takes {scale:.1f} ms forward and its style-gradient reduction "
+               f"{dot:.1f} ms: the most that fusing it into the previous layer's epilogue could save per layer.", ""]
+    text = "\n".join(md)
+    print(text)
+    if not a.no_write:
+        harness.write_section("modulated_conv2d_strategies", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,476 @@
+"""modulated_conv2d: StyleGAN2's modulated convolution with the synthesis layer's epilogue fused.
+
+Same argument names and semantics as StyleGAN2-ADA's `modulated_conv2d` plus the epilogue of its
+SynthesisLayer (noise, bias, bias_act), so a synthesis layer is one call:
+
+    w = weight * styles[:, None, :, None, None]              per-sample weights [N, O, I, kh, kw]
+    dcoefs = rsqrt(sum_{I, kh, kw} w^2 + 1e-8)              (demodulate=True)
+    c = conv2d_resample(x, w * dcoefs, resample_filter, up, down, padding, flip_weight)
+    y = clamp(act(c + noise + bias) * def_gain(act) * gain, -clamp, clamp)
+
+`up=2` is a transposed convolution followed by FIR filtering with resample_filter; `down=2` FIR
+filtering followed by a stride-2 convolution. `gain` multiplies the activation's default gain (as
+the SynthesisLayer's `gain` does: lrelu with gain=1 scales by sqrt(2)); `clamp` is absolute.
+With fp16 and demodulation, weight and styles are first rescaled by their infinity norms.
+
+The convolution itself is PyTorch's (oneDNN on the CPU, cuDNN on CUDA); the fused backends
+(`cpu`, `triton`, `cuda`) fuse around it:
+- `fused_modconv=False` modulates the activations, x * styles, in one pass (the registered op
+  `fastgan::modconv_scale`, whose backward is itself and the per-channel dot product
+  `fastgan::modconv_chandot`), convolves with the shared weight, and folds dcoefs into the epilogue;
+- `fused_modconv=True` builds per-sample weights weight * styles (without dcoefs), runs one
+  grouped convolution, and also folds dcoefs into the epilogue;
+- the epilogue `fastgan::modconv_epilogue` computes y from c, dcoefs, noise and bias in one pass
+  over the convolution output; its backward `fastgan::modconv_epilogue_grad` produces the
+  gradients of c, dcoefs, noise and bias in one pass, and is differentiable again (composed from
+  bias_act's derivative ops), so R1 and path-length regularisation differentiate through it.
+dcoefs come from the small product styles^2 @ sum_k weight^2 (never materialising w). The CPU
+strategy measurements are in benchmarks/RESULTS.md (section modulated_conv2d).
+"""
+from __future__ import annotations
+
+import functools
+from typing import List, Optional
+
+import torch
+
+from . import _common as C
+from . import reference
+from ._backend import resolve
+from .bias_act import _grad_call as _bias_act_grad
+from .upfirdn2d import upfirdn2d
+
+ACTS = tuple(reference.ACTIVATIONS)
+
+# CPU strategy knobs (see the module docstring; benchmarks/op_cases/modulated_conv2d.py measures
+# the alternatives by patching this dict): run the convolution in channels_last, and where dcoefs
+# are applied for fused_modconv=True ("epilogue" or "weights").
+STRATEGY = {"channels_last": False, "fused_dcoefs": "epilogue"}
+
+
+# ------------------------------------------------------------------ modulation ops
+def _nc_p(t):
+    """[N, C, P] element strides of a dense 4-D tensor."""
+    return t.stride(0), t.stride(1), t.stride(3)
+
+
+def _scale_impl(x, s, channels_last, backend):
+    x = C.dense(x)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    if backend != "cpu":
+        return (x * s[:, :, None, None]).contiguous(memory_format=fmt)
+    y = torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=fmt)
+    if y.numel():
+        from ._backend import native_module
+
+        n, c, h, w = x.shape
+        native_module().modconv_scale(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(s.contiguous()), C.ptr(y), n, c, h * w,
+                                      *_nc_p(x), *_nc_p(y), C.num_threads())
+    return y
+
+
+@torch.library.custom_op("fastgan::modconv_scale", mutates_args=())
+def _scale_op(x: torch.Tensor, s: torch.Tensor, channels_last: bool, backend: str) -> torch.Tensor:
+    """y[n, c] = x[n, c] * s[n, c], written contiguous or channels_last."""
+    return _scale_impl(x, s, channels_last, backend)
+
+
+@_scale_op.register_fake
+def _(x, s, channels_last, backend):
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=fmt)
+
+
+@torch.library.custom_op("fastgan::modconv_chandot", mutates_args=())
+def _chandot_op(a: torch.Tensor, b: torch.Tensor, backend: str) -> torch.Tensor:
+    """out[n, c] = sum over pixels of a[n, c] * b[n, c]."""
+    if backend != "cpu":
+        acc = torch.float64 if a.dtype == torch.float64 else torch.float32
+        return (a.to(acc) * b.to(acc)).sum(dim=[2, 3]).to(a.dtype)
+    a = C.dense(a)
+    b = C.like_layout(b, a)
+    out = torch.empty(a.shape[:2], dtype=a.dtype, device=a.device)
+    if out.numel():
+        from ._backend import native_module
+
+        n, c, h, w = a.shape
+        native_module().modconv_chandot(C.DTYPE_CODE[a.dtype], C.ptr(a), C.ptr(b), C.ptr(out), n, c, h * w,
+                                        *_nc_p(a), *_nc_p(b), C.num_threads())
+    return out
+
+
+@_chandot_op.register_fake
+def _(a, b, backend):
+    return a.new_empty(a.shape[:2])
+
+
+def _scale_setup(ctx, inputs, output):
+    x, s, _, backend = inputs
+    ctx.save_for_backward(x, s)
+    ctx.args = (not C.dense(x).is_contiguous(), backend)
+
+
+def _scale_backward(ctx, g):
+    x, s = ctx.saved_tensors
+    x_cl, backend = ctx.args
+    dx = _scale_op(g, s, x_cl, backend) if ctx.needs_input_grad[0] else None
+    ds = _chandot_op(g, x, backend) if ctx.needs_input_grad[1] else None
+    return dx, ds, None, None
+
+
+_scale_op.register_autograd(_scale_backward, setup_context=_scale_setup)
+
+
+def _chandot_setup(ctx, inputs, output):
+    a, b, backend = inputs
+    ctx.save_for_backward(a, b)
+    ctx.args = (backend,)
+
+
+def _chandot_backward(ctx, g):  # d/da = b * g[n, c], d/db = a * g[n, c]
+    a, b = ctx.saved_tensors
+    (backend,) = ctx.args
+    da = _scale_op(b, g, not C.dense(a).is_contiguous(), backend) if ctx.needs_input_grad[0] else None
+    db = _scale_op(a, g, not C.dense(b).is_contiguous(), backend) if ctx.needs_input_grad[1] else None
+    return da, db, None
+
+
+_chandot_op.register_autograd(_chandot_backward, setup_context=_chandot_setup)
+
+
+# ------------------------------------------------------------------ epilogue ops
+def _epi_native(c, noise):
+    n, o, h, w = c.shape
+    cl = not c.is_contiguous()
+    nsn = 0 if noise is None or noise.shape[0] == 1 else h * w
+    return n, o, h * w, cl, nsn
+
+
+def _epi_fwd_impl(c, d, noise, b, act, alpha, gain, clamp, backend):
+    c = C.dense(c)
+    y = torch.empty_like(c)
+    if c.numel() == 0:
+        return y
+    n, o, p, cl, nsn = _epi_native(c, noise)
+    code = ACTS.index(act)
+    if backend == "cpu":
+        from ._backend import native_module
+
+        native_module().modconv_epilogue_fwd(C.DTYPE_CODE[c.dtype], C.ptr(c), C.ptr(d), C.ptr(noise), nsn, C.ptr(b),
+                                             C.ptr(y), n, o, p, cl, code, alpha, gain, clamp, C.num_threads())
+    elif backend == "cuda":
+        from ._backend import cuda_module
+
+        cuda_module().modconv_epilogue_fwd(C.DTYPE_CODE[c.dtype], C.ptr(c), C.ptr(d), C.ptr(noise), nsn, C.ptr(b),
+                                           C.ptr(y), n, o, p, cl, code, alpha, gain, clamp, C.cuda_stream(c))
+    elif backend == "triton":
+        from .triton import modulated_conv2d as tk
+
+        tk.epilogue_fwd(c, d, noise, nsn, b, y, n, o, p, cl, code, alpha, gain, clamp)
+    else:
+        raise AssertionError(backend)
+    return y
+
+
+def _epi_grad_impl(dy, c, d, noise, b, act, alpha, gain, clamp, backend):
+    c = C.dense(c)
+    dy = C.like_layout(dy, c)
+    n, o, p, cl, nsn = _epi_native(c, noise)
+    dc = torch.empty_like(c)
+    dd = torch.empty_like(d) if d is not None else c.new_empty(0)
+    dn = c.new_empty(n, p) if noise is not None else c.new_empty(0)
+    db = torch.empty_like(b) if b is not None else c.new_empty(0)
+    if c.numel() == 0:
+        return dc, dd.zero_(), dn.zero_(), db.zero_()
+    code = ACTS.index(act)
+    if backend == "cpu":
+        from ._backend import native_module
+
+        native_module().modconv_epilogue_grad(
+            C.DTYPE_CODE[c.dtype], C.ptr(dy), C.ptr(c), C.ptr(d), C.ptr(noise), nsn, C.ptr(b), C.ptr(dc),
+            C.ptr(dd if d is not None else None), C.ptr(dn if noise is not None else None),
+            C.ptr(db if b is not None else None), n, o, p, cl, code, alpha, gain, clamp, C.num_threads())
+    else:
+        u = torch.empty_like(c)  # dy * phi'(z): the reductions run in PyTorch on the GPU backends
+        if backend == "cuda":
+            from ._backend import cuda_module
+
+            cuda_module().modconv_epilogue_grad(C.DTYPE_CODE[c.dtype], C.ptr(dy), C.ptr(c), C.ptr(d), C.ptr(noise),
+                                                nsn, C.ptr(b), C.ptr(dc), C.ptr(u), n, o, p, cl, code, alpha, gain,
+                                                clamp, C.cuda_stream(c))
+        elif backend == "triton":
+            from .triton import modulated_conv2d as tk
+
+            tk.epilogue_grad(dy, c, d, noise, nsn, b, dc, u, n, o, p, cl, code, alpha, gain, clamp)
+        else:
+            raise AssertionError(backend)
+        acc = torch.float64 if c.dtype == torch.float64 else torch.float32
+        if d is not None:
+            dd = (u.to(acc) * c.to(acc)).sum(dim=[2, 3]).to(c.dtype)
+        if noise is not None:
+            dn = u.sum(dim=1, dtype=acc).reshape(n, p).to(c.dtype)
+        if b is not None:
+            db = u.sum(dim=[0, 2, 3], dtype=acc).to(c.dtype)
+    if noise is not None and noise.shape[0] == 1:
+        dn = dn.sum(dim=0, keepdim=True)
+    return dc, dd, dn, db
+
+
+@torch.library.custom_op("fastgan::modconv_epilogue", mutates_args=())
+def _epi_op(c: torch.Tensor, d: Optional[torch.Tensor], noise: Optional[torch.Tensor], b: Optional[torch.Tensor],
+            act: str, alpha: float, gain: float, clamp: float, backend: str) -> torch.Tensor:
+    """y = clamp(gain * act(c * d[n, o] + noise[n, p] + b[o])); noise is [N or 1, H * W]."""
+    return _epi_fwd_impl(c, d, noise, b, act, alpha, gain, clamp, backend)
+
+
+@_epi_op.register_fake
+def _(c, d, noise, b, act, alpha, gain, clamp, backend):
+    return torch.empty_like(C.dense(c))
+
+
+@torch.library.custom_op("fastgan::modconv_epilogue_grad", mutates_args=())
+def _epi_grad_op(dy: torch.Tensor, c: torch.Tensor, d: Optional[torch.Tensor], noise: Optional[torch.Tensor],
+                 b: Optional[torch.Tensor], act: str, alpha: float, gain: float, clamp: float,
+                 backend: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dc, dd, dnoise, db) of the epilogue; empty tensors for absent operands."""
+    return _epi_grad_impl(dy, c, d, noise, b, act, alpha, gain, clamp, backend)
+
+
+@_epi_grad_op.register_fake
+def _(dy, c, d, noise, b, act, alpha, gain, clamp, backend):
+    return (torch.empty_like(C.dense(c)), torch.empty_like(d) if d is not None else c.new_empty(0),
+            torch.empty_like(noise) if noise is not None else c.new_empty(0),
+            torch.empty_like(b) if b is not None else c.new_empty(0))
+
+
+def _epi_setup(ctx, inputs, output):
+    c, d, noise, b, act, alpha, gain, clamp, backend = inputs
+    ctx.save_for_backward(c, d, noise, b)
+    ctx.args = (act, alpha, gain, clamp, backend)
+
+
+def _epi_backward(ctx, dy):
+    c, d, noise, b = ctx.saved_tensors
+    dc, dd, dn, db = _epi_grad_op(dy, c, d, noise, b, *ctx.args)
+    return (dc, dd if d is not None else None, dn if noise is not None else None, db if b is not None else None,
+            None, None, None, None, None)
+
+
+_epi_op.register_autograd(_epi_backward, setup_context=_epi_setup)
+
+
+def _epi_grad_setup(ctx, inputs, output):
+    dy, c, d, noise, b, act, alpha, gain, clamp, backend = inputs
+    ctx.save_for_backward(dy, c, d, noise, b)
+    ctx.args = (act, alpha, gain, clamp, backend)
+
+
+def _epi_grad_backward(ctx, g_dc, g_dd, g_dn, g_db):
+    """Derivative of (dc, dd, dnoise, db) = (u d, sum_p u c, sum_o u, sum u) with u = dy phi'(z):
+    with G = g_dc d + g_dd c + g_dn + g_db (the gradient reaching u) and H = G dy phi''(z):
+    d/d dy = G phi'(z); d/dc = H d + g_dd u; d/dd = sum_p (H c + g_dc u); d/dnoise = sum_o H; d/db = sum H.
+    Composed of differentiable ops (bias_act's derivative ops), so it differentiates again."""
+    dy, c, d, noise, b = ctx.saved_tensors
+    act, alpha, gain, clamp, backend = ctx.args
+    n, o, h, w = c.shape
+    dv = d.reshape(n, o, 1, 1) if d is not None else None
+    nz = noise.reshape(-1, 1, h, w) if noise is not None else None
+    bv = b.reshape(1, o, 1, 1) if b is not None else None
+    z = c if dv is None else c * dv
+    if nz is not None:
+        z = z + nz
+    if bv is not None:
+        z = z + bv
+    has = lambda g: g is not None and g.numel() > 0  # noqa: E731  (absent outputs arrive as None or empty)
+    g_dc, g_dd = (g_dc if has(g_dc) else None), (g_dd if has(g_dd) and d is not None else None)
+    g_dn, g_db = (g_dn if has(g_dn) and noise is not None else None), (g_db if has(g_db) and b is not None else None)
+    terms = []
+    if g_dc is not None:
+        terms.append(g_dc if dv is None else g_dc * dv)
+    if g_dd is not None:
+        terms.append(g_dd.reshape(n, o, 1, 1) * c)
+    if g_dn is not None:
+        terms.append(g_dn.reshape(-1, 1, h, w))
+    if g_db is not None:
+        terms.append(g_db.reshape(1, o, 1, 1))
+    if not terms:
+        return (None,) * 10
+    G = functools.reduce(torch.add, terms).expand(n, o, h, w)
+
+    def phi(g, order):  # g * phi^(order)(z), the clamp mask included
+        return _bias_act_grad(g, z, None, 1, act, alpha, gain, clamp, order, backend)[0]
+
+    d_dy = phi(G, 1)
+    H = phi(G * dy, 2)
+    u = phi(dy, 1) if d is not None and (g_dc is not None or g_dd is not None) else None
+    d_c = H if dv is None else H * dv
+    if g_dd is not None:
+        d_c = d_c + g_dd.reshape(n, o, 1, 1) * u
+    d_d = d_n = d_b = None
+    if d is not None:
+        t = H * c if g_dc is None else H * c + g_dc * u
+        d_d = t.sum(dim=[2, 3])
+    if noise is not None:
+        d_n = H.sum(dim=1).reshape(n, h * w)
+        if noise.shape[0] == 1:
+            d_n = d_n.sum(dim=0, keepdim=True)
+    if b is not None:
+        d_b = H.sum(dim=[0, 2, 3])
+    return d_dy, d_c, d_d, d_n, d_b, None, None, None, None, None
+
+
+_epi_grad_op.register_autograd(_epi_grad_backward, setup_context=_epi_grad_setup)
+
+
+# ------------------------------------------------------------------ public API
+def _check_args(x, weight, styles, noise, up, down, padding, resample_filter, bias, act, alpha, gain, clamp):
+    C.check_tensor(x, "x", ndim=(4,))
+    C.check_tensor(weight, "weight", ndim=(4,))
+    C.check_tensor(styles, "styles", ndim=(2,))
+    n, i = x.shape[:2]
+    o, wi, kh, kw = weight.shape
+    if wi != i:
+        raise ValueError(f"weight has {wi} input channels but x has {i}")
+    if tuple(styles.shape) != (n, i):
+        raise ValueError(f"styles must have shape [N, C_in] = [{n}, {i}], got {tuple(styles.shape)}")
+    for name, v in (("up", up), ("down", down)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    padding = reference.parse_padding(padding)
+    for name, t in (("weight", weight), ("styles", styles), ("noise", noise), ("bias", bias),
+                    ("resample_filter", resample_filter)):
+        if t is not None:
+            C.check_tensor(t, name)
+            if t.device != x.device:
+                raise ValueError(f"{name} is on {t.device} but x is on {x.device}")
+    if resample_filter is not None and resample_filter.dim() not in (1, 2):
+        raise ValueError(f"resample_filter must be a 1-D or 2-D filter, got shape {tuple(resample_filter.shape)}")
+    if bias is not None and tuple(bias.shape) != (o,):
+        raise ValueError(f"bias must have shape [C_out] = [{o}], got {tuple(bias.shape)}")
+    if not isinstance(act, str) or act not in reference.ACTIVATIONS:
+        raise ValueError(f"act must be one of {', '.join(ACTS)}; got {act!r}")
+    _, def_alpha, def_gain = reference.ACTIVATIONS[act]
+    alpha = def_alpha if alpha is None else C.check_number(alpha, "alpha")
+    gain = C.check_number(gain, "gain")
+    clamp = C.check_number(clamp, "clamp", nonneg=True, allow_none=True)
+    return padding, alpha, def_gain * gain, clamp
+
+
+def _noise_shape(noise, n, oh, ow):
+    """noise's shape as 4 dims; ValueError unless it broadcasts to [N, 1, OH, OW]."""
+    shape = (1,) * (4 - noise.dim()) + tuple(noise.shape) if noise.dim() <= 4 else None
+    if shape is None or shape[0] not in (1, n) or shape[1] != 1 or shape[2] not in (1, oh) or shape[3] not in (1, ow):
+        raise ValueError(f"noise must broadcast to [N, 1, H_out, W_out] = [{n}, 1, {oh}, {ow}], "
+                         f"got {tuple(noise.shape)}")
+    return shape
+
+
+def _noise_rows(noise, n, oh, ow, dtype):
+    """noise (broadcastable to [N, 1, OH, OW]) as contiguous [N or 1, OH * OW] rows."""
+    shape = _noise_shape(noise, n, oh, ow)
+    rows = n if shape[0] == n else 1
+    return noise.to(dtype).reshape(shape).expand(rows, 1, oh, ow).reshape(rows, oh * ow).contiguous()
+
+
+def _dcoefs(weight, styles):
+    """rsqrt(sum_{i,k} (weight[o, i, k] styles[n, i])^2 + 1e-8) = rsqrt(styles^2 @ sum_k weight^2 + 1e-8)."""
+    acc = torch.promote_types(weight.dtype, styles.dtype)
+    acc = torch.float64 if acc == torch.float64 else torch.float32
+    wsq = weight.to(acc).square().sum(dim=[2, 3])  # [O, I]
+    return (styles.to(acc).square() @ wsq.t() + 1e-8).rsqrt()
+
+
+def _axis_out(size, k, fsz, p0, p1, up, down):
+    """Output length of conv2d_resample along one axis (follows reference.conv2d_resample)."""
+    if up > 1:
+        p0, p1 = p0 + (fsz + up - 1) // 2, p1 + (fsz - up) // 2
+    if down > 1:
+        p0, p1 = p0 + (fsz - down + 1) // 2, p1 + (fsz - down) // 2
+    if up > 1:
+        p0, p1 = p0 - (k - 1), p1 - (k - up)
+        pt = max(min(-p0, -p1), 0)
+        t = (size - 1) * up + k - 2 * pt + (p0 + pt) + (p1 + pt) - fsz + 1
+        return (t - fsz) // down + 1 if down > 1 else t
+    if down > 1:
+        return (size + p0 + p1 - fsz + 1 - k) // down + 1
+    return size + p0 + p1 - k + 1
+
+
+def out_size(x_shape, w_shape, f, up, down, padding):
+    """(H_out, W_out) of modulated_conv2d."""
+    fw, fh = reference.filter_size(f)
+    px0, px1, py0, py1 = padding
+    return (_axis_out(x_shape[2], w_shape[2], fh, py0, py1, up, down),
+            _axis_out(x_shape[3], w_shape[3], fw, px0, px1, up, down))
+
+
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, noise: Optional[torch.Tensor] = None,
+                     up: int = 1, down: int = 1, padding=0, resample_filter: Optional[torch.Tensor] = None,
+                     demodulate: bool = True, flip_weight: bool = True, fused_modconv: bool = True,
+                     bias: Optional[torch.Tensor] = None, act: str = "linear", alpha: Optional[float] = None,
+                     gain: float = 1, clamp: Optional[float] = None, impl: Optional[str] = None) -> torch.Tensor:
+    """Modulated convolution + synthesis-layer epilogue (see the module docstring).
+
+    Args:
+        x: [N, C_in, H, W] activations (float32/64/16, bfloat16; contiguous or channels_last).
+        weight: [C_out, C_in, kh, kw] shared weight. styles: [N, C_in] per-sample input scales.
+        noise: added after the convolution, broadcastable to [N, 1, H_out, W_out] (already scaled by its
+            strength), or None.
+        up, down: 1 or an integer factor; resample_filter: the FIR filter of the resampling (None: identity).
+        padding: the convolution's padding: int, (px, py) or (x0, x1, y0, y1).
+        demodulate: normalise each output channel by dcoefs. flip_weight: True correlates with weight as
+            PyTorch does (StyleGAN2 passes up == 1). fused_modconv: strategy (results agree to tolerance).
+        bias: [C_out] or None. act, alpha, clamp: as bias_act; gain multiplies act's default gain.
+        impl: backend (ref, cpu, triton, cuda, auto).
+    """
+    padding, alpha, total_gain, clamp = _check_args(x, weight, styles, noise, up, down, padding, resample_filter,
+                                                    bias, act, alpha, gain, clamp)
+    backend = resolve("modulated_conv2d", impl, x.device)
+    oh, ow = out_size(x.shape, weight.shape, resample_filter, up, down, padding)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"modulated_conv2d: padding {padding} leaves an empty output ({oh} x {ow}) for x of shape "
+                         f"{tuple(x.shape)} and weight of shape {tuple(weight.shape)}")
+    if noise is not None:
+        _noise_shape(noise, x.shape[0], oh, ow)
+    if backend == "ref":
+        return reference.modulated_conv2d(x, weight, styles, noise, up, down, padding, resample_filter, demodulate,
+                                          flip_weight, fused_modconv, bias, act, alpha, gain, clamp)
+    return _fused(x, weight, styles, noise, up, down, padding, resample_filter, demodulate, flip_weight,
+                  fused_modconv, bias, act, alpha, total_gain, clamp, backend)
+
+
+def _fused(x, weight, styles, noise, up, down, padding, f, demodulate, flip_weight, fused_modconv, bias, act, alpha,
+           gain, clamp, backend):
+    n, i, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    if demodulate and torch.float16 in (x.dtype, weight.dtype, styles.dtype):
+        weight, styles = reference.fp16_prenormalize(weight, styles)
+    dcoefs = _dcoefs(weight, styles) if demodulate else None
+    upf = functools.partial(upfirdn2d, impl=backend)
+    cl = STRATEGY["channels_last"] and backend == "cpu"
+    if fused_modconv:
+        wn = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
+        if dcoefs is not None and STRATEGY["fused_dcoefs"] == "weights":
+            wn, dcoefs = wn * dcoefs.reshape(n, -1, 1, 1, 1), None
+        xg = x.reshape(1, n * i, h, w)
+        c = reference.conv2d_resample(xg, wn.reshape(n * o, i, kh, kw).to(x.dtype), f, up, down, padding, groups=n,
+                                      flip_weight=flip_weight, upfirdn=upf)
+        c = c.reshape(n, o, *c.shape[2:])
+    else:
+        xs = _scale_op(x, styles.to(x.dtype), cl, backend)
+        wx = weight.to(x.dtype)
+        if cl:
+            wx = wx.contiguous(memory_format=torch.channels_last)
+        c = reference.conv2d_resample(xs, wx, f, up, down, padding, flip_weight=flip_weight, upfirdn=upf)
+    oh, ow = c.shape[2:]
+    nz = _noise_rows(noise, n, oh, ow, c.dtype) if noise is not None else None
+    d = dcoefs.to(c.dtype) if dcoefs is not None else None
+    b = bias.to(c.dtype) if bias is not None else None
+    return _epi_op(c, d, nz, b, act, alpha, gain, -1.0 if clamp is None else clamp, backend)
+
+
+def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True, flip_filter=False, impl=None):
+    """StyleGAN2's conv2d_resample (see reference.conv2d_resample) with upfirdn2d on the chosen backend."""
+    backend = resolve("upfirdn2d", impl, x.device)
+    upf = functools.partial(upfirdn2d, impl=backend)
+    return reference.conv2d_resample(x, w, f, up, down, padding, groups, flip_weight, flip_filter, upfirdn=upf)
