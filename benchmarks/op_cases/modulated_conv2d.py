@@ -97,8 +97,19 @@ def compare(shape, up, repeat):
         print(rows[-1], flush=True)
     base = rows[0]
     table = [[r[0], r[1], r[2], f"{base[2] / r[2]:.2f}x", r[3]] for r in rows]
+    # the bare convolution (forward + input and weight gradients): what no fusion around it can remove
+    x, w = inputs[0].detach(), inputs[1].detach()
+
+    def conv_fb():
+        xx, ww = x.requires_grad_(), w.requires_grad_()
+        y = reference.conv2d_resample(xx, ww, F, up, 1, 1, flip_weight=up == 1,
+                                      upfirdn=lambda *a, **k: MC.upfirdn2d(*a, impl="cpu", **k))
+        torch.autograd.grad(y, (xx, ww), torch.ones_like(y))
+    conv = harness.time_fn(conv_fb, repeat=repeat, warmup=1) * 1e3
+    table.append(["bare conv2d_resample (fwd+bwd, no modulation)", "", conv, f"{base[2] / conv:.2f}x",
+                  "the convolution alone: the bound on any fusion around it"])
     # what fusing the input modulation into the previous layer's epilogue could save at most
-    x, s = inputs[0].detach(), inputs[2].detach()
+    s = inputs[2].detach()
     scale = harness.time_fn(lambda: MC._scale_op(x, s, False, "cpu"), repeat=repeat, warmup=1) * 1e3
     dot = harness.time_fn(lambda: MC._chandot_op(x, x, "cpu"), repeat=repeat, warmup=1) * 1e3
     return table, scale, dot

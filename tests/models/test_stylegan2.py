@@ -198,11 +198,15 @@ def test_tools(tmp_path):
 
 
 @pytest.mark.slow
-def test_gmain_dmain_compile_fullgraph(monkeypatch):
+def test_gmain_dmain_compile_fullgraph():
     import torch._inductor.config as inductor_config
 
     # inductor draws random numbers with its own generator; use eager's so noise and mixing match
-    monkeypatch.setattr(inductor_config, "fallback_random", True)
+    with inductor_config.patch(fallback_random=True):
+        _check_gmain_dmain_compile()
+
+
+def _check_gmain_dmain_compile():
     fam = _family()
     nets = _nets(fam, torch.float32)
     G, D = nets["G"], nets["D"]
