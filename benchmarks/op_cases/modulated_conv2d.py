@@ -68,6 +68,22 @@ STRATEGIES = [
 ]
 
 
+CONCLUSION = (
+    "Reading: the convolution itself (PyTorch's, oneDNN) is most of a synthesis layer's forward+backward on this "
+    "CPU, so the bare conv2d_resample row bounds what any fusion around it can reach over the unfused reference. "
+    "The reference's extra cost is mostly materialising the per-sample weights [N, O, I, 3, 3] only to compute "
+    "dcoefs, its separate elementwise passes and their autograd, and for up=2 its pad + depthwise-conv FIR filter. "
+    "The CPU backend therefore uses the fastest strategy measured: modulate the activations (one x*s pass, whose "
+    "backward is one pass plus one per-channel dot product), convolve with the shared NCHW weight, and fold dcoefs, "
+    "noise, bias, activation, gain and clamp into one epilogue pass (backward: one pass giving the gradients of the "
+    "convolution output, dcoefs, noise and bias); dcoefs come from styles^2 @ sum_k weight^2 without materialising "
+    "w. fused_modconv=True keeps StyleGAN2's per-sample weights and grouped convolution (with dcoefs folded into the "
+    "epilogue) for users who ask for it; fastgan.nn picks activation modulation on the CPU. channels_last speeds "
+    "up some forwards but oneDNN's channels_last backward is slower here, so it is off. Fusing the input modulation "
+    "into the previous layer's epilogue would save at most the x*s kernel time shown above per layer (a few "
+    "milliseconds of seconds), so it is not done. Timings move by 10-20% between runs on this shared 2-core VM.")
+
+
 def compare(shape, up, repeat):
     import harness
 
@@ -133,10 +149,10 @@ def main():
         table, scale, dot = compare(shape, up, a.repeat)
         md += [f"**{shape} 3x3{' up2' if up > 1 else ''}**", "",
                harness.md_table(["strategy", "forward", "forward+backward", "speed-up vs reference (fwd+bwd)",
-                                 "what runs"], table),
+                                 "what runs"], table).rstrip("\n") + "\n",
                f"The input modulation kernel alone takes {scale:.1f} ms forward and its style-gradient reduction "
                f"{dot:.1f} ms: the most that fusing it into the previous layer's epilogue could save per layer.", ""]
-    text = "\n".join(md)
+    text = "\n".join(md + [CONCLUSION, ""])
     print(text)
     if not a.no_write:
         harness.write_section("modulated_conv2d_strategies", text)
