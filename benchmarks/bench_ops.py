@@ -119,7 +119,7 @@ def report(op: str, rows: list, backends: list) -> str:
                          f"{r[f'eager_ref_{pas}_ms'] / ours:.2f}x",
                          f"{r[f'compiled_ref_{pas}_ms'] / ours:.2f}x" if f"compiled_ref_{pas}_ms" in r else ""]
             table.append(vals)
-    return "\n".join(lines) + harness.md_table(header, table) + "\n"
+    return "\n".join(lines) + "\n" + harness.md_table(header, table) + "\n"
 
 
 def main(argv=None):
