@@ -99,3 +99,15 @@ def ptr(t: Optional[torch.Tensor]) -> int:
 
 def cuda_stream(t: torch.Tensor) -> int:
     return torch.cuda.current_stream(t.device).cuda_stream
+
+
+def call_native(backend: str, name: str, like: torch.Tensor, *args):
+    """Call kernel `name` of the C++ (backend 'cpu') or CUDA module with `args`, appending what the
+    backend needs last: the thread count (torch.get_num_threads()) or the current CUDA stream."""
+    from ._backend import cuda_module, native_module
+
+    if backend == "cpu":
+        return getattr(native_module(), name)(*args, num_threads())
+    if backend == "cuda":
+        return getattr(cuda_module(), name)(*args, cuda_stream(like))
+    raise AssertionError(f"call_native: {backend!r} is not a native backend")

@@ -19,11 +19,6 @@ ACTS = tuple(reference.ACTIVATIONS)  # code = index, matching csrc/include/fastg
 MAX_ORDER = 3
 
 
-def _native_args(x, b, dim):
-    outer, c, inner = C.outer_c_inner(x, dim)
-    return outer, c, inner
-
-
 def _run_fwd(x, b, dim, act, alpha, gain, clamp, backend):
     x = C.dense(x)
     y = torch.empty_like(x)
@@ -31,14 +26,9 @@ def _run_fwd(x, b, dim, act, alpha, gain, clamp, backend):
         return y
     outer, c, inner = C.outer_c_inner(x, dim)
     code = ACTS.index(act)
-    if backend == "cpu":
-        from ._backend import native_module
-        native_module().bias_act_fwd(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(b), C.ptr(y), outer, c, inner, code,
-                                     alpha, gain, clamp, C.num_threads())
-    elif backend == "cuda":
-        from ._backend import cuda_module
-        cuda_module().bias_act_fwd(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(b), C.ptr(y), outer, c, inner, code,
-                                   alpha, gain, clamp, C.cuda_stream(x))
+    if backend in ("cpu", "cuda"):
+        C.call_native(backend, "bias_act_fwd", x, C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(b), C.ptr(y), outer, c,
+                      inner, code, alpha, gain, clamp)
     elif backend == "triton":
         from .triton import bias_act as tk
         tk.fwd(x, b, y, c, inner, code, alpha, gain, clamp)

@@ -41,14 +41,9 @@ def _run_fwd(x, G, F, eps, backend):
     x, cl = _layout(x)
     y = _empty_out(x, F, cl)
     N, Cc, H, W = x.shape
-    if backend == "cpu":
-        from ._backend import native_module
-        native_module().minibatch_std_fwd(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(y), N, Cc, H * W, G, F, eps, cl,
-                                          C.num_threads())
-    elif backend == "cuda":
-        from ._backend import cuda_module
-        cuda_module().minibatch_std_fwd(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(y), N, Cc, H * W, G, F, eps, cl,
-                                        C.cuda_stream(x))
+    if backend in ("cpu", "cuda"):
+        C.call_native(backend, "minibatch_std_fwd", x, C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(y), N, Cc, H * W, G,
+                      F, eps, cl)
     elif backend == "triton":
         from .triton import minibatch_std as tk
         tk.fwd(x, y, G, F, eps, cl)
@@ -62,14 +57,9 @@ def _run_grad(dy, x, G, F, eps, backend):
     dy = _match(dy, cl)
     dx = torch.empty_like(x)
     N, Cc, H, W = x.shape
-    if backend == "cpu":
-        from ._backend import native_module
-        native_module().minibatch_std_grad(C.DTYPE_CODE[x.dtype], C.ptr(dy), C.ptr(x), C.ptr(dx), N, Cc, H * W, G, F,
-                                           eps, cl, C.num_threads())
-    elif backend == "cuda":
-        from ._backend import cuda_module
-        cuda_module().minibatch_std_grad(C.DTYPE_CODE[x.dtype], C.ptr(dy), C.ptr(x), C.ptr(dx), N, Cc, H * W, G, F,
-                                         eps, cl, C.cuda_stream(x))
+    if backend in ("cpu", "cuda"):
+        C.call_native(backend, "minibatch_std_grad", x, C.DTYPE_CODE[x.dtype], C.ptr(dy), C.ptr(x), C.ptr(dx), N,
+                      Cc, H * W, G, F, eps, cl)
     elif backend == "triton":
         from .triton import minibatch_std as tk
         tk.grad(dy, x, dx, G, F, eps, cl)

@@ -26,20 +26,12 @@ def _run(x, dy, dim, eps, backend):
     if dy is not None:
         dy = C.like_layout(dy, x)
     outer, c, inner = C.outer_c_inner(x, dim)
-    if backend == "cpu":
-        from ._backend import native_module
-        mod, code = native_module(), C.DTYPE_CODE[x.dtype]
+    if backend in ("cpu", "cuda"):
+        code = C.DTYPE_CODE[x.dtype]
         if dy is None:
-            mod.pixel_norm_fwd(code, C.ptr(x), C.ptr(out), outer, c, inner, eps, C.num_threads())
+            C.call_native(backend, "pixel_norm_fwd", x, code, C.ptr(x), C.ptr(out), outer, c, inner, eps)
         else:
-            mod.pixel_norm_grad(code, C.ptr(dy), C.ptr(x), C.ptr(out), outer, c, inner, eps, C.num_threads())
-    elif backend == "cuda":
-        from ._backend import cuda_module
-        mod, code = cuda_module(), C.DTYPE_CODE[x.dtype]
-        if dy is None:
-            mod.pixel_norm_fwd(code, C.ptr(x), C.ptr(out), outer, c, inner, eps, C.cuda_stream(x))
-        else:
-            mod.pixel_norm_grad(code, C.ptr(dy), C.ptr(x), C.ptr(out), outer, c, inner, eps, C.cuda_stream(x))
+            C.call_native(backend, "pixel_norm_grad", x, code, C.ptr(dy), C.ptr(x), C.ptr(out), outer, c, inner, eps)
     elif backend == "triton":
         from .triton import pixel_norm as tk
         tk.run(x, dy, out, outer, c, inner, eps)
