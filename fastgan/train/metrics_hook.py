@@ -2,9 +2,12 @@
 
 The metrics issue owns the FID and the feature network; this hook only adapts a
 trainer to them: ``fid_samples`` images from the sampling generator (the EMA copy)
-with latents from a fixed seed, against the statistics of the run's own training
-images (computed once per run and cached).  It runs for digit data (``mnist``,
-``digits``) at the end of training, and every ``fid_kimg`` when that is set.
+with latents from a fixed seed, against the statistics of real images (computed once
+per run and cached): for ``mnist`` the 500 held-out digits of MNIST-5k, which the run
+never trains on, prepared like the training images (the family's resolution); for
+other data (``digits`` has no held-out split, a user's data set) the training images.
+It runs for digit data (``mnist``, ``digits``) at the end of training, and every
+``fid_kimg`` when that is set.
 When the pieces are missing (the digits classifier weights not trained yet, or an
 older ``fastgan.metrics``), ``fid_status()`` says why and training goes on.
 """
@@ -34,6 +37,16 @@ def fid_status() -> str | None:
 FID_UNAVAILABLE = "FID: not computed; it comes with the metrics issue"
 
 
+def real_images(trainer):
+    """The real set FID compares against: MNIST-5k's held-out split for ``mnist`` (loaded with
+    the family's data options, so at the run's resolution), otherwise the training data."""
+    if trainer.data_spec == "mnist":
+        from ..data import make_dataset
+
+        return make_dataset("mnist", split="heldout", **type(trainer.family).data_options(trainer.recipe))
+    return trainer.dataset
+
+
 def _features(net, images_iter) -> torch.Tensor:
     feats = [net(x)[0].double().cpu() for x in images_iter]
     return torch.cat(feats)
@@ -56,9 +69,9 @@ def fid_for_trainer(trainer) -> dict:
         cache["net"] = DigitsFeatures().to(trainer.device)
     net = cache["net"]
     if "real" not in cache:
-        n = len(trainer.dataset)
-        real = _features(net, (trainer.dataset.get_batch(torch.arange(i, min(i + 500, n)))[0]
-                               for i in range(0, n, 500)))
+        data = real_images(trainer)
+        n = len(data)
+        real = _features(net, (data.get_batch(torch.arange(i, min(i + 500, n)))[0] for i in range(0, n, 500)))
         cache["real"] = FIDStats.from_features(real.numpy(), net.feature_id, net.preprocess_id)
     fam, n = trainer.family, trainer.run.fid_samples
     z = fam.latent(n, torch.Generator().manual_seed(_FID_SEED)).to(trainer.device)
