@@ -1,10 +1,12 @@
 """fastgan.ops: the fused ops (see ../shared/DESIGN.md §2 for the contract every op keeps).
 
 Every op takes `impl=` (ref, cpu, triton, cuda, auto); `use_backend(name)` sets it for a block
-and FASTGAN_BACKEND for the process.
+and FASTGAN_BACKEND for the process. In eager code the ops skip the dispatcher when that is safe
+(see _dispatch.py); FASTGAN_DIRECT_DISPATCH=0 or `use_direct_dispatch(False)` turns that off.
 """
 from ._backend import (BACKENDS, BackendUnavailableError, available_backends,  # noqa: F401
                        unavailable_reason, use_backend)
+from ._dispatch import use_direct_dispatch  # noqa: F401
 from .bias_act import bias_act  # noqa: F401
 from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d  # noqa: F401
 from .modulated_conv2d import modulated_conv2d  # noqa: F401

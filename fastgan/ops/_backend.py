@@ -133,13 +133,25 @@ def available_backends(device_type: str = "cpu") -> list:
     return [b for b in BACKENDS if unavailable_reason(b, device_type) is None]
 
 
+# os.environ.get costs ~0.5 us when the variable is unset (a KeyError raised and caught), on every
+# op call; where the environment is a dict underneath (POSIX), look the encoded key up there first.
+_ENV_DATA = getattr(os.environ, "_data", None)
+_ENV_KEY = os.environ.encodekey("FASTGAN_BACKEND") if hasattr(os.environ, "encodekey") else None
+
+
+def _env_backend() -> Optional[str]:
+    if isinstance(_ENV_DATA, dict) and _ENV_KEY not in _ENV_DATA:
+        return None
+    return os.environ.get("FASTGAN_BACKEND")
+
+
 def requested_backend(impl: Optional[str] = None) -> str:
     if impl is not None:
         return _check_name(impl, "impl")
     ctx = _current.get()
     if ctx is not None:
         return ctx
-    env = os.environ.get("FASTGAN_BACKEND")
+    env = _env_backend()
     if env:
         return _check_name(env, "FASTGAN_BACKEND")
     return "auto"
@@ -188,4 +200,5 @@ def _resolve(op: str, impl: Optional[str], device_type: str, supported: tuple) -
 
 def resolve(op: str, impl: Optional[str], device: torch.device, supported: Iterable[str] = BACKENDS) -> str:
     """The backend an op call runs on (see module docstring)."""
-    return _resolve(op, impl, torch.device(device).type, tuple(supported))
+    device_type = device.type if isinstance(device, torch.device) else torch.device(device).type
+    return _resolve(op, impl, device_type, supported if isinstance(supported, tuple) else tuple(supported))

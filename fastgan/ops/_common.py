@@ -7,6 +7,8 @@ from typing import Optional, Sequence
 
 import torch
 
+from ._backend import cuda_module, native_module
+
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 DTYPE_CODE = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}
 
@@ -104,8 +106,6 @@ def cuda_stream(t: torch.Tensor) -> int:
 def call_native(backend: str, name: str, like: torch.Tensor, *args):
     """Call kernel `name` of the C++ (backend 'cpu') or CUDA module with `args`, appending what the
     backend needs last: the thread count (torch.get_num_threads()) or the current CUDA stream."""
-    from ._backend import cuda_module, native_module
-
     if backend == "cpu":
         return getattr(native_module(), name)(*args, num_threads())
     if backend == "cuda":

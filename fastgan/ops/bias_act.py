@@ -12,7 +12,8 @@ from typing import Optional
 import torch
 
 from . import _common as C
-from ._backend import resolve
+from . import _dispatch as D
+from ._backend import cuda_module, native_module, resolve
 from . import reference
 
 ACTS = tuple(reference.ACTIVATIONS)  # code = index, matching csrc/include/fastgan/activations.h
@@ -47,13 +48,11 @@ def _run_grad(dy, x, b, dim, act, alpha, gain, clamp, order, backend):
     outer, c, inner = C.outer_c_inner(x, dim)
     code = ACTS.index(act)
     if backend == "cpu":
-        from ._backend import native_module
         db = torch.empty_like(b) if need_db else None
         native_module().bias_act_grad(C.DTYPE_CODE[x.dtype], C.ptr(dy), C.ptr(x), C.ptr(b), C.ptr(dx), C.ptr(db),
                                       outer, c, inner, code, alpha, gain, clamp, order, C.num_threads())
         return dx, (db if need_db else x.new_empty(0))
     if backend == "cuda":
-        from ._backend import cuda_module
         cuda_module().bias_act_grad(C.DTYPE_CODE[x.dtype], C.ptr(dy), C.ptr(x), C.ptr(b), C.ptr(dx), outer, c,
                                     inner, code, alpha, gain, clamp, order, C.cuda_stream(x))
     elif backend == "triton":
@@ -95,7 +94,7 @@ def _(dy, x, b, dim, act, alpha, gain, clamp, order, backend):
 def _grad_call(dy, x, b, dim, act, alpha, gain, clamp, order, backend):
     if order > MAX_ORDER:
         raise NotImplementedError(f"bias_act: derivatives of order > {MAX_ORDER} are not implemented")
-    return _bias_act_grad_op(dy, x, b, dim, act, alpha, gain, clamp, order, backend)
+    return _bias_act_grad(dy, x, b, dim, act, alpha, gain, clamp, order, backend)
 
 
 def _setup_fwd(ctx, inputs, output):
@@ -111,7 +110,7 @@ def _backward_fwd(ctx, dy):
     return dx, (db if b is not None else None), None, None, None, None, None, None
 
 
-_bias_act_op.register_autograd(_backward_fwd, setup_context=_setup_fwd)
+_bias_act = D.register_autograd(_bias_act_op, _backward_fwd, setup_context=_setup_fwd)
 
 
 def _setup_grad(ctx, inputs, output):
@@ -135,7 +134,7 @@ def _backward_grad(ctx, gdx, gdb):
     return d_dy, d_x, (d_b if b is not None else None), None, None, None, None, None, None, None
 
 
-_bias_act_grad_op.register_autograd(_backward_grad, setup_context=_setup_grad)
+_bias_act_grad = D.register_autograd(_bias_act_grad_op, _backward_grad, setup_context=_setup_grad)
 
 
 # ------------------------------------------------------------------ public API
@@ -175,4 +174,4 @@ def bias_act(x: torch.Tensor, b: Optional[torch.Tensor] = None, dim: int = 1, ac
     backend = resolve("bias_act", impl, x.device)
     if backend == "ref":
         return reference.bias_act(x, b, dim, act, alpha, gain, clamp)
-    return _bias_act_op(x, b, dim, act, alpha, gain, -1.0 if clamp is None else clamp, backend)
+    return _bias_act(x, b, dim, act, alpha, gain, -1.0 if clamp is None else clamp, backend)

@@ -20,6 +20,7 @@ from typing import Optional
 import torch
 
 from . import _common as C
+from . import _dispatch as D
 from . import reference
 from ._backend import resolve
 
@@ -45,14 +46,9 @@ def _run_reduce(g, mode, target, one_sided, num_ws, backend):
     if N == 0:
         return out, r
     code, isl = MODES.index(mode), 1.0 / math.sqrt(num_ws)
-    if backend == "cpu":
-        from ._backend import native_module
-        native_module().grad_reduce_fwd(C.DTYPE_CODE[g.dtype], C.ptr(g), C.ptr(out), C.ptr(r), N, K, code, target,
-                                        one_sided, isl, C.num_threads())
-    elif backend == "cuda":
-        from ._backend import cuda_module
-        cuda_module().grad_reduce_fwd(C.DTYPE_CODE[g.dtype], C.ptr(g), C.ptr(out), C.ptr(r), N, K, code, target,
-                                      one_sided, isl, C.cuda_stream(g))
+    if backend in ("cpu", "cuda"):
+        C.call_native(backend, "grad_reduce_fwd", g, C.DTYPE_CODE[g.dtype], C.ptr(g), C.ptr(out), C.ptr(r), N, K, code,
+                      target, one_sided, isl)
     elif backend == "triton":
         from .triton import grad_penalty as tk
         tk.reduce_fwd(g, out, r, N, K, code, target, one_sided, num_ws)
@@ -69,14 +65,9 @@ def _run_reduce_grad(dout, dr, r, g, mode, target, one_sided, num_ws, backend):
     dout, r = dout.contiguous(), r.contiguous()
     dr = dr.contiguous() if dr is not None else None
     code, isl = MODES.index(mode), 1.0 / math.sqrt(num_ws)
-    if backend == "cpu":
-        from ._backend import native_module
-        native_module().grad_reduce_grad(C.DTYPE_CODE[g.dtype], C.ptr(dout), C.ptr(dr), C.ptr(r), C.ptr(g), C.ptr(dg),
-                                         N, K, code, target, one_sided, isl, C.num_threads())
-    elif backend == "cuda":
-        from ._backend import cuda_module
-        cuda_module().grad_reduce_grad(C.DTYPE_CODE[g.dtype], C.ptr(dout), C.ptr(dr), C.ptr(r), C.ptr(g), C.ptr(dg),
-                                       N, K, code, target, one_sided, isl, C.cuda_stream(g))
+    if backend in ("cpu", "cuda"):
+        C.call_native(backend, "grad_reduce_grad", g, C.DTYPE_CODE[g.dtype], C.ptr(dout), C.ptr(dr), C.ptr(r), C.ptr(g),
+                      C.ptr(dg), N, K, code, target, one_sided, isl)
     elif backend == "triton":
         from .triton import grad_penalty as tk
         tk.reduce_grad(dout, dr, r, g, dg, N, K, code, target, one_sided, num_ws)
@@ -118,10 +109,10 @@ def _backward_reduce(ctx, dout, dr):
     g, r = ctx.saved_tensors
     if dout is None:
         dout = torch.zeros_like(r)
-    return _grad_reduce_grad_op(dout, dr, r, g, *ctx.args), None, None, None, None, None
+    return _grad_reduce_grad(dout, dr, r, g, *ctx.args), None, None, None, None, None
 
 
-_grad_reduce_op.register_autograd(_backward_reduce, setup_context=_setup_reduce)
+_grad_reduce = D.register_autograd(_grad_reduce_op, _backward_reduce, setup_context=_setup_reduce)
 
 
 def _coef_partials(dout, dr, r, mode, target, one_sided, num_ws):
@@ -165,7 +156,7 @@ def _backward_reduce_grad(ctx, u):
     return d_dout, d_dr, d_r, d_g, None, None, None, None, None
 
 
-_grad_reduce_grad_op.register_autograd(_backward_reduce_grad, setup_context=_setup_reduce_grad)
+_grad_reduce_grad = D.register_autograd(_grad_reduce_grad_op, _backward_reduce_grad, setup_context=_setup_reduce_grad)
 
 
 # ------------------------------------------------------------------ lerp_samples
@@ -177,14 +168,9 @@ def _run_lerp(real, fake, alpha, backend):
     if out.numel() == 0:
         return out
     K = real.numel() // N
-    if backend == "cpu":
-        from ._backend import native_module
-        native_module().lerp_samples_fwd(C.DTYPE_CODE[real.dtype], C.ptr(real), C.ptr(fake), C.ptr(alpha), C.ptr(out),
-                                         N, K, C.num_threads())
-    elif backend == "cuda":
-        from ._backend import cuda_module
-        cuda_module().lerp_samples_fwd(C.DTYPE_CODE[real.dtype], C.ptr(real), C.ptr(fake), C.ptr(alpha), C.ptr(out),
-                                       N, K, C.cuda_stream(real))
+    if backend in ("cpu", "cuda"):
+        C.call_native(backend, "lerp_samples_fwd", real, C.DTYPE_CODE[real.dtype], C.ptr(real), C.ptr(fake),
+                      C.ptr(alpha), C.ptr(out), N, K)
     elif backend == "triton":
         from .triton import grad_penalty as tk
         tk.lerp_fwd(real, fake, alpha, out, N, K)
@@ -210,14 +196,9 @@ def _run_lerp_grad(dout, real, fake, alpha, need, backend):
         return outs
     K = real.numel() // N
     ptrs = [C.ptr(t) if n else 0 for t, n in zip(outs, need)]
-    if backend == "cpu":
-        from ._backend import native_module
-        native_module().lerp_samples_grad(C.DTYPE_CODE[real.dtype], C.ptr(dout), C.ptr(real), C.ptr(fake),
-                                          C.ptr(alpha), *ptrs, N, K, C.num_threads())
-    elif backend == "cuda":
-        from ._backend import cuda_module
-        cuda_module().lerp_samples_grad(C.DTYPE_CODE[real.dtype], C.ptr(dout), C.ptr(real), C.ptr(fake),
-                                        C.ptr(alpha), *ptrs, N, K, C.cuda_stream(real))
+    if backend in ("cpu", "cuda"):
+        C.call_native(backend, "lerp_samples_grad", real, C.DTYPE_CODE[real.dtype], C.ptr(dout), C.ptr(real),
+                      C.ptr(fake), C.ptr(alpha), *ptrs, N, K)
     elif backend == "triton":
         from .triton import grad_penalty as tk
         tk.lerp_grad(dout, real, fake, alpha, *[t if n else None for t, n in zip(outs, need)], N, K)
@@ -256,11 +237,11 @@ def _setup_lerp(ctx, inputs, output):
 def _backward_lerp(ctx, dout):
     real, fake, alpha = ctx.saved_tensors
     need = list(ctx.needs_input_grad[:3])
-    d_real, d_fake, d_alpha = _lerp_grad_op(dout, real, fake, alpha, need, ctx.backend)
+    d_real, d_fake, d_alpha = _lerp_grad(dout, real, fake, alpha, need, ctx.backend)
     return (d_real if need[0] else None), (d_fake if need[1] else None), (d_alpha if need[2] else None), None
 
 
-_lerp_op.register_autograd(_backward_lerp, setup_context=_setup_lerp)
+_lerp = D.register_autograd(_lerp_op, _backward_lerp, setup_context=_setup_lerp)
 
 
 def _setup_lerp_grad(ctx, inputs, output):
@@ -291,7 +272,7 @@ def _backward_lerp_grad(ctx, u_real, u_fake, u_alpha):
     return d_dout, d_real, d_fake, d_alpha, None, None
 
 
-_lerp_grad_op.register_autograd(_backward_lerp_grad, setup_context=_setup_lerp_grad)
+_lerp_grad = D.register_autograd(_lerp_grad_op, _backward_lerp_grad, setup_context=_setup_lerp_grad)
 
 
 # ------------------------------------------------------------------ public API
@@ -303,7 +284,7 @@ def _reduce(name, g, mode, target, one_sided, num_ws, impl, ref_fn):
     backend = resolve(name, impl, g.device)
     if backend == "ref":
         return ref_fn()
-    return _grad_reduce_op(g, mode, target, one_sided, num_ws, backend)[0]
+    return _grad_reduce(g, mode, target, one_sided, num_ws, backend)[0]
 
 
 def grad_sq_norm(g: torch.Tensor, impl: Optional[str] = None) -> torch.Tensor:
@@ -375,4 +356,4 @@ def lerp_samples(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor,
     backend = resolve("lerp_samples", impl, real.device)
     if backend == "ref":
         return reference.lerp_samples(real, fake, alpha)
-    return _lerp_op(real, fake, alpha, backend)
+    return _lerp(real, fake, alpha, backend)

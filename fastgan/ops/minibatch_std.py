@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 
 from . import _common as C
+from . import _dispatch as D
 from . import reference
 from ._backend import resolve
 
@@ -99,10 +100,10 @@ def _setup_fwd(ctx, inputs, output):
 
 def _backward_fwd(ctx, dy):
     (x,) = ctx.saved_tensors
-    return _minibatch_std_grad_op(dy, x, *ctx.args), None, None, None, None
+    return _minibatch_std_grad(dy, x, *ctx.args), None, None, None, None
 
 
-_minibatch_std_op.register_autograd(_backward_fwd, setup_context=_setup_fwd)
+_minibatch_std = D.register_autograd(_minibatch_std_op, _backward_fwd, setup_context=_setup_fwd)
 
 
 def _setup_grad(ctx, inputs, output):
@@ -137,7 +138,7 @@ def _backward_grad(ctx, u):
     return d_dy, d_x, None, None, None, None
 
 
-_minibatch_std_grad_op.register_autograd(_backward_grad, setup_context=_setup_grad)
+_minibatch_std_grad = D.register_autograd(_minibatch_std_grad_op, _backward_grad, setup_context=_setup_grad)
 
 
 # ------------------------------------------------------------------ public API
@@ -178,4 +179,4 @@ def minibatch_std(x: torch.Tensor, group_size: Optional[int] = 4, num_channels: 
         return reference.minibatch_std(x, G, F, eps)
     if x.numel() == 0:  # C, H or W is 0: nothing to reduce
         return reference.minibatch_std(x, G, F, eps)
-    return _minibatch_std_op(x, G, F, eps, backend)
+    return _minibatch_std(x, G, F, eps, backend)

@@ -13,6 +13,7 @@ from typing import Optional
 import torch
 
 from . import _common as C
+from . import _dispatch as D
 from . import reference
 from ._backend import resolve
 
@@ -70,10 +71,10 @@ def _setup_fwd(ctx, inputs, output):
 def _backward_fwd(ctx, dy):
     (x,) = ctx.saved_tensors
     dim, eps, backend = ctx.args
-    return _pixel_norm_grad_op(dy, x, dim, eps, backend), None, None, None
+    return _pixel_norm_grad(dy, x, dim, eps, backend), None, None, None
 
 
-_pixel_norm_op.register_autograd(_backward_fwd, setup_context=_setup_fwd)
+_pixel_norm = D.register_autograd(_pixel_norm_op, _backward_fwd, setup_context=_setup_fwd)
 
 
 def _setup_grad(ctx, inputs, output):
@@ -87,7 +88,7 @@ def _backward_grad(ctx, u):
     # d/dx = r^3 (3 r^2 s b x - a x - s u - b dy), a = mean(u dy), b = mean(u x), s = mean(dy x).
     dy, x = ctx.saved_tensors
     dim, eps, backend = ctx.args
-    d_dy = _pixel_norm_grad_op(u, x, dim, eps, backend) if ctx.needs_input_grad[0] else None
+    d_dy = _pixel_norm_grad(u, x, dim, eps, backend) if ctx.needs_input_grad[0] else None
     d_x = None
     if ctx.needs_input_grad[1]:
         def mean(t):
@@ -100,7 +101,7 @@ def _backward_grad(ctx, u):
     return d_dy, d_x, None, None, None
 
 
-_pixel_norm_grad_op.register_autograd(_backward_grad, setup_context=_setup_grad)
+_pixel_norm_grad = D.register_autograd(_pixel_norm_grad_op, _backward_grad, setup_context=_setup_grad)
 
 
 # ------------------------------------------------------------------ public API
@@ -121,4 +122,4 @@ def pixel_norm(x: torch.Tensor, dim: int = 1, eps: float = 1e-8, impl: Optional[
     backend = resolve("pixel_norm", impl, x.device)
     if backend == "ref":
         return reference.pixel_norm(x, dim, eps)
-    return _pixel_norm_op(x, dim, eps, backend)
+    return _pixel_norm(x, dim, eps, backend)

@@ -23,8 +23,9 @@ from typing import List, Optional
 import torch
 
 from . import _common as C
+from . import _dispatch as D
 from . import reference
-from ._backend import resolve
+from ._backend import cuda_module, native_module, resolve
 
 parse_scaling = reference.parse_scaling
 parse_padding = reference.parse_padding
@@ -130,15 +131,11 @@ def _run(x, f, up, down, padding, flip_filter, gain, backend):
     taps = _taps(f, flip_filter, gain, x.dtype)
     (ux, uy), (dx, dy), (px0, _, py0, _) = up, down, padding
     if backend == "cpu":
-        from ._backend import native_module
-
         sep = f.dim() == 1
         wt = torch.cat([taps, taps]) if sep else taps
         native_module().upfirdn2d(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(y), C.ptr(wt), sep, n, c, h, w_, oh, ow,
                                   *x.stride(), *y.stride(), ux, uy, dx, dy, px0, py0, fw, fh, C.num_threads())
     elif backend == "cuda":
-        from ._backend import cuda_module
-
         w2 = torch.outer(taps, taps) if f.dim() == 1 else taps
         cuda_module().upfirdn2d(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(y), C.ptr(w2), n, c, h, w_, oh, ow,
                                 *x.stride(), *y.stride(), ux, uy, dx, dy, px0, py0, fw, fh, C.cuda_stream(x))
@@ -185,11 +182,11 @@ def _backward(ctx, dy):
     (f,) = ctx.saved_tensors
     in_hw, out_hw, up, down, padding, flip_filter, gain, backend = ctx.args
     p = grad_padding(in_hw, out_hw, f.shape, up, down, padding)
-    dx = _upfirdn2d_op(dy, f, down, up, p, not flip_filter, gain, backend)
+    dx = _upfirdn2d(dy, f, down, up, p, not flip_filter, gain, backend)
     return dx, None, None, None, None, None, None, None
 
 
-_upfirdn2d_op.register_autograd(_backward, setup_context=_setup)
+_upfirdn2d = D.register_autograd(_upfirdn2d_op, _backward, setup_context=_setup)
 
 
 # ------------------------------------------------------------------ public API
@@ -238,7 +235,7 @@ def upfirdn2d(x: torch.Tensor, f: Optional[torch.Tensor], up=1, down=1, padding=
     elif f.requires_grad and torch.is_grad_enabled():
         raise ValueError("f requires grad, but upfirdn2d treats the filter as a constant; detach it, "
                          "or use impl='ref' to differentiate with respect to the filter")
-    return _upfirdn2d_op(x, f, list(up), list(down), list(padding), bool(flip_filter), gain, backend)
+    return _upfirdn2d(x, f, list(up), list(down), list(padding), bool(flip_filter), gain, backend)
 
 
 __all__ = ["upfirdn2d", "setup_filter", "filter2d", "upsample2d", "downsample2d"]
