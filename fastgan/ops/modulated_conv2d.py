@@ -35,7 +35,7 @@ from typing import List, Optional
 import torch
 
 from . import _common as C
-from . import reference
+from . import reference, winograd
 from ._backend import resolve
 from .bias_act import _grad_call as _bias_act_grad
 from .upfirdn2d import upfirdn2d
@@ -43,9 +43,21 @@ from .upfirdn2d import upfirdn2d
 ACTS = tuple(reference.ACTIVATIONS)
 
 # CPU strategy knobs (see the module docstring; benchmarks/op_cases/modulated_conv2d.py measures
-# the alternatives by patching this dict): run the convolution in channels_last, and where dcoefs
-# are applied for fused_modconv=True ("epilogue" or "weights").
-STRATEGY = {"channels_last": False, "fused_dcoefs": "epilogue"}
+# the alternatives by patching this dict): run the convolution in channels_last, where dcoefs
+# are applied for fused_modconv=True ("epilogue" or "weights"), and whether stride-1 3x3
+# convolutions run as Winograd F(4x4, 3x3) (fastgan.ops.winograd) instead of oneDNN's direct one.
+STRATEGY = {"channels_last": False, "fused_dcoefs": "epilogue", "winograd": True}
+
+
+def _conv_cpu(x, w, padding, groups):
+    """The cpu backend's stride-1 convolution: Winograd for 3x3 float32/64 single-group, else PyTorch's."""
+    if STRATEGY["winograd"] and winograd.supported(x, w, groups):
+        return winograd.conv2d_3x3(x, w, padding)
+    return torch.nn.functional.conv2d(x, w, padding=padding, groups=groups)
+
+
+def _conv_for(backend):
+    return _conv_cpu if backend == "cpu" else None
 
 
 # ------------------------------------------------------------------ modulation ops
@@ -454,14 +466,15 @@ def _fused(x, weight, styles, noise, up, down, padding, f, demodulate, flip_weig
             wn, dcoefs = wn * dcoefs.reshape(n, -1, 1, 1, 1), None
         xg = x.reshape(1, n * i, h, w)
         c = reference.conv2d_resample(xg, wn.reshape(n * o, i, kh, kw).to(x.dtype), f, up, down, padding, groups=n,
-                                      flip_weight=flip_weight, upfirdn=upf)
+                                      flip_weight=flip_weight, upfirdn=upf, conv=_conv_for(backend))
         c = c.reshape(n, o, *c.shape[2:])
     else:
         xs = _scale_op(x, styles.to(x.dtype), cl, backend)
         wx = weight.to(x.dtype)
         if cl:
             wx = wx.contiguous(memory_format=torch.channels_last)
-        c = reference.conv2d_resample(xs, wx, f, up, down, padding, flip_weight=flip_weight, upfirdn=upf)
+        c = reference.conv2d_resample(xs, wx, f, up, down, padding, flip_weight=flip_weight, upfirdn=upf,
+                                      conv=_conv_for(backend))
     oh, ow = c.shape[2:]
     nz = _noise_rows(noise, n, oh, ow, c.dtype) if noise is not None else None
     d = dcoefs.to(c.dtype) if dcoefs is not None else None
@@ -473,4 +486,5 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
     """StyleGAN2's conv2d_resample (see reference.conv2d_resample) with upfirdn2d on the chosen backend."""
     backend = resolve("upfirdn2d", impl, x.device)
     upf = functools.partial(upfirdn2d, impl=backend)
-    return reference.conv2d_resample(x, w, f, up, down, padding, groups, flip_weight, flip_filter, upfirdn=upf)
+    return reference.conv2d_resample(x, w, f, up, down, padding, groups, flip_weight, flip_filter, upfirdn=upf,
+                                     conv=_conv_for(backend))

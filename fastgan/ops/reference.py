@@ -164,14 +164,16 @@ def lerp_samples(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor):
 
 # ------------------------------------------------------------------ modulated_conv2d
 def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True, flip_filter=False,
-                    upfirdn=None):
+                    upfirdn=None, conv=None):
     """conv2d with up/downsampling by the FIR filter f (StyleGAN2's conv2d_resample).
 
     up > 1: transposed strided convolution, then FIR filtering (gain up**2) [then down];
     down > 1: FIR filtering, then a strided convolution; padding is the convolution's. flip_weight=True
-    correlates with w (PyTorch's convention). `upfirdn` is the upfirdn2d implementation to use.
+    correlates with w (PyTorch's convention). `upfirdn` is the upfirdn2d implementation to use, `conv`
+    the stride-1 convolution conv(x, w, [py, px], groups) (default F.conv2d).
     """
     upfirdn = upfirdn or upfirdn2d
+    conv = conv or _conv2d
     out_c, in_per_group, kh, kw = w.shape
     fw, fh = filter_size(f)
     px0, px1, py0, py1 = parse_padding(padding)
@@ -197,8 +199,12 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
         x = upfirdn(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
         return F.conv2d(x, wc, stride=down, groups=groups)
     if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
-        return F.conv2d(x, wc, padding=[py0, px0], groups=groups)
-    return F.conv2d(upfirdn(x, None, padding=[px0, px1, py0, py1]), wc, groups=groups)
+        return conv(x, wc, [py0, px0], groups)
+    return conv(upfirdn(x, None, padding=[px0, px1, py0, py1]), wc, [0, 0], groups)
+
+
+def _conv2d(x, w, padding, groups):
+    return F.conv2d(x, w, padding=padding, groups=groups)
 
 
 def fp16_prenormalize(weight, styles):

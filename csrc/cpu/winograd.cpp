@@ -1,0 +1,300 @@
+// Winograd F(4x4, 3x3) data transforms (see winograd.h). With the transform points
+// 0, +-1, +-2 and infinity:
+//   B^T = [4  0 -5  0  1  0]     A^T = [1  1  1  1  1  0]
+//         [0 -4 -4  1  1  0]           [0  1 -1  2 -2  0]
+//         [0  4 -4 -1  1  0]           [0  1  1  4  4  0]
+//         [0 -2 -1  2  1  0]           [0  1 -1  8 -8  1]
+//         [0  2 -1 -2  1  0]
+//         [0  4  0 -5  0  1]
+// Each plane is handled by one thread, one row of tiles at a time: the 1-D transform across
+// rows runs on whole strips (vectorised along the width), the one across columns per tile.
+#include "cpu/winograd.h"
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "cpu/parallel.h"
+#include "fastgan/common.h"
+
+namespace fastgan::cpu {
+namespace {
+
+constexpr int kA = 6;   // input tile
+constexpr int kM = 4;   // output tile
+constexpr int kK = 36;  // transform points
+
+// o = B^T d (d and o with element strides ds, os).
+template <class T>
+inline void bt6(const T* d, int64_t ds, T* o, int64_t os) {
+  const T d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds], d4 = d[4 * ds], d5 = d[5 * ds];
+  o[0] = T(4) * d0 - T(5) * d2 + d4;
+  o[os] = d3 + d4 - T(4) * (d1 + d2);
+  o[2 * os] = T(4) * (d1 - d2) + d4 - d3;
+  o[3 * os] = T(2) * (d3 - d1) + d4 - d2;
+  o[4 * os] = T(2) * (d1 - d3) + d4 - d2;
+  o[5 * os] = T(4) * d1 - T(5) * d3 + d5;
+}
+
+// d = B o (the adjoint of bt6).
+template <class T>
+inline void b6(const T* o, int64_t os, T* d, int64_t ds) {
+  const T o0 = o[0], o1 = o[os], o2 = o[2 * os], o3 = o[3 * os], o4 = o[4 * os], o5 = o[5 * os];
+  d[0] = T(4) * o0;
+  d[ds] = T(4) * (o2 - o1 + o5) + T(2) * (o4 - o3);
+  d[2 * ds] = -T(5) * o0 - T(4) * (o1 + o2) - o3 - o4;
+  d[3 * ds] = o1 - o2 + T(2) * (o3 - o4) - T(5) * o5;
+  d[4 * ds] = o0 + o1 + o2 + o3 + o4;
+  d[5 * ds] = o5;
+}
+
+// y = A^T m.
+template <class T>
+inline void at4(const T* m, int64_t ms, T* y, int64_t ys) {
+  const T m0 = m[0], m1 = m[ms], m2 = m[2 * ms], m3 = m[3 * ms], m4 = m[4 * ms], m5 = m[5 * ms];
+  const T s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+  y[0] = m0 + s12 + s34;
+  y[ys] = d12 + T(2) * d34;
+  y[2 * ys] = s12 + T(4) * s34;
+  y[3 * ys] = d12 + T(8) * d34 + m5;
+}
+
+// m = A y (the adjoint of at4).
+template <class T>
+inline void a6(const T* y, int64_t ys, T* m, int64_t ms) {
+  const T y0 = y[0], y1 = y[ys], y2 = y[2 * ys], y3 = y[3 * ys];
+  const T e = y0 + y2, o = y1 + y3, e4 = y0 + T(4) * y2, o4 = T(2) * y1 + T(8) * y3;
+  m[0] = y0;
+  m[ms] = e + o;
+  m[2 * ms] = e - o;
+  m[3 * ms] = e4 + o4;
+  m[4 * ms] = e4 - o4;
+  m[5 * ms] = y3;
+}
+
+template <class T>
+void input_run(const T* x, T* V, int64_t N, int64_t C, int64_t H, int64_t W, const int64_t* xs, int64_t ph,
+               int64_t pw, int64_t TH, int64_t TW, int nt) {
+  const int64_t T_ = N * TH * TW, CT = C * T_, Wp = kM * TW + 2;
+  parallel_for(N * C, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
+    std::vector<T> rows(kA * Wp), strip(kA * Wp);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / C, c = q % C;
+      const T* xp = x + n * xs[0] + c * xs[1];
+      T* vp = V + c * T_ + n * TH * TW;
+      for (int64_t ty = 0; ty < TH; ++ty) {
+        for (int i = 0; i < kA; ++i) {  // the six input rows of this row of tiles, zero padded
+          T* r = rows.data() + i * Wp;
+          const int64_t iy = kM * ty - ph + i;
+          if (iy < 0 || iy >= H) {
+            std::fill(r, r + Wp, T(0));
+            continue;
+          }
+          const T* xr = xp + iy * xs[2];
+          const int64_t lo = std::min<int64_t>(Wp, std::max<int64_t>(0, pw)), hi = std::max<int64_t>(lo, std::min<int64_t>(Wp, W + pw));
+          std::fill(r, r + lo, T(0));
+          if (xs[3] == 1) {
+            std::memcpy(r + lo, xr + (lo - pw), sizeof(T) * size_t(hi - lo));
+          } else {
+            for (int64_t u = lo; u < hi; ++u) r[u] = xr[(u - pw) * xs[3]];
+          }
+          std::fill(r + hi, r + Wp, T(0));
+        }
+        T* __restrict s = strip.data();
+        const T* __restrict rr = rows.data();
+#pragma omp simd
+        for (int64_t u = 0; u < Wp; ++u) bt6(rr + u, Wp, s + u, Wp);
+        T* vt = vp + ty * TW;
+        for (int j = 0; j < kA; ++j) {  // across columns, vectorised over the tiles of the row
+          const T* __restrict sj = s + j * Wp;
+          T* __restrict vj = vt + j * kA * CT;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) bt6(sj + kM * tx, 1, vj + tx, CT);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void input_adjoint_run(const T* dV, T* dx, int64_t N, int64_t C, int64_t H, int64_t W, const int64_t* dxs,
+                       int64_t ph, int64_t pw, int64_t TH, int64_t TW, int nt) {
+  const int64_t T_ = N * TH * TW, CT = C * T_, Wp = kM * TW + 2, Hp = kM * TH + 2;
+  parallel_for(N * C, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
+    std::vector<T> plane(Hp * Wp), strip(kA * Wp), cols(kA * TW);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / C, c = q % C;
+      const T* vp = dV + c * T_ + n * TH * TW;
+      std::fill(plane.begin(), plane.end(), T(0));
+      for (int64_t ty = 0; ty < TH; ++ty) {
+        T* __restrict s = strip.data();
+        const T* vt = vp + ty * TW;
+        for (int j = 0; j < kA; ++j) {
+          const T* __restrict vj = vt + j * kA * CT;
+          T* __restrict cj = cols.data();  // [i][tx]: column i of tile tx's window
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) b6(vj + tx, CT, cj + tx, TW);
+          // windows overlap by two columns: column 4 tx + i gets i < 2 from tile tx - 1 too
+          T* __restrict sj = s + j * Wp;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) {
+            sj[kM * tx] = cj[tx] + (tx > 0 ? cj[4 * TW + tx - 1] : T(0));
+            sj[kM * tx + 1] = cj[TW + tx] + (tx > 0 ? cj[5 * TW + tx - 1] : T(0));
+            sj[kM * tx + 2] = cj[2 * TW + tx];
+            sj[kM * tx + 3] = cj[3 * TW + tx];
+          }
+          sj[kM * TW] = cj[5 * TW - 1];
+          sj[kM * TW + 1] = cj[6 * TW - 1];
+        }
+        T* __restrict pr = plane.data() + kM * ty * Wp;
+#pragma omp simd
+        for (int64_t u = 0; u < Wp; ++u) {
+          T d[kA];
+          b6(s + u, Wp, d, 1);
+          for (int i = 0; i < kA; ++i) pr[i * Wp + u] += d[i];
+        }
+      }
+      T* dp = dx + n * dxs[0] + c * dxs[1];
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t r = h + ph;
+        T* dr = dp + h * dxs[2];
+        if (r < 0 || r >= Hp) {
+          for (int64_t w = 0; w < W; ++w) dr[w * dxs[3]] = T(0);
+          continue;
+        }
+        const T* pr = plane.data() + r * Wp;
+        for (int64_t w = 0; w < W; ++w) {
+          const int64_t u = w + pw;
+          dr[w * dxs[3]] = (u >= 0 && u < Wp) ? pr[u] : T(0);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void output_run(const T* M, T* y, int64_t N, int64_t O, int64_t OH, int64_t OW, const int64_t* ys, int64_t TH,
+                int64_t TW, int nt) {
+  const int64_t T_ = N * TH * TW, OT = O * T_;
+  parallel_for(N * O, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
+    std::vector<T> half(kM * kA * TW), outb(kM * TW);  // half[p][k][tx] = (A^T m)[p][k] of tile tx
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / O, o = q % O;
+      const T* mp = M + o * T_ + n * TH * TW;
+      T* yp = y + n * ys[0] + o * ys[1];
+      for (int64_t ty = 0; ty < TH; ++ty) {
+        const T* mt = mp + ty * TW;
+        T* __restrict hb = half.data();
+        for (int k = 0; k < kA; ++k) {
+          const T* __restrict mk = mt + k * OT;  // m[j][k] at mk + j * 6 * OT
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) at4(mk + tx, kA * OT, hb + k * TW + tx, kA * TW);
+        }
+        const int64_t rows = std::min<int64_t>(kM, OH - kM * ty);
+        for (int64_t p = 0; p < rows; ++p) {
+          const T* __restrict hp = hb + p * kA * TW;
+          T* __restrict ob = outb.data();  // [q][tx]
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) at4(hp + tx, TW, ob + tx, TW);
+          T* yr = yp + (kM * ty + p) * ys[2];
+          if (ys[3] == 1) {
+            for (int64_t u = 0; u < OW; ++u) yr[u] = ob[(u & 3) * TW + (u >> 2)];
+          } else {
+            for (int64_t u = 0; u < OW; ++u) yr[u * ys[3]] = ob[(u & 3) * TW + (u >> 2)];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void output_adjoint_run(const T* dy, T* dM, int64_t N, int64_t O, int64_t OH, int64_t OW, const int64_t* dys,
+                        int64_t TH, int64_t TW, int nt) {
+  const int64_t T_ = N * TH * TW, OT = O * T_, Wq = kM * TW;
+  parallel_for(N * O, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
+    std::vector<T> rows(kM * Wq), half(kM * kA * TW);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / O, o = q % O;
+      const T* dp = dy + n * dys[0] + o * dys[1];
+      T* mp = dM + o * T_ + n * TH * TW;
+      for (int64_t ty = 0; ty < TH; ++ty) {
+        for (int p = 0; p < kM; ++p) {
+          T* r = rows.data() + p * Wq;
+          const int64_t iy = kM * ty + p;
+          if (iy >= OH) {
+            std::fill(r, r + Wq, T(0));
+            continue;
+          }
+          const T* dr = dp + iy * dys[2];
+          for (int64_t u = 0; u < OW; ++u) r[u] = dr[u * dys[3]];
+          std::fill(r + OW, r + Wq, T(0));
+        }
+        T* __restrict hb = half.data();  // [p][k][tx] = (dy_tile A)[p][k]
+        for (int p = 0; p < kM; ++p) {
+          const T* __restrict rp = rows.data() + p * Wq;
+          T* __restrict hp = hb + p * kA * TW;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) a6(rp + kM * tx, 1, hp + tx, TW);
+        }
+        T* mt = mp + ty * TW;
+        for (int k = 0; k < kA; ++k) {
+          T* __restrict mk = mt + k * OT;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) a6(hb + k * TW + tx, kA * TW, mk + tx, kA * OT);
+        }
+      }
+    }
+  });
+}
+
+template <class F>
+void dispatch_float(int dtype, const char* what, F&& f) {
+  dispatch_dtype(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      f(tag);
+    } else {
+      check(false, std::string(what) + ": float32 and float64 only");
+    }
+    return 0;
+  });
+}
+
+}  // namespace
+
+void wino_input(int dtype, const void* x, void* V, int64_t N, int64_t C, int64_t H, int64_t W, const int64_t* xs,
+                int64_t pad_h, int64_t pad_w, int64_t TH, int64_t TW, int nthreads) {
+  dispatch_float(dtype, "wino_input", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    input_run<T>(static_cast<const T*>(x), static_cast<T*>(V), N, C, H, W, xs, pad_h, pad_w, TH, TW, nthreads);
+  });
+}
+
+void wino_input_adjoint(int dtype, const void* dV, void* dx, int64_t N, int64_t C, int64_t H, int64_t W,
+                        const int64_t* dxs, int64_t pad_h, int64_t pad_w, int64_t TH, int64_t TW, int nthreads) {
+  dispatch_float(dtype, "wino_input_adjoint", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    input_adjoint_run<T>(static_cast<const T*>(dV), static_cast<T*>(dx), N, C, H, W, dxs, pad_h, pad_w, TH, TW,
+                         nthreads);
+  });
+}
+
+void wino_output(int dtype, const void* M, void* y, int64_t N, int64_t O, int64_t OH, int64_t OW, const int64_t* ys,
+                 int64_t TH, int64_t TW, int nthreads) {
+  dispatch_float(dtype, "wino_output", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    output_run<T>(static_cast<const T*>(M), static_cast<T*>(y), N, O, OH, OW, ys, TH, TW, nthreads);
+  });
+}
+
+void wino_output_adjoint(int dtype, const void* dy, void* dM, int64_t N, int64_t O, int64_t OH, int64_t OW,
+                         const int64_t* dys, int64_t TH, int64_t TW, int nthreads) {
+  dispatch_float(dtype, "wino_output_adjoint", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    output_adjoint_run<T>(static_cast<const T*>(dy), static_cast<T*>(dM), N, O, OH, OW, dys, TH, TW, nthreads);
+  });
+}
+
+}  // namespace fastgan::cpu
