@@ -1,6 +1,11 @@
 // Winograd F(4x4, 3x3) data transforms (see winograd.h). With the transform points
 // 0, +-1, +-2 and infinity:
-//   B^T = [4  0 -5  0  1  0]     A^T = [1  1  1  1  1  0]
+//   B^T = [4  0 -5  0  1  0]     A^T = [1  1  1  1  1  0]     G = [ 1/4     0     0 ]
+//                                                                [-1/6  -1/6  -1/6 ]
+//                                                                [-1/6   1/6  -1/6 ]
+//                                                                [1/24  1/12   1/6 ]
+//                                                                [1/24 -1/12   1/6 ]
+//                                                                [  0     0     1  ]
 //         [0 -4 -4  1  1  0]           [0  1 -1  2 -2  0]
 //         [0  4 -4 -1  1  0]           [0  1  1  4  4  0]
 //         [0 -2 -1  2  1  0]           [0  1 -1  8 -8  1]
@@ -249,6 +254,82 @@ void output_adjoint_run(const T* dy, T* dM, int64_t N, int64_t O, int64_t OH, in
   });
 }
 
+constexpr double kG[kA][3] = {{0.25, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+
+constexpr int64_t kWB = 64;  // filters per block, the vectorised dimension of the weight transforms
+
+template <class T>
+void weight_run(const T* w, T* U, int64_t O, int64_t I, const int64_t* ws, int nt) {
+  const int64_t OI = O * I;
+  parallel_for(O, I * kK, nt, [&](int64_t o0, int64_t o1) {
+    T g[9][kWB], h[kA][3][kWB];
+    for (int64_t o = o0; o < o1; ++o) {
+      for (int64_t i0 = 0; i0 < I; i0 += kWB) {
+        const int64_t nb = std::min<int64_t>(kWB, I - i0);
+        for (int r = 0; r < 3; ++r)
+          for (int c = 0; c < 3; ++c) {
+            const T* src = w + o * ws[0] + i0 * ws[1] + r * ws[2] + c * ws[3];
+            for (int64_t l = 0; l < nb; ++l) g[r * 3 + c][l] = src[l * ws[1]];
+          }
+        for (int a = 0; a < kA; ++a)
+          for (int c = 0; c < 3; ++c) {
+            const T k0 = T(kG[a][0]), k1 = T(kG[a][1]), k2 = T(kG[a][2]);
+#pragma omp simd
+            for (int64_t l = 0; l < nb; ++l) h[a][c][l] = k0 * g[c][l] + k1 * g[3 + c][l] + k2 * g[6 + c][l];
+          }
+        for (int a = 0; a < kA; ++a)
+          for (int b = 0; b < kA; ++b) {
+            const T k0 = T(kG[b][0]), k1 = T(kG[b][1]), k2 = T(kG[b][2]);
+            T* __restrict u = U + (a * kA + b) * OI + o * I + i0;
+#pragma omp simd
+            for (int64_t l = 0; l < nb; ++l) u[l] = h[a][0][l] * k0 + h[a][1][l] * k1 + h[a][2][l] * k2;
+          }
+      }
+    }
+  });
+}
+
+template <class T>
+void weight_adjoint_run(const T* dU, T* dw, int64_t O, int64_t I, int nt) {
+  const int64_t OI = O * I;
+  parallel_for(O, I * kK, nt, [&](int64_t o0, int64_t o1) {
+    T h[kA][3][kWB], g[9][kWB];
+    for (int64_t o = o0; o < o1; ++o) {
+      for (int64_t i0 = 0; i0 < I; i0 += kWB) {
+        const int64_t nb = std::min<int64_t>(kWB, I - i0);
+        for (int a = 0; a < kA; ++a) {  // h = dU G
+          for (int c = 0; c < 3; ++c)
+            for (int64_t l = 0; l < nb; ++l) h[a][c][l] = T(0);
+          for (int b = 0; b < kA; ++b) {
+            const T* __restrict u = dU + (a * kA + b) * OI + o * I + i0;
+            const T k0 = T(kG[b][0]), k1 = T(kG[b][1]), k2 = T(kG[b][2]);
+#pragma omp simd
+            for (int64_t l = 0; l < nb; ++l) {
+              h[a][0][l] += u[l] * k0;
+              h[a][1][l] += u[l] * k1;
+              h[a][2][l] += u[l] * k2;
+            }
+          }
+        }
+        for (int r = 0; r < 3; ++r)  // g = G^T h
+          for (int c = 0; c < 3; ++c) {
+            T* __restrict gr = g[r * 3 + c];
+            for (int64_t l = 0; l < nb; ++l) gr[l] = T(0);
+            for (int a = 0; a < kA; ++a) {
+              const T k = T(kG[a][r]);
+#pragma omp simd
+              for (int64_t l = 0; l < nb; ++l) gr[l] += k * h[a][c][l];
+            }
+          }
+        T* dst = dw + (o * I + i0) * 9;
+        for (int64_t l = 0; l < nb; ++l)
+          for (int q = 0; q < 9; ++q) dst[l * 9 + q] = g[q][l];
+      }
+    }
+  });
+}
+
 template <class F>
 void dispatch_float(int dtype, const char* what, F&& f) {
   dispatch_dtype(dtype, [&](auto* tag) {
@@ -294,6 +375,20 @@ void wino_output_adjoint(int dtype, const void* dy, void* dM, int64_t N, int64_t
   dispatch_float(dtype, "wino_output_adjoint", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     output_adjoint_run<T>(static_cast<const T*>(dy), static_cast<T*>(dM), N, O, OH, OW, dys, TH, TW, nthreads);
+  });
+}
+
+void wino_weight(int dtype, const void* w, void* U, int64_t O, int64_t I, const int64_t* ws, int nthreads) {
+  dispatch_float(dtype, "wino_weight", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    weight_run<T>(static_cast<const T*>(w), static_cast<T*>(U), O, I, ws, nthreads);
+  });
+}
+
+void wino_weight_adjoint(int dtype, const void* dU, void* dw, int64_t O, int64_t I, int nthreads) {
+  dispatch_float(dtype, "wino_weight_adjoint", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    weight_adjoint_run<T>(static_cast<const T*>(dU), static_cast<T*>(dw), O, I, nthreads);
   });
 }
 

@@ -29,4 +29,10 @@ void wino_output(int dtype, const void* M, void* y, int64_t N, int64_t O, int64_
 void wino_output_adjoint(int dtype, const void* dy, void* dM, int64_t N, int64_t O, int64_t OH, int64_t OW,
                          const int64_t* dys, int64_t TH, int64_t TW, int nthreads);
 
+// U [36, O, I] = G w G^T for every 3x3 filter of w [O, I, 3, 3] (strides ws {o, i, r, s}).
+void wino_weight(int dtype, const void* w, void* U, int64_t O, int64_t I, const int64_t* ws, int nthreads);
+
+// Adjoint of wino_weight: dw [O, I, 3, 3] (contiguous) = G^T dU G.
+void wino_weight_adjoint(int dtype, const void* dU, void* dw, int64_t O, int64_t I, int nthreads);
+
 }  // namespace fastgan::cpu

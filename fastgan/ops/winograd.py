@@ -6,7 +6,7 @@ instead of 144, so the same GEMM does a quarter of the work (Lavin & Gray, "Fast
 Convolutional Neural Networks", 2016). The convolution becomes
 
     V = B^T d B   per 6x6 input window (fastgan::wino_input, C++)
-    U = G g G^T   per 3x3 filter (a few small PyTorch matmuls)
+    U = G g G^T   per 3x3 filter (fastgan::wino_weight, C++)
     M = U @ V     36 GEMMs [O, I] x [I, tiles] (torch.matmul: MKL / oneDNN)
     y = A^T M A   per 4x4 output tile (fastgan::wino_output, C++)
 
@@ -33,18 +33,6 @@ _AT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 
 _G = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6), (1 / 24, 1 / 12, 1 / 6),
       (1 / 24, -1 / 12, 1 / 6), (0, 0, 1))
 DTYPES = (torch.float32, torch.float64)
-
-
-_KRON: dict = {}
-
-
-def _g_kron(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """kron(G, G) [36, 9]: U[6a + b] = sum_{r, s} G[a, r] G[b, s] w[3r + s] (cached per dtype and device)."""
-    key = (dtype, str(device))
-    if key not in _KRON:
-        g = torch.tensor(_G, dtype=torch.float64)
-        _KRON[key] = torch.kron(g, g).to(dtype=dtype, device=device)
-    return _KRON[key]
 
 
 def matrices(dtype=torch.float64):
@@ -175,11 +163,46 @@ def _output_adj_backward(ctx, g):
 _output_adj_op.register_autograd(_output_adj_backward, setup_context=_output_adj_setup)
 
 
+# ------------------------------------------------------------------ weight transform and its adjoint
+@torch.library.custom_op("fastgan::wino_weight", mutates_args=())
+def _weight_op(w: torch.Tensor) -> torch.Tensor:
+    """U [36, O, I] = G w G^T of every 3x3 filter of w [O, I, 3, 3]."""
+    o, i = w.shape[:2]
+    u = w.new_empty(36, o, i)
+    if u.numel():
+        _native().wino_weight(C.DTYPE_CODE[w.dtype], C.ptr(w), C.ptr(u), o, i, *w.stride(), C.num_threads())
+    return u
+
+
+@_weight_op.register_fake
+def _(w):
+    return w.new_empty(36, w.shape[0], w.shape[1])
+
+
+@torch.library.custom_op("fastgan::wino_weight_adjoint", mutates_args=())
+def _weight_adj_op(du: torch.Tensor) -> torch.Tensor:
+    """dw [O, I, 3, 3] = G^T dU G: the adjoint of fastgan::wino_weight."""
+    du = du.contiguous()
+    dw = du.new_empty(du.shape[1], du.shape[2], 3, 3)
+    if dw.numel():
+        _native().wino_weight_adjoint(C.DTYPE_CODE[du.dtype], C.ptr(du), C.ptr(dw), du.shape[1], du.shape[2],
+                                      C.num_threads())
+    return dw
+
+
+@_weight_adj_op.register_fake
+def _(du):
+    return du.new_empty(du.shape[1], du.shape[2], 3, 3)
+
+
+_weight_op.register_autograd(lambda ctx, g: _weight_adj_op(g), setup_context=lambda ctx, inputs, output: None)
+_weight_adj_op.register_autograd(lambda ctx, g: _weight_op(g), setup_context=lambda ctx, inputs, output: None)
+
+
 # ------------------------------------------------------------------ the convolution
 def weight_transform(w: torch.Tensor) -> torch.Tensor:
-    """U [36, O, I] = G w G^T for each 3x3 filter (PyTorch ops: differentiable to any order)."""
-    o, i = w.shape[:2]
-    return (_g_kron(w.dtype, w.device) @ w.reshape(o * i, 9).t()).reshape(36, o, i)
+    """U [36, O, I] = G w G^T for each 3x3 filter (fastgan::wino_weight; its adjoint is the backward)."""
+    return _weight_op(w)
 
 
 def supported(x: torch.Tensor, w: torch.Tensor, groups: int = 1) -> bool:

@@ -101,6 +101,16 @@ def test_transforms_adjoint_identities():
                                (m * W._output_adj_op(dy, th, tw)).sum(), rtol=1e-12, atol=1e-12)
 
 
+def test_weight_transform_matches_matrix_form_and_adjoint():
+    torch.manual_seed(9)
+    w = torch.randn(3, 4, 3, 3, dtype=torch.float64).transpose(0, 1)  # non-contiguous
+    _, g, _ = W.matrices()
+    u = W.weight_transform(w)
+    torch.testing.assert_close(u, (g @ w @ g.t()).permute(2, 3, 0, 1).reshape(36, 4, 3), rtol=1e-13, atol=1e-13)
+    du = torch.randn_like(u)
+    torch.testing.assert_close((u * du).sum(), (w * W._weight_adj_op(du)).sum(), rtol=1e-12, atol=1e-12)
+
+
 def test_input_transform_matches_matrix_form():
     """V of one window equals B^T d B computed with the matrices (independent of the C++ code)."""
     torch.manual_seed(6)
@@ -118,6 +128,8 @@ def test_opcheck():
                           (torch.randn(36, 3, 2 * th * tw), 2, 6, 5, 1, 1, th, tw))
     torch.library.opcheck(torch.ops.fastgan.wino_output.default, (torch.randn(36, 4, 2 * th * tw), 2, 6, 3, th, tw))
     torch.library.opcheck(torch.ops.fastgan.wino_output_adjoint.default, (torch.randn(2, 4, 6, 3), th, tw))
+    torch.library.opcheck(torch.ops.fastgan.wino_weight.default, (torch.randn(4, 3, 3, 3),))
+    torch.library.opcheck(torch.ops.fastgan.wino_weight_adjoint.default, (torch.randn(36, 4, 3),))
 
 
 def test_torch_compile_fullgraph():

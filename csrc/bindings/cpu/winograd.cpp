@@ -31,4 +31,14 @@ FASTGAN_BIND(winograd) {
     nb::gil_scoped_release release;
     fastgan::cpu::wino_output_adjoint(dtype, (const void*)dy, (void*)dM, N, O, OH, OW, ys, TH, TW, nthreads);
   });
+  m.def("wino_weight", [](int dtype, uintptr_t w, uintptr_t U, int64_t O, int64_t I, int64_t s0, int64_t s1,
+                          int64_t s2, int64_t s3, int nthreads) {
+    const int64_t ws[4] = {s0, s1, s2, s3};
+    nb::gil_scoped_release release;
+    fastgan::cpu::wino_weight(dtype, (const void*)w, (void*)U, O, I, ws, nthreads);
+  });
+  m.def("wino_weight_adjoint", [](int dtype, uintptr_t dU, uintptr_t dw, int64_t O, int64_t I, int nthreads) {
+    nb::gil_scoped_release release;
+    fastgan::cpu::wino_weight_adjoint(dtype, (const void*)dU, (void*)dw, O, I, nthreads);
+  });
 }
