@@ -13,8 +13,11 @@ filtering followed by a stride-2 convolution. `gain` multiplies the activation's
 the SynthesisLayer's `gain` does: lrelu with gain=1 scales by sqrt(2)); `clamp` is absolute.
 With fp16 and demodulation, weight and styles are first rescaled by their infinity norms.
 
-The convolution itself is PyTorch's (oneDNN on the CPU, cuDNN on CUDA); the fused backends
-(`cpu`, `triton`, `cuda`) fuse around it:
+The convolution itself is PyTorch's (cuDNN on CUDA, oneDNN on the CPU) except for one CPU case: on the
+`cpu` backend a stride-1 3x3 convolution in float32/float64 (every non-resampling synthesis conv, and
+D's) runs as Winograd F(4x4, 3x3) (fastgan.ops.winograd: C++ transforms around PyTorch's batched
+GEMM), which does a quarter of the multiplications; STRATEGY["winograd"] = False restores oneDNN.
+The fused backends (`cpu`, `triton`, `cuda`) fuse around the convolution:
 - `fused_modconv=False` modulates the activations, x * styles, in one pass (the registered op
   `fastgan::modconv_scale`, whose backward is itself and the per-channel dot product
   `fastgan::modconv_chandot`), convolves with the shared weight, and folds dcoefs into the epilogue;
