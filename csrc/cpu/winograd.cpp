@@ -79,15 +79,15 @@ inline void a6(const T* y, int64_t ys, T* m, int64_t ms) {
 }
 
 template <class T>
-void input_run(const T* x, T* V, int64_t N, int64_t C, int64_t H, int64_t W, const int64_t* xs, int64_t ph,
-               int64_t pw, int64_t TH, int64_t TW, int nt) {
-  const int64_t T_ = N * TH * TW, CT = C * T_, Wp = kM * TW + 2;
+void input_run(const T* x, T* V, int64_t ks, int64_t cs, int64_t N, int64_t C, int64_t H, int64_t W,
+               const int64_t* xs, int64_t ph, int64_t pw, int64_t TH, int64_t TW, int nt) {
+  const int64_t CT = ks, Wp = kM * TW + 2;
   parallel_for(N * C, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
     std::vector<T> rows(kA * Wp), strip(kA * Wp);
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n = q / C, c = q % C;
       const T* xp = x + n * xs[0] + c * xs[1];
-      T* vp = V + c * T_ + n * TH * TW;
+      T* vp = V + c * cs + n * TH * TW;
       for (int64_t ty = 0; ty < TH; ++ty) {
         for (int i = 0; i < kA; ++i) {  // the six input rows of this row of tiles, zero padded
           T* r = rows.data() + i * Wp;
@@ -123,14 +123,14 @@ void input_run(const T* x, T* V, int64_t N, int64_t C, int64_t H, int64_t W, con
 }
 
 template <class T>
-void input_adjoint_run(const T* dV, T* dx, int64_t N, int64_t C, int64_t H, int64_t W, const int64_t* dxs,
-                       int64_t ph, int64_t pw, int64_t TH, int64_t TW, int nt) {
-  const int64_t T_ = N * TH * TW, CT = C * T_, Wp = kM * TW + 2, Hp = kM * TH + 2;
+void input_adjoint_run(const T* dV, int64_t ks, int64_t cs, T* dx, int64_t N, int64_t C, int64_t H, int64_t W,
+                       const int64_t* dxs, int64_t ph, int64_t pw, int64_t TH, int64_t TW, int nt) {
+  const int64_t CT = ks, Wp = kM * TW + 2, Hp = kM * TH + 2;
   parallel_for(N * C, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
     std::vector<T> plane(Hp * Wp), strip(kA * Wp), cols(kA * TW);
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n = q / C, c = q % C;
-      const T* vp = dV + c * T_ + n * TH * TW;
+      const T* vp = dV + c * cs + n * TH * TW;
       std::fill(plane.begin(), plane.end(), T(0));
       for (int64_t ty = 0; ty < TH; ++ty) {
         T* __restrict s = strip.data();
@@ -179,14 +179,14 @@ void input_adjoint_run(const T* dV, T* dx, int64_t N, int64_t C, int64_t H, int6
 }
 
 template <class T>
-void output_run(const T* M, T* y, int64_t N, int64_t O, int64_t OH, int64_t OW, const int64_t* ys, int64_t TH,
-                int64_t TW, int nt) {
-  const int64_t T_ = N * TH * TW, OT = O * T_;
+void output_run(const T* M, int64_t ks, int64_t os, T* y, int64_t N, int64_t O, int64_t OH, int64_t OW,
+                const int64_t* ys, int64_t TH, int64_t TW, int nt) {
+  const int64_t OT = ks;
   parallel_for(N * O, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
     std::vector<T> half(kM * kA * TW), outb(kM * TW);  // half[p][k][tx] = (A^T m)[p][k] of tile tx
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n = q / O, o = q % O;
-      const T* mp = M + o * T_ + n * TH * TW;
+      const T* mp = M + o * os + n * TH * TW;
       T* yp = y + n * ys[0] + o * ys[1];
       for (int64_t ty = 0; ty < TH; ++ty) {
         const T* mt = mp + ty * TW;
@@ -215,15 +215,15 @@ void output_run(const T* M, T* y, int64_t N, int64_t O, int64_t OH, int64_t OW, 
 }
 
 template <class T>
-void output_adjoint_run(const T* dy, T* dM, int64_t N, int64_t O, int64_t OH, int64_t OW, const int64_t* dys,
-                        int64_t TH, int64_t TW, int nt) {
-  const int64_t T_ = N * TH * TW, OT = O * T_, Wq = kM * TW;
+void output_adjoint_run(const T* dy, T* dM, int64_t ks, int64_t os, int64_t N, int64_t O, int64_t OH, int64_t OW,
+                        const int64_t* dys, int64_t TH, int64_t TW, int nt) {
+  const int64_t OT = ks, Wq = kM * TW;
   parallel_for(N * O, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
     std::vector<T> rows(kM * Wq), half(kM * kA * TW);
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n = q / O, o = q % O;
       const T* dp = dy + n * dys[0] + o * dys[1];
-      T* mp = dM + o * T_ + n * TH * TW;
+      T* mp = dM + o * os + n * TH * TW;
       for (int64_t ty = 0; ty < TH; ++ty) {
         for (int p = 0; p < kM; ++p) {
           T* r = rows.data() + p * Wq;
@@ -345,36 +345,36 @@ void dispatch_float(int dtype, const char* what, F&& f) {
 
 }  // namespace
 
-void wino_input(int dtype, const void* x, void* V, int64_t N, int64_t C, int64_t H, int64_t W, const int64_t* xs,
+void wino_input(int dtype, const void* x, void* V, int64_t ks, int64_t cs, int64_t N, int64_t C, int64_t H, int64_t W, const int64_t* xs,
                 int64_t pad_h, int64_t pad_w, int64_t TH, int64_t TW, int nthreads) {
   dispatch_float(dtype, "wino_input", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    input_run<T>(static_cast<const T*>(x), static_cast<T*>(V), N, C, H, W, xs, pad_h, pad_w, TH, TW, nthreads);
+    input_run<T>(static_cast<const T*>(x), static_cast<T*>(V), ks, cs, N, C, H, W, xs, pad_h, pad_w, TH, TW, nthreads);
   });
 }
 
-void wino_input_adjoint(int dtype, const void* dV, void* dx, int64_t N, int64_t C, int64_t H, int64_t W,
+void wino_input_adjoint(int dtype, const void* dV, int64_t ks, int64_t cs, void* dx, int64_t N, int64_t C, int64_t H, int64_t W,
                         const int64_t* dxs, int64_t pad_h, int64_t pad_w, int64_t TH, int64_t TW, int nthreads) {
   dispatch_float(dtype, "wino_input_adjoint", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    input_adjoint_run<T>(static_cast<const T*>(dV), static_cast<T*>(dx), N, C, H, W, dxs, pad_h, pad_w, TH, TW,
+    input_adjoint_run<T>(static_cast<const T*>(dV), ks, cs, static_cast<T*>(dx), N, C, H, W, dxs, pad_h, pad_w, TH, TW,
                          nthreads);
   });
 }
 
-void wino_output(int dtype, const void* M, void* y, int64_t N, int64_t O, int64_t OH, int64_t OW, const int64_t* ys,
+void wino_output(int dtype, const void* M, int64_t ks, int64_t os, void* y, int64_t N, int64_t O, int64_t OH, int64_t OW, const int64_t* ys,
                  int64_t TH, int64_t TW, int nthreads) {
   dispatch_float(dtype, "wino_output", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    output_run<T>(static_cast<const T*>(M), static_cast<T*>(y), N, O, OH, OW, ys, TH, TW, nthreads);
+    output_run<T>(static_cast<const T*>(M), ks, os, static_cast<T*>(y), N, O, OH, OW, ys, TH, TW, nthreads);
   });
 }
 
-void wino_output_adjoint(int dtype, const void* dy, void* dM, int64_t N, int64_t O, int64_t OH, int64_t OW,
+void wino_output_adjoint(int dtype, const void* dy, void* dM, int64_t ks, int64_t os, int64_t N, int64_t O, int64_t OH, int64_t OW,
                          const int64_t* dys, int64_t TH, int64_t TW, int nthreads) {
   dispatch_float(dtype, "wino_output_adjoint", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    output_adjoint_run<T>(static_cast<const T*>(dy), static_cast<T*>(dM), N, O, OH, OW, dys, TH, TW, nthreads);
+    output_adjoint_run<T>(static_cast<const T*>(dy), static_cast<T*>(dM), ks, os, N, O, OH, OW, dys, TH, TW, nthreads);
   });
 }
 
