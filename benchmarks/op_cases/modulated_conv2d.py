@@ -57,14 +57,16 @@ CASES = [_case(16, 512, 32, 1), _case(16, 512, 32, 2), _case(16, 256, 64, 1), _c
 STRATEGIES = [
     # label, fused_modconv, STRATEGY overrides, description
     ("reference (eager)", None, {}, "x*s -> conv -> *dcoefs -> +noise -> bias_act, PyTorch ops"),
-    ("per-sample weights, dcoefs in weights", True, {"fused_dcoefs": "weights"},
+    ("per-sample weights, dcoefs in weights", True, {"fused_dcoefs": "weights", "winograd": False},
      "StyleGAN2's fused_modconv: grouped conv with w*s*dcoefs, fused epilogue"),
-    ("per-sample weights, dcoefs in epilogue", True, {"fused_dcoefs": "epilogue"},
+    ("per-sample weights, dcoefs in epilogue", True, {"fused_dcoefs": "epilogue", "winograd": False},
      "grouped conv with w*s, dcoefs folded into the fused epilogue"),
-    ("modulate activations, NCHW", False, {"channels_last": False},
-     "x*s kernel -> conv (shared weight) -> fused epilogue with dcoefs"),
-    ("modulate activations, channels_last", False, {"channels_last": True},
+    ("modulate activations, NCHW", False, {"channels_last": False, "winograd": False},
+     "x*s kernel -> oneDNN conv (shared weight) -> fused epilogue with dcoefs"),
+    ("modulate activations, channels_last", False, {"channels_last": True, "winograd": False},
      "x*s kernel writing channels_last -> channels_last conv -> fused epilogue"),
+    ("modulate activations, Winograd 3x3 (default)", False, {"channels_last": False, "winograd": True},
+     "x*s kernel -> Winograd F(4x4,3x3) conv (stride-1 layers; up=2 stays oneDNN) -> fused epilogue"),
 ]
 
 
@@ -81,7 +83,13 @@ CONCLUSION = (
     "epilogue) for users who ask for it; fastgan.nn picks activation modulation on the CPU. channels_last speeds "
     "up some forwards but oneDNN's channels_last backward is slower here, so it is off. Fusing the input modulation "
     "into the previous layer's epilogue would save at most the x*s kernel time shown above per layer (a few "
-    "milliseconds of seconds), so it is not done. Timings move by 10-20% between runs on this shared 2-core VM.")
+    "milliseconds of seconds), so it is not done. Since oneDNN's direct convolution bounds every fusion around it, "
+    "the stride-1 3x3 layers now replace it: Winograd F(4x4, 3x3) (fastgan.ops.winograd) does a quarter of the "
+    "multiplications in PyTorch's batched GEMM, with C++ data transforms and their adjoints as the backward "
+    "(the 'bare Winograd' row is that convolution alone). The up=2 layers keep oneDNN's transposed convolution: "
+    "folding the FIR filter into a 4-phase 3x3 Winograd convolution was measured 1.4-4x slower at these sizes "
+    "(its transformed weight is 4x larger and the GEMMs have few tiles). Timings move by 10-20% between runs on "
+    "this shared 2-core VM.")
 
 
 def compare(shape, up, repeat):
@@ -123,7 +131,15 @@ def compare(shape, up, repeat):
         torch.autograd.grad(y, (xx, ww), torch.ones_like(y))
     conv = harness.time_fn(conv_fb, repeat=repeat, warmup=1) * 1e3
     table.append(["bare conv2d_resample (fwd+bwd, no modulation)", "", conv, f"{base[2] / conv:.2f}x",
-                  "the convolution alone: the bound on any fusion around it"])
+                  "oneDNN's convolution alone: the bound on any fusion around it"])
+    if up == 1:
+        def wino_fb():
+            xx, ww = x.requires_grad_(), w.requires_grad_()
+            y = MC.winograd.conv2d_3x3(xx, ww, 1)
+            torch.autograd.grad(y, (xx, ww), torch.ones_like(y))
+        wino = harness.time_fn(wino_fb, repeat=repeat, warmup=1) * 1e3
+        table.append(["bare Winograd 3x3 (fwd+bwd, no modulation)", "", wino, f"{base[2] / wino:.2f}x",
+                      "the Winograd convolution alone"])
     # what fusing the input modulation into the previous layer's epilogue could save at most
     s = inputs[2].detach()
     scale = harness.time_fn(lambda: MC._scale_op(x, s, False, "cpu"), repeat=repeat, warmup=1) * 1e3

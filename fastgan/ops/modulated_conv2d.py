@@ -38,6 +38,7 @@ from typing import List, Optional
 import torch
 
 from . import _common as C
+from . import _dispatch as D
 from . import reference, winograd
 from ._backend import resolve
 from .bias_act import _grad_call as _bias_act_grad
@@ -128,12 +129,12 @@ def _scale_setup(ctx, inputs, output):
 def _scale_backward(ctx, g):
     x, s = ctx.saved_tensors
     x_cl, backend = ctx.args
-    dx = _scale_op(g, s, x_cl, backend) if ctx.needs_input_grad[0] else None
-    ds = _chandot_op(g, x, backend) if ctx.needs_input_grad[1] else None
+    dx = _scale(g, s, x_cl, backend) if ctx.needs_input_grad[0] else None
+    ds = _chandot(g, x, backend) if ctx.needs_input_grad[1] else None
     return dx, ds, None, None
 
 
-_scale_op.register_autograd(_scale_backward, setup_context=_scale_setup)
+_scale = D.register_autograd(_scale_op, _scale_backward, setup_context=_scale_setup)
 
 
 def _chandot_setup(ctx, inputs, output):
@@ -145,12 +146,12 @@ def _chandot_setup(ctx, inputs, output):
 def _chandot_backward(ctx, g):  # d/da = b * g[n, c], d/db = a * g[n, c]
     a, b = ctx.saved_tensors
     (backend,) = ctx.args
-    da = _scale_op(b, g, not C.dense(a).is_contiguous(), backend) if ctx.needs_input_grad[0] else None
-    db = _scale_op(a, g, not C.dense(b).is_contiguous(), backend) if ctx.needs_input_grad[1] else None
+    da = _scale(b, g, not C.dense(a).is_contiguous(), backend) if ctx.needs_input_grad[0] else None
+    db = _scale(a, g, not C.dense(b).is_contiguous(), backend) if ctx.needs_input_grad[1] else None
     return da, db, None
 
 
-_chandot_op.register_autograd(_chandot_backward, setup_context=_chandot_setup)
+_chandot = D.register_autograd(_chandot_op, _chandot_backward, setup_context=_chandot_setup)
 
 
 # ------------------------------------------------------------------ epilogue ops
@@ -266,12 +267,12 @@ def _epi_setup(ctx, inputs, output):
 
 def _epi_backward(ctx, dy):
     c, d, noise, b = ctx.saved_tensors
-    dc, dd, dn, db = _epi_grad_op(dy, c, d, noise, b, *ctx.args)
+    dc, dd, dn, db = _epi_grad(dy, c, d, noise, b, *ctx.args)
     return (dc, dd if d is not None else None, dn if noise is not None else None, db if b is not None else None,
             None, None, None, None, None)
 
 
-_epi_op.register_autograd(_epi_backward, setup_context=_epi_setup)
+_epi = D.register_autograd(_epi_op, _epi_backward, setup_context=_epi_setup)
 
 
 def _epi_grad_setup(ctx, inputs, output):
@@ -334,7 +335,7 @@ def _epi_grad_backward(ctx, g_dc, g_dd, g_dn, g_db):
     return d_dy, d_c, d_d, d_n, d_b, None, None, None, None, None
 
 
-_epi_grad_op.register_autograd(_epi_grad_backward, setup_context=_epi_grad_setup)
+_epi_grad = D.register_autograd(_epi_grad_op, _epi_grad_backward, setup_context=_epi_grad_setup)
 
 
 # ------------------------------------------------------------------ public API
@@ -472,7 +473,7 @@ def _fused(x, weight, styles, noise, up, down, padding, f, demodulate, flip_weig
                                       flip_weight=flip_weight, upfirdn=upf, conv=_conv_for(backend))
         c = c.reshape(n, o, *c.shape[2:])
     else:
-        xs = _scale_op(x, styles.to(x.dtype), cl, backend)
+        xs = _scale(x, styles.to(x.dtype), cl, backend)
         wx = weight.to(x.dtype)
         if cl:
             wx = wx.contiguous(memory_format=torch.channels_last)
@@ -482,7 +483,7 @@ def _fused(x, weight, styles, noise, up, down, padding, f, demodulate, flip_weig
     nz = _noise_rows(noise, n, oh, ow, c.dtype) if noise is not None else None
     d = dcoefs.to(c.dtype) if dcoefs is not None else None
     b = bias.to(c.dtype) if bias is not None else None
-    return _epi_op(c, d, nz, b, act, alpha, gain, -1.0 if clamp is None else clamp, backend)
+    return _epi(c, d, nz, b, act, alpha, gain, -1.0 if clamp is None else clamp, backend)
 
 
 def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True, flip_filter=False, impl=None):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from . import _common as C
+from . import _dispatch as D
 
 TILE = 4  # output tile; the input window is TILE + 2
 
@@ -107,10 +108,10 @@ def _input_setup(ctx, inputs, output):
 
 
 def _input_backward(ctx, dv):
-    return _input_adj_op(dv, *ctx.args), None, None, None, None
+    return _input_adj(dv, *ctx.args), None, None, None, None
 
 
-_input_op.register_autograd(_input_backward, setup_context=_input_setup)
+_input = D.register_autograd(_input_op, _input_backward, setup_context=_input_setup)
 
 
 def _input_adj_setup(ctx, inputs, output):
@@ -118,10 +119,10 @@ def _input_adj_setup(ctx, inputs, output):
 
 
 def _input_adj_backward(ctx, g):
-    return _input_op(g, *ctx.args), None, None, None, None, None, None, None
+    return _input(g, *ctx.args), None, None, None, None, None, None, None
 
 
-_input_adj_op.register_autograd(_input_adj_backward, setup_context=_input_adj_setup)
+_input_adj = D.register_autograd(_input_adj_op, _input_adj_backward, setup_context=_input_adj_setup)
 
 
 # ------------------------------------------------------------------ output transform and its adjoint
@@ -162,10 +163,10 @@ def _output_setup(ctx, inputs, output):
 
 
 def _output_backward(ctx, dy):
-    return _output_adj_op(dy, *ctx.args), None, None, None, None, None
+    return _output_adj(dy, *ctx.args), None, None, None, None, None
 
 
-_output_op.register_autograd(_output_backward, setup_context=_output_setup)
+_output = D.register_autograd(_output_op, _output_backward, setup_context=_output_setup)
 
 
 def _output_adj_setup(ctx, inputs, output):
@@ -174,10 +175,10 @@ def _output_adj_setup(ctx, inputs, output):
 
 
 def _output_adj_backward(ctx, g):
-    return _output_op(g, *ctx.args), None, None
+    return _output(g, *ctx.args), None, None
 
 
-_output_adj_op.register_autograd(_output_adj_backward, setup_context=_output_adj_setup)
+_output_adj = D.register_autograd(_output_adj_op, _output_adj_backward, setup_context=_output_adj_setup)
 
 
 # ------------------------------------------------------------------ weight transform and its adjoint
@@ -212,14 +213,18 @@ def _(du):
     return du.new_empty(du.shape[1], du.shape[2], 3, 3)
 
 
-_weight_op.register_autograd(lambda ctx, g: _weight_adj_op(g), setup_context=lambda ctx, inputs, output: None)
-_weight_adj_op.register_autograd(lambda ctx, g: _weight_op(g), setup_context=lambda ctx, inputs, output: None)
+def _no_setup(ctx, inputs, output):
+    pass
+
+
+_weight = D.register_autograd(_weight_op, lambda ctx, g: _weight_adj(g), setup_context=_no_setup)
+_weight_adj = D.register_autograd(_weight_adj_op, lambda ctx, g: _weight(g), setup_context=_no_setup)
 
 
 # ------------------------------------------------------------------ the convolution
 def weight_transform(w: torch.Tensor) -> torch.Tensor:
     """U [36, O, I] = G w G^T for each 3x3 filter (fastgan::wino_weight; its adjoint is the backward)."""
-    return _weight_op(w)
+    return _weight(w)
 
 
 def supported(x: torch.Tensor, w: torch.Tensor, groups: int = 1) -> bool:
@@ -244,6 +249,6 @@ def conv2d_3x3(x: torch.Tensor, w: torch.Tensor, padding=(1, 1)) -> torch.Tensor
     if oh < 1 or ow < 1:
         raise ValueError(f"padding {(ph, pw)} leaves an empty output for x of shape {tuple(x.shape)}")
     th, tw = _tiles(oh, ow)
-    v = _input_op(x, ph, pw, th, tw)
+    v = _input(x, ph, pw, th, tw)
     m = torch.matmul(weight_transform(w), v)
-    return _output_op(m, n, oh, ow, th, tw)
+    return _output(m, n, oh, ow, th, tw)
