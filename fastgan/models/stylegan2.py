@@ -54,11 +54,14 @@ __all__ = ["StyleGAN2Recipe", "StyleGAN2", "PRESETS", "mix_styles", "g_main_loss
 
 PRESETS = {
     "mnist32": dict(resolution=32, z_dim=128, w_dim=128, mapping_layers=2, channel_base=2048, channel_max=128,
-                    r1_gamma=0.05, pl_weight=2.0, style_mixing=0.9, mbstd_group=4, lr=0.0025, conv_clamp=256.0),
+                    r1_gamma=0.05, pl_weight=2.0, style_mixing=0.9, mbstd_group=4, lr=0.0025, conv_clamp=256.0,
+                    num_fp16_res=0),
     "cifar": dict(resolution=32, z_dim=512, w_dim=512, mapping_layers=2, channel_base=16384, channel_max=512,
-                  r1_gamma=0.01, pl_weight=0.0, style_mixing=0.0, mbstd_group=32, lr=0.0025, conv_clamp=256.0),
+                  r1_gamma=0.01, pl_weight=0.0, style_mixing=0.0, mbstd_group=32, lr=0.0025, conv_clamp=256.0,
+                  num_fp16_res=4),
     "paper256": dict(resolution=256, z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
-                     r1_gamma=1.0, pl_weight=2.0, style_mixing=0.9, mbstd_group=8, lr=0.0025, conv_clamp=256.0),
+                     r1_gamma=1.0, pl_weight=2.0, style_mixing=0.9, mbstd_group=8, lr=0.0025, conv_clamp=256.0,
+                     num_fp16_res=4),
 }
 
 
@@ -76,6 +79,7 @@ class StyleGAN2Recipe(Recipe):
     channel_base: int | None = None     # channels at resolution r: min(channel_base // r, channel_max)
     channel_max: int | None = None
     conv_clamp: float | None = None     # clamp of conv outputs (0: none)
+    num_fp16_res: int | None = None     # the highest resolutions run in float16 on CUDA (0: none; CPU: float32)
     lr: float | None = None             # Adam lr of G and D; betas (0, 0.99), eps 1e-8
     r1_gamma: float | None = None       # R1 weight γ (0 disables the Dreg phase)
     pl_weight: float | None = None      # path-length weight (0 disables the Greg phase)
@@ -180,9 +184,9 @@ class StyleGAN2(Family):
         c, ch = self.cfg, self.data.shape[0]
         clamp = c.conv_clamp or None
         G = Generator(c.z_dim, self.c_dim, c.w_dim, c.resolution, ch, c.mapping_layers, c.channel_base,
-                      c.channel_max, c.g_arch, clamp, c.mapping_lr_mul, c.w_avg_beta)
+                      c.channel_max, c.g_arch, clamp, c.mapping_lr_mul, c.w_avg_beta, num_fp16_res=c.num_fp16_res)
         D = Discriminator(self.c_dim, c.resolution, ch, c.channel_base, c.channel_max, c.d_arch, c.mbstd_group,
-                          1, clamp)
+                          1, clamp, num_fp16_res=c.num_fp16_res)
         return {"G": G, "D": D}
 
     def optimizers(self, nets):

@@ -99,11 +99,20 @@ class MappingNetwork(nn.Module):
 
 
 # ---------------------------------------------------------------------------------- synthesis
+def block_dtype(use_fp16: bool, device: torch.device) -> torch.dtype:
+    """A block's compute dtype: float16 for the blocks chosen by num_fp16_res, on CUDA (or anywhere while
+    FP16_ON_CPU is set, which the tests use), else float32."""
+    return torch.float16 if use_fp16 and (device.type == "cuda" or FP16_ON_CPU) else torch.float32
+
+
+FP16_ON_CPU = False  # run the fp16 blocks in float16 on the CPU too (slow; for tests)
+
+
 class SynthesisBlock(nn.Module):
-    def __init__(self, cin, cout, w_dim, res, img_channels, is_last, arch="skip", conv_clamp=None):
+    def __init__(self, cin, cout, w_dim, res, img_channels, is_last, arch="skip", conv_clamp=None, use_fp16=False):
         super().__init__()
         fnn = _nn()
-        self.cin, self.res, self.arch, self.is_last = cin, res, arch, is_last
+        self.cin, self.res, self.arch, self.is_last, self.use_fp16 = cin, res, arch, is_last, use_fp16
         if cin == 0:
             self.const = nn.Parameter(torch.randn(cout, res, res))
         else:
@@ -118,23 +127,24 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x, img, ws, noise_mode="random"):
         i = 0
+        dtype = block_dtype(self.use_fp16, ws.device) if ws.dtype == torch.float32 else ws.dtype
         if self.cin == 0:
-            x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
         else:
-            x = self.conv0(x, ws[:, i], noise_mode=noise_mode)
+            x = self.conv0(x.to(dtype), ws[:, i], noise_mode=noise_mode)
             i += 1
         x = self.conv1(x, ws[:, i], noise_mode=noise_mode)
         if img is not None:
             img = upsample2d(img, self.resample_filter.to(img.dtype))
-        if self.torgb is not None:
-            y = self.torgb(x, ws[:, i + 1])
-            img = y if img is None else img + y.to(img.dtype)
+        if self.torgb is not None:  # the image stays in the ws' dtype (float32) whatever the block's dtype
+            y = self.torgb(x, ws[:, i + 1]).to(ws.dtype)
+            img = y if img is None else img + y
         return x, img
 
 
 class SynthesisNetwork(nn.Module):
     def __init__(self, w_dim, resolution, img_channels, channel_base=32768, channel_max=512, arch="skip",
-                 conv_clamp=None):
+                 conv_clamp=None, num_fp16_res=0):
         super().__init__()
         if arch not in ("skip", "orig"):
             raise ValueError(f"generator arch must be 'skip' or 'orig', got {arch!r}")
@@ -142,10 +152,12 @@ class SynthesisNetwork(nn.Module):
         self.w_dim, self.resolution, self.img_channels = w_dim, resolution, img_channels
         self.resolutions = [2 ** i for i in range(2, top + 1)]
         ch = {r: channels_for(r, channel_base, channel_max) for r in self.resolutions}
+        fp16_from = 2 ** max(top + 1 - int(num_fp16_res), 3)  # fp16 on the num_fp16_res highest resolutions
         self.blocks = nn.ModuleList()
         for r in self.resolutions:
             self.blocks.append(SynthesisBlock(ch[r // 2] if r > 4 else 0, ch[r], w_dim, r, img_channels,
-                                              is_last=r == resolution, arch=arch, conv_clamp=conv_clamp))
+                                              is_last=r == resolution, arch=arch, conv_clamp=conv_clamp,
+                                              use_fp16=num_fp16_res > 0 and r >= fp16_from))
         # a block's ToRGB shares its w index with the next block's first conv (as in the paper)
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
 
@@ -166,11 +178,11 @@ class Generator(nn.Module):
     """``G(z, c=None, psi=1, trunc_cutoff=None, noise_mode="random")`` -> images."""
 
     def __init__(self, z_dim, c_dim, w_dim, resolution, img_channels, mapping_layers=8, channel_base=32768,
-                 channel_max=512, arch="skip", conv_clamp=None, lr_mul=0.01, w_avg_beta=0.995):
+                 channel_max=512, arch="skip", conv_clamp=None, lr_mul=0.01, w_avg_beta=0.995, num_fp16_res=0):
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.synthesis = SynthesisNetwork(w_dim, resolution, img_channels, channel_base, channel_max, arch,
-                                          conv_clamp)
+                                          conv_clamp, num_fp16_res)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, mapping_layers, lr_mul, w_avg_beta)
 
@@ -180,10 +192,10 @@ class Generator(nn.Module):
 
 # ---------------------------------------------------------------------------------- discriminator
 class DiscriminatorBlock(nn.Module):
-    def __init__(self, cin, ctmp, cout, img_channels, arch="resnet", conv_clamp=None):
+    def __init__(self, cin, ctmp, cout, img_channels, arch="resnet", conv_clamp=None, use_fp16=False):
         super().__init__()
         fnn = _nn()
-        self.arch = arch
+        self.arch, self.use_fp16 = arch, use_fp16
         self.fromrgb = fnn.EqualizedConv2d(img_channels, ctmp, 1, activation="lrelu", conv_clamp=conv_clamp) \
             if cin == 0 else None
         self.conv0 = fnn.EqualizedConv2d(ctmp, ctmp, 3, activation="lrelu", conv_clamp=conv_clamp)
@@ -193,8 +205,10 @@ class DiscriminatorBlock(nn.Module):
                      if arch == "resnet" else None)
 
     def forward(self, x, img):
+        dtype = block_dtype(self.use_fp16, img.device) if img.dtype == torch.float32 else img.dtype
         if self.fromrgb is not None:
-            x = self.fromrgb(img)
+            x = self.fromrgb(img.to(dtype))
+        x = x.to(dtype)
         if self.skip is not None:
             y = self.skip(x, gain=math.sqrt(0.5))
             x = self.conv1(self.conv0(x), gain=math.sqrt(0.5))
@@ -206,7 +220,8 @@ class Discriminator(nn.Module):
     """``D(img, c=None)`` -> logits [N, 1]; projection discriminator when ``c_dim > 0``."""
 
     def __init__(self, c_dim, resolution, img_channels, channel_base=32768, channel_max=512, arch="resnet",
-                 mbstd_group=4, mbstd_channels=1, conv_clamp=None, cmap_dim=None, mapping_layers=8):
+                 mbstd_group=4, mbstd_channels=1, conv_clamp=None, cmap_dim=None, mapping_layers=8,
+                 num_fp16_res=0):
         super().__init__()
         if arch not in ("resnet", "orig"):
             raise ValueError(f"discriminator arch must be 'resnet' or 'orig', got {arch!r}")
@@ -215,8 +230,11 @@ class Discriminator(nn.Module):
         self.c_dim, self.resolution, self.img_channels = c_dim, resolution, img_channels
         res = [2 ** i for i in range(top, 2, -1)]
         ch = {r: channels_for(r, channel_base, channel_max) for r in res + [4]}
+        fp16_from = 2 ** max(top + 1 - int(num_fp16_res), 3)
         self.blocks = nn.ModuleList(DiscriminatorBlock(0 if r == resolution else ch[r], ch[r], ch[r // 2],
-                                                       img_channels, arch, conv_clamp) for r in res)
+                                                       img_channels, arch, conv_clamp,
+                                                       use_fp16=num_fp16_res > 0 and r >= fp16_from)
+                                    for r in res)
         c4 = ch[4]
         self.fromrgb4 = (fnn.EqualizedConv2d(img_channels, c4, 1, activation="lrelu", conv_clamp=conv_clamp)
                          if resolution == 4 else None)
@@ -238,6 +256,8 @@ class Discriminator(nn.Module):
         x = self.fromrgb4(img) if self.fromrgb4 is not None else None
         for b in self.blocks:
             x = b(x, img)
+        if x is not None:
+            x = x.to(img.dtype)  # the epilogue runs in float32
         if self.mbstd_group and self.mbstd_channels:
             x = ops.minibatch_std(x, self.mbstd_group, self.mbstd_channels)
         x = self.out(self.fc(self.conv(x).flatten(1)))
