@@ -34,8 +34,16 @@ The engine-level fields (``batch``, ``kimg``, ``ema_kimg``) are not set by the p
 them with ``--batch``, ``--kimg``, ``--set ema_kimg=...``.
 
 **Tools**: :func:`generate_images` (seeds + truncation), :func:`style_mixing_grid` and
-:func:`interpolation_gif`; ``fastgan generate --trunc PSI`` uses the truncation trick with
-the preset's layer cutoff.
+:func:`interpolation_gif`, all on the command line (ψ = 0 is the average image ``w_avg``;
+truncation applies to the first ``trunc_cutoff`` ws)::
+
+    fastgan generate --ckpt RUN --seeds 0-15 --trunc 0.7 --out samples.png
+    fastgan generate --ckpt RUN --seeds 0-7 --trunc-grid 1,0.7,0.5,0 --out truncation.png
+    fastgan generate --ckpt RUN --style-mix 0-4:10-15 --styles 0-3 --out style-mix.png
+    fastgan generate --ckpt RUN --interpolate --seeds 0-3 --frames 16 --out walk.gif
+
+At the end of training the engine writes ``samples/truncation-<step>.png``: seeds 0-7 (rows) at
+ψ = 1, 0.7, 0.5, 0 (columns), the same grid as the second command.
 """
 from __future__ import annotations
 
@@ -160,6 +168,7 @@ class StyleGAN2(Family):
     name = "stylegan2"
     Recipe = StyleGAN2Recipe
     description = "StyleGAN2 (skip G, resnet D, R1, path length, style mixing) on the fused ops; presets mnist32/cifar/paper256"
+    truncation_psis = (1.0, 0.7, 0.5, 0.0)   # the truncation grid written at the end of training
 
     def __init__(self, recipe, data):
         self.cfg = recipe.resolved() if isinstance(recipe, StyleGAN2Recipe) else None
@@ -260,6 +269,11 @@ class StyleGAN2(Family):
 
 
 # ------------------------------------------------------------------------------ tools
+def _check_psi(psi):
+    if not 0 <= psi <= 1:
+        raise ValueError(f"psi must be in [0, 1] (0: the average image w_avg), got {psi}")
+
+
 def _z(family, seeds, device):
     return torch.cat([family.latent(1, torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
 
@@ -271,8 +285,7 @@ def _dev(G):
 @torch.no_grad()
 def generate_images(family, G, seeds, psi=1.0, labels=None, noise_mode="const"):
     """One image per seed (the latent of ``torch.Generator().manual_seed(seed)``), truncated by psi."""
-    if not 0 < psi <= 1:
-        raise ValueError(f"psi must be in (0, 1], got {psi}")
+    _check_psi(psi)
     z = _z(family, seeds, _dev(G))
     return family.generate(G, z, labels, trunc=psi, noise_mode=noise_mode)
 
@@ -284,6 +297,7 @@ def style_mixing_grid(family, G, row_seeds, col_seeds, col_styles=(0, 1, 2, 3), 
     replaced by those of column seed j (the paper's Figure 3)."""
     if not row_seeds or not col_seeds:
         raise ValueError("row_seeds and col_seeds must not be empty")
+    _check_psi(psi)
     dev = _dev(G)
     seeds = list(row_seeds) + list(col_seeds)
     c = family.onehot(labels, len(seeds), dev) if family.c_dim else None
@@ -323,6 +337,7 @@ def interpolation_gif(family, G, seeds, path, frames=16, psi=1.0, duration_ms=80
         raise ValueError("interpolation needs at least 2 seeds")
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}")
+    _check_psi(psi)
     dev = _dev(G)
     c = family.onehot(torch.zeros(len(seeds), dtype=torch.long), len(seeds), dev) if family.c_dim else None
     ws = G.mapping(_z(family, seeds, dev), c, psi=psi, trunc_cutoff=family.cfg.trunc_cutoff, update_w_avg=False)

@@ -15,6 +15,15 @@ processes gets batch/W.  SIGTERM/SIGINT save a checkpoint and exit; continue
 with --resume DIR (or --resume latest for the run in --out)."""
 
 
+_GENERATE_EPILOG = """\
+Seed s always names the image of the latent torch.Generator().manual_seed(s).
+  fastgan generate --ckpt RUN --seeds 0-15 --trunc 0.7 --out samples.png
+  fastgan generate --ckpt RUN --seeds 0-7 --trunc-grid 1,0.7,0.5,0 --out truncation.png
+  fastgan generate --ckpt RUN --style-mix 0-4:10-15 --styles 0-3 --out mix.png    (stylegan2)
+  fastgan generate --ckpt RUN --interpolate --seeds 0-3 --frames 16 --out walk.gif  (stylegan2)
+--trunc also applies to --style-mix and --interpolate."""
+
+
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model family (default: fastgan.models.DEFAULT; --list-models in train)")
     p.add_argument("--data", default=None, help="mnist | digits | iris | wine | breast_cancer | diabetes | PATH")
@@ -43,14 +52,29 @@ def register(subparsers) -> None:
     t.add_argument("--list-models", action="store_true", help="list the model families and exit")
     t.set_defaults(func=cmd_train)
 
-    g = subparsers.add_parser("generate", help="images from a checkpoint")
+    g = subparsers.add_parser("generate", help="images from a checkpoint", epilog=_GENERATE_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("--ckpt", required=True, help="checkpoint file or run directory (latest checkpoint)")
-    g.add_argument("--n", type=int, default=64, help="number of images (seeds 0..n-1 unless --seeds)")
+    g.add_argument("--n", type=int, default=None, help="number of images, seeds 0..n-1 unless --seeds "
+                   "(default 64; 4 with --interpolate)")
     g.add_argument("--seeds", default=None, help="e.g. 0-63 or 1,5,9")
-    g.add_argument("--trunc", type=float, default=None, help="truncation in (0, 1]")
+    g.add_argument("--trunc", "--truncation", dest="trunc", type=float, default=None,
+                   help="truncation psi in [0, 1] (stylegan2: 0 is the average image)")
     g.add_argument("--labels", default=None, help="class labels for conditional models, one per image or cycled "
                    "(e.g. 0-9 or 3,3,7); default: 0,1,2,... cycled")
-    g.add_argument("--out", default="grid.png", help="PNG grid to write")
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument("--trunc-grid", default=None, metavar="PSIS",
+                      help="truncation grid: rows = seeds, columns = these psi values (e.g. 1,0.7,0.5,0)")
+    mode.add_argument("--style-mix", default=None, metavar="ROWSEEDS:COLSEEDS",
+                      help="stylegan2 style-mixing grid, e.g. 0-4:10-15 (see --styles)")
+    mode.add_argument("--interpolate", action="store_true",
+                      help="stylegan2: an animated GIF walking through the seeds' ws and back (--frames per seed)")
+    g.add_argument("--styles", default="0-3", help="--style-mix: layers (ws) taken from the column seeds "
+                   "(default 0-3, the coarse styles)")
+    g.add_argument("--frames", type=int, default=16, help="--interpolate: frames per seed-to-seed segment")
+    g.add_argument("--duration", type=int, default=80, help="--interpolate: ms per frame")
+    g.add_argument("--out", default=None, help="file to write (default grid.png, truncation.png, style-mix.png "
+                   "or interpolation.gif)")
     g.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     g.add_argument("--device", default="cpu")
     g.set_defaults(func=cmd_generate)
@@ -120,7 +144,8 @@ def _print_summary(s: dict) -> None:
     from .metrics_hook import FID_UNAVAILABLE, fid_status
 
     print(f"{s['status']}: step {s['step']}, {s['kimg']:.1f} kimg in {s['seconds']:.0f} s")
-    for key, label in (("checkpoint", "checkpoint"), ("grid", "samples"), ("loss_plot", "loss plot")):
+    for key, label in (("checkpoint", "checkpoint"), ("grid", "samples"), ("trunc_grid", "truncation"),
+                       ("loss_plot", "loss plot")):
         if s.get(key):
             print(f"{label:11s} {s[key]}")
     print(f"{'logs':11s} {os.path.join(s['out'], 'scalars.csv')} (+ tensorboard/)")
@@ -132,31 +157,97 @@ def _print_summary(s: dict) -> None:
         print(f"resume with: fastgan train --resume {s['out']}")
 
 
+def _labels_for(family, text, n):
+    """Class labels for ``n`` images of a conditional family from ``--labels`` (cycled), or None."""
+    import torch
+
+    from .generate import parse_seeds
+
+    if not text:
+        return None
+    if not family.conditional:
+        raise ValueError(f"--labels: model {family.name} is not class-conditional")
+    want = parse_seeds(text)
+    k = family.data.num_classes
+    bad = [c for c in want if not 0 <= c < k]
+    if bad:
+        raise ValueError(f"--labels: {bad} out of range for {k} classes")
+    return torch.tensor([want[i % len(want)] for i in range(n)], dtype=torch.long)
+
+
+def _style_family(family, flag):
+    from ..models import stylegan2
+
+    if not isinstance(family, stylegan2.StyleGAN2):
+        raise ValueError(f"{flag} needs a style-based model (stylegan2); the checkpoint holds {family.name}")
+    return stylegan2
+
+
 def cmd_generate(args) -> int:
     import torch
 
-    from .generate import generate, load_generator, parse_seeds
+    from .generate import generate, load_generator, parse_floats, parse_seeds, truncation_images
     from .monitor import save_grid
 
-    if args.n < 1:
+    if args.n is not None and args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
-    seeds = parse_seeds(args.seeds) if args.seeds else list(range(args.n))
+    if args.trunc is not None and not 0 <= args.trunc <= 1:
+        raise ValueError(f"--trunc must be in [0, 1], got {args.trunc}")
+    default_n = 4 if args.interpolate else 64
+    seeds = parse_seeds(args.seeds) if args.seeds else list(range(args.n or default_n))
+    out = args.out or ("truncation.png" if args.trunc_grid else "style-mix.png" if args.style_mix
+                       else "interpolation.gif" if args.interpolate else "grid.png")
+    if args.interpolate and not out.lower().endswith(".gif"):
+        raise ValueError(f"--interpolate writes an animated GIF: give --out NAME.gif, got {out!r}")
     pair = load_generator(args.ckpt, device=args.device, ema=not args.no_ema)
-    labels = None
-    if args.labels:
-        if not pair[0].conditional:
-            raise ValueError(f"--labels: model {pair[0].name} is not class-conditional")
-        want = parse_seeds(args.labels)
-        k = pair[0].data.num_classes
-        bad = [c for c in want if not 0 <= c < k]
+    family, G = pair
+    psi = 1.0 if args.trunc is None else args.trunc
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+
+    if args.style_mix:
+        sg2 = _style_family(family, "--style-mix")
+        if args.style_mix.count(":") != 1:
+            raise ValueError(f"--style-mix must look like ROWSEEDS:COLSEEDS (e.g. 0-4:10-15), got {args.style_mix!r}")
+        rows, cols = (parse_seeds(p) for p in args.style_mix.split(":"))
+        styles = parse_seeds(args.styles)
+        labels = _labels_for(family, args.labels, len(rows) + len(cols))
+        if family.conditional and labels is None:
+            labels = torch.arange(len(rows) + len(cols)) % max(family.data.num_classes, 1)
+        grid = sg2.style_mixing_grid(family, G, rows, cols, col_styles=styles, psi=psi, labels=labels)
+        sg2.save_image(grid, out)
+        print(f"wrote a style-mixing grid ({len(rows)} row seeds x {len(cols)} column seeds, styles "
+              f"{','.join(map(str, styles))} of {G.num_ws} from the columns, psi {psi:g}; "
+              f"{grid.shape[2]}x{grid.shape[1]} px) from {args.ckpt} to {out}")
+        return 0
+    if args.interpolate:
+        sg2 = _style_family(family, "--interpolate")
+        if args.labels:
+            raise ValueError("--interpolate does not take --labels (a conditional model interpolates class 0)")
+        sg2.interpolation_gif(family, G, seeds, out, frames=args.frames, psi=psi, duration_ms=args.duration)
+        print(f"wrote an interpolation GIF ({len(seeds)} seeds x {args.frames} frames = {len(seeds) * args.frames} "
+              f"frames of {'x'.join(map(str, family.data.shape))}, psi {psi:g}) from {args.ckpt} to {out}")
+        return 0
+
+    labels = _labels_for(family, args.labels, len(seeds))
+    if args.trunc_grid:
+        if args.trunc is not None:
+            raise ValueError("--trunc-grid gives the psi values itself; drop --trunc")
+        psis = parse_floats(args.trunc_grid)
+        bad = [p for p in psis if not 0 <= p <= 1]
         if bad:
-            raise ValueError(f"--labels: {bad} out of range for {k} classes")
-        labels = torch.tensor([want[i % len(want)] for i in range(len(seeds))], dtype=torch.long)
+            raise ValueError(f"--trunc-grid: psi values must be in [0, 1], got {bad}")
+        imgs = truncation_images(pair, seeds, psis, labels=labels, device=args.device)
+        if imgs.ndim != 4:
+            raise ValueError(f"model {family.name} does not make images (output shape {tuple(imgs.shape)})")
+        save_grid(imgs, out, nrow=len(psis))
+        print(f"wrote a truncation grid ({len(seeds)} seeds x psi {','.join(f'{p:g}' for p in psis)}) "
+              f"from {args.ckpt} to {out}")
+        return 0
     imgs = generate(pair, seeds, trunc=args.trunc, labels=labels, device=args.device)
     if imgs.ndim != 4:
-        raise ValueError(f"model {pair[0].name} does not make images (output shape {tuple(imgs.shape)})")
-    save_grid(imgs, args.out)
-    print(f"wrote {len(seeds)} images ({'x'.join(map(str, imgs.shape[1:]))}) from {args.ckpt} to {args.out}")
+        raise ValueError(f"model {family.name} does not make images (output shape {tuple(imgs.shape)})")
+    save_grid(imgs, out)
+    print(f"wrote {len(seeds)} images ({'x'.join(map(str, imgs.shape[1:]))}) from {args.ckpt} to {out}")
     return 0
 
 

@@ -332,6 +332,27 @@ class Trainer:
             save_grid(imgs, os.path.join(self.run.out, "samples", "latest.png"))
         return base + ".png"
 
+    def truncation_grid(self) -> str | None:
+        """``samples/truncation-<step>.png`` for families with ``truncation_psis`` (rank 0): rows are
+        seeds 0..``truncation_rows``-1 (the ``fastgan generate`` seed convention), columns the ψ values."""
+        psis = tuple(getattr(self.family, "truncation_psis", ()) or ())
+        if self.rank != 0 or not psis:
+            return None
+        from .generate import truncation_images
+
+        G = self.sampler
+        was_training = G.training
+        G.eval()
+        try:
+            imgs = truncation_images((self.family, G), range(self.family.truncation_rows), psis,
+                                     device=self.device)
+        finally:
+            G.train(was_training)
+        if imgs.ndim != 4 or imgs.shape[1] not in (1, 3):
+            return None
+        return save_grid(imgs, os.path.join(self.run.out, "samples", f"truncation-{self.step:09d}.png"),
+                         nrow=len(psis))
+
     # -- the loop -------------------------------------------------------------------------
     def _on_signal(self, signum, frame):
         if self._stop is not None:  # second signal: stop now
@@ -365,7 +386,7 @@ class Trainer:
         if threading.current_thread() is threading.main_thread():
             old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         t_start, start_nimg, start_step = time.time(), self.nimg, self.step
-        t_bar, ckpt_path, status = 0.0, None, "done"
+        t_bar, ckpt_path, status, trunc_grid = 0.0, None, "done", None
         try:
             if self.rank == 0 and self.step == 0:
                 monitor.write(f"{self.model_name} on {self.dataset.describe()}; batch {r.batch} "
@@ -393,6 +414,8 @@ class Trainer:
                 monitor.flush(self.step, self.nimg / 1000)
             ckpt_path = self.save_checkpoint()
             grid = self.snapshot(monitor) if status == "done" or self.step > start_step else None
+            if grid is not None:
+                trunc_grid = self.truncation_grid()
             if status == "done":
                 self._evaluate(monitor)
         finally:
@@ -405,7 +428,7 @@ class Trainer:
                                 os.path.join(run.out, "losses.png"), title=f"{self.model_name} on {self.data_spec}")
         return {"status": status, "step": self.step, "kimg": self.nimg / 1000,
                 "seconds": time.time() - t_start, "out": run.out, "checkpoint": ckpt_path,
-                "grid": grid, "loss_plot": plot, "metrics": dict(self.last_metrics)}
+                "grid": grid, "trunc_grid": trunc_grid, "loss_plot": plot, "metrics": dict(self.last_metrics)}
 
 
 def _chunks(z, labels, n):

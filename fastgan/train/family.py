@@ -129,6 +129,8 @@ class Family:
     ema_nets: tuple[str, ...] = ("G",)   # networks with an EMA copy (when recipe.ema_kimg > 0)
     generator_net: str = "G"             # network used by ``generate``
     conditional: bool = False            # G and D take class labels: G(z, labels)
+    truncation_psis: tuple[float, ...] = ()  # ψ columns of the truncation grid written at the end of training
+    truncation_rows: int = 8                  # its rows: seeds 0..truncation_rows-1
     description: str = ""
 
     def __init__(self, recipe: Recipe, data: DataInfo):

@@ -12,7 +12,7 @@ from . import checkpoint as ckpt
 from .config import RunConfig, apply_overrides
 from .family import DataInfo
 
-__all__ = ["load_generator", "generate", "parse_seeds"]
+__all__ = ["load_generator", "generate", "truncation_images", "parse_seeds", "parse_floats"]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -36,6 +36,17 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def parse_floats(text: str) -> list[float]:
+    """``"1,0.7,0.5,0"`` -> ``[1.0, 0.7, 0.5, 0.0]``."""
+    try:
+        vals = [float(p) for p in str(text).split(",") if p.strip()]
+    except ValueError:
+        raise ValueError(f"expected numbers like 1,0.7,0.5,0, got {text!r}") from None
+    if not vals:
+        raise ValueError(f"expected numbers like 1,0.7,0.5,0, got {text!r}")
+    return vals
+
+
 def load_generator(path: str, *, device="cpu", ema: bool = True):
     """``(family, G)`` from a checkpoint file or run directory; G is in eval mode."""
     from .. import models
@@ -57,10 +68,13 @@ def load_generator(path: str, *, device="cpu", ema: bool = True):
 @torch.no_grad()
 def generate(path_or_pair, seeds, *, trunc: float | None = None, labels=None, device="cpu",
              batch: int = 256) -> torch.Tensor:
-    """Images in [-1, 1], one per seed, from a checkpoint (or a ``(family, G)`` pair)."""
+    """Images in [-1, 1], one per seed, from a checkpoint (or a ``(family, G)`` pair).
+
+    ``trunc`` = ψ in [0, 1]: the family's truncation (StyleGAN2: ``w_avg + ψ (w - w_avg)``, so
+    ψ = 0 is the average image; other families scale z by ψ); None: no truncation."""
     family, G = load_generator(path_or_pair, device=device) if isinstance(path_or_pair, str) else path_or_pair
-    if trunc is not None and not 0 < trunc <= 1:
-        raise ValueError(f"trunc must be in (0, 1], got {trunc}")
+    if trunc is not None and not 0 <= trunc <= 1:
+        raise ValueError(f"trunc must be in [0, 1], got {trunc}")
     seeds = list(seeds)
     if family.conditional and labels is None:
         labels = torch.arange(len(seeds)) % max(family.data.num_classes, 1)
@@ -70,3 +84,15 @@ def generate(path_or_pair, seeds, *, trunc: float | None = None, labels=None, de
         lab = labels[i:i + batch].to(device) if labels is not None else None
         out.append(family.generate(G, z[i:i + batch], lab, trunc).float().cpu())
     return torch.cat(out)
+
+
+@torch.no_grad()
+def truncation_images(path_or_pair, seeds, psis, *, labels=None, device="cpu") -> torch.Tensor:
+    """The truncation grid's images, row-major: row i is seed ``seeds[i]``, column j is ψ = ``psis[j]``
+    (``[len(seeds) * len(psis), C, H, W]``; save with ``save_grid(..., nrow=len(psis))``)."""
+    pair = load_generator(path_or_pair, device=device) if isinstance(path_or_pair, str) else path_or_pair
+    psis = [float(p) for p in psis]
+    if not psis:
+        raise ValueError("psis must not be empty")
+    cols = [generate(pair, seeds, trunc=p, labels=labels, device=device) for p in psis]  # each [R, C, H, W]
+    return torch.stack(cols, dim=1).flatten(0, 1)

@@ -194,7 +194,9 @@ def test_tools(tmp_path):
     with Image.open(path) as im:
         assert im.n_frames == 9
     with pytest.raises(ValueError, match="psi"):
-        sg2.generate_images(fam, G, [1], psi=0)
+        sg2.generate_images(fam, G, [1], psi=1.5)
+    with pytest.raises(ValueError, match="psi"):
+        sg2.style_mixing_grid(fam, G, [1], [2], psi=-0.1)
 
 
 @pytest.mark.slow
