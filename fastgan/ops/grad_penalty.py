@@ -349,10 +349,15 @@ def lerp_samples(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor,
         raise ValueError(f"fake has shape {tuple(fake.shape)} but real has shape {tuple(real.shape)}")
     if alpha.device != real.device:
         raise ValueError(f"alpha is on {alpha.device} but real is on {real.device}")
-    if alpha.numel() != real.shape[0] or any(s != 1 for s in alpha.shape[1:]):
+    if alpha.numel() != real.shape[0] or (alpha.dim() > 1 and any(s != 1 for s in alpha.shape[1:])):
         raise ValueError(f"alpha must hold one weight per sample (shape [{real.shape[0]}] or "
                          f"[{real.shape[0]}, 1, ...]), got shape {tuple(alpha.shape)}")
-    alpha = alpha.reshape(-1).to(real.dtype).contiguous()
+    # as alpha.reshape(-1).to(real.dtype).contiguous(), without the ~2 us of no-op calls for an [N] alpha
+    if alpha.dim() != 1:
+        alpha = alpha.reshape(-1)
+    if alpha.dtype != real.dtype:
+        alpha = alpha.to(real.dtype)
+    alpha = alpha.contiguous()
     backend = resolve("lerp_samples", impl, real.device)
     if backend == "ref":
         return reference.lerp_samples(real, fake, alpha)
