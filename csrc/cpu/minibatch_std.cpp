@@ -1,13 +1,14 @@
 // minibatch_std on the CPU. Work items are chunks of at most kChunk contiguous elements of one
 // part of one segment (fastgan/minibatch_std.h: NCHW samples are one segment, channels_last
-// samples one segment per pixel) for one group m. An item loads its G member chunks, computes
-// the group mean and standard deviation as vector loops over the chunk, and then writes the
-// member chunks of y (a memcpy) or of dx while they are in L1. Standard deviations are summed
-// per (group, part) into per-thread buffers; the statistic channels are filled at the end.
+// samples one segment per pixel) for one group m. An item makes one vectorised pass over its
+// elements j: it loads the G members' x[j], takes their mean and standard deviation in
+// registers and writes the members' y[j] (a copy of x) or dx[j] straight away, so x is read
+// once from memory. The group size is a template parameter for the common G = 2, 4, 8 (the
+// member loops unroll) and a runtime value otherwise. Standard deviations are summed per
+// (group, part) into per-thread buffers; the statistic channels are filled at the end.
 #include "cpu/minibatch_std.h"
 
 #include <algorithm>
-#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -37,27 +38,64 @@ struct Items {
   }
 };
 
-// Group mean mu and sum of squared deviations dev of len <= kChunk elements at xs (member g
-// at xs + g * stride).
-template <class T, class A>
-inline void chunk_stats(const T* xs, int64_t stride, int64_t G, int64_t len, A inv_g, A* __restrict mu,
-                        A* __restrict dev) {
-  for (int64_t j = 0; j < len; ++j) { mu[j] = 0; dev[j] = 0; }
-  for (int64_t g = 0; g < G; ++g) {
-    const T* xg = xs + g * stride;
-    for (int64_t j = 0; j < len; ++j) mu[j] += A(load(xg, j));
-  }
-  for (int64_t j = 0; j < len; ++j) mu[j] *= inv_g;
-  for (int64_t g = 0; g < G; ++g) {
-    const T* xg = xs + g * stride;
-    for (int64_t j = 0; j < len; ++j) {
-      const A d = A(load(xg, j)) - mu[j];
-      dev[j] += d * d;
+// One pass over the len elements of an item whose member g starts at xs + g * xms: returns the sum
+// of the standard deviations and writes each member's y (x copied bit for bit; member g at
+// ys + g * yms). GT > 0 fixes the group size at compile time, GT = 0 reads it from G.
+template <int GT, class T, class A = acc_t<T>>
+A fwd_item(const T* __restrict xs, int64_t xms, T* __restrict ys, int64_t yms, int64_t G_, int64_t len, A inv_g,
+           A eps) {
+  const int64_t G = GT > 0 ? GT : G_;
+  A sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < len; ++j) {
+    A mu = 0;
+    for (int64_t g = 0; g < G; ++g) mu += load(xs + g * xms, j);
+    mu *= inv_g;
+    A dev = 0;
+    for (int64_t g = 0; g < G; ++g) {
+      const T v = xs[g * xms + j];
+      const A d = load(&v, 0) - mu;
+      dev += d * d;
+      ys[g * yms + j] = v;
     }
+    sum += mbstd_sd(dev, inv_g, eps);
+  }
+  return sum;
+}
+
+// One pass over an item of the backward: dx = dy + k * (x - mean) / sd for each member
+// (dy member g at gs + g * yms, dx at ds + g * xms).
+template <int GT, class T, class A = acc_t<T>>
+void grad_item(const T* __restrict xs, int64_t xms, const T* __restrict gs, int64_t yms, T* __restrict ds,
+               int64_t G_, int64_t len, A inv_g, A eps, A k) {
+  const int64_t G = GT > 0 ? GT : G_;
+#pragma omp simd
+  for (int64_t j = 0; j < len; ++j) {
+    A mu = 0;
+    for (int64_t g = 0; g < G; ++g) mu += load(xs + g * xms, j);
+    mu *= inv_g;
+    A dev = 0;
+    for (int64_t g = 0; g < G; ++g) {
+      const A d = load(xs + g * xms, j) - mu;
+      dev += d * d;
+    }
+    const A inv_sd = A(1) / mbstd_sd(dev, inv_g, eps);
+    for (int64_t g = 0; g < G; ++g)
+      store(ds + g * xms, j, mbstd_grad_elem(A(load(gs + g * yms, j)), A(load(xs + g * xms, j)), mu, inv_sd, k));
   }
 }
 
-template <class T>
+// Calls f with the group size as a compile-time constant when it is 2, 4 or 8, else 0.
+template <class F> void with_group_size(int64_t G, F&& f) {
+  switch (G) {
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 8: f(std::integral_constant<int, 8>{}); break;
+    default: f(std::integral_constant<int, 0>{}); break;
+  }
+}
+
+template <int GT, class T>
 void fwd(const T* x, T* y, const MbstdGeom& s, double eps_, int nthreads) {
   using A = acc_t<T>;
   const A inv_g = A(1.0 / double(s.G)), eps = A(eps_);
@@ -67,15 +105,11 @@ void fwd(const T* x, T* y, const MbstdGeom& s, double eps_, int nthreads) {
   std::vector<double> part(size_t(nt) * MF, 0.0);  // per-thread sums of sd per (group, part)
   parallel_for_tid(items.count(), 2 * s.G * std::min(kChunk, s.part_len()), nt, [&](int tid, int64_t i0, int64_t i1) {
     double* acc = part.data() + size_t(tid) * MF;
-    A mu[kChunk], dev[kChunk];
     for (int64_t it = i0; it < i1; ++it) {
       int64_t m, r, f, e0, len;
       items.at(it, m, r, f, e0, len);
-      const T* xs = x + s.x_seg(m, r) + e0;
-      T* ys = y + s.y_seg(m, r) + e0;
-      chunk_stats(xs, xms, s.G, len, inv_g, mu, dev);
-      acc[m * s.F + f] += lane_sum<A>(len, [&](int64_t j) { return mbstd_sd(dev[j], inv_g, eps); });
-      for (int64_t g = 0; g < s.G; ++g) std::memcpy(ys + g * yms, xs + g * xms, size_t(len) * sizeof(T));
+      acc[m * s.F + f] += double(fwd_item<GT>(x + s.x_seg(m, r) + e0, xms, y + s.y_seg(m, r) + e0, yms, s.G, len,
+                                              inv_g, eps));
     }
   });
   std::vector<double> stat(size_t(MF), 0.0);
@@ -91,7 +125,7 @@ void fwd(const T* x, T* y, const MbstdGeom& s, double eps_, int nthreads) {
   });
 }
 
-template <class T>
+template <int GT, class T>
 void grad(const T* dy, const T* x, T* dx, const MbstdGeom& s, double eps_, int nthreads) {
   using A = acc_t<T>;
   const A inv_g = A(1.0 / double(s.G)), eps = A(eps_);
@@ -110,23 +144,11 @@ void grad(const T* dy, const T* x, T* dx, const MbstdGeom& s, double eps_, int n
   const double cnorm = 1.0 / (double(s.c) * double(s.HW) * double(s.G));
   const Items items(s);
   parallel_for(items.count(), 3 * s.G * std::min(kChunk, s.part_len()), nt, [&](int64_t i0, int64_t i1) {
-    A mu[kChunk], dev[kChunk];
     for (int64_t it = i0; it < i1; ++it) {
       int64_t m, r, f, e0, len;
       items.at(it, m, r, f, e0, len);
-      const T* xs = x + s.x_seg(m, r) + e0;
-      const T* gs = dy + s.y_seg(m, r) + e0;
-      T* ds = dx + s.x_seg(m, r) + e0;
-      chunk_stats(xs, xms, s.G, len, inv_g, mu, dev);
-      for (int64_t j = 0; j < len; ++j) dev[j] = A(1) / mbstd_sd(dev[j], inv_g, eps);  // now 1 / sd
-      const A k = A(gstat[m * s.F + f] * cnorm);
-      for (int64_t g = 0; g < s.G; ++g) {
-        const T* xg = xs + g * xms;
-        const T* gg = gs + g * yms;
-        T* dg = ds + g * xms;
-        for (int64_t j = 0; j < len; ++j)
-          store(dg, j, mbstd_grad_elem(A(load(gg, j)), A(load(xg, j)), mu[j], dev[j], k));
-      }
+      grad_item<GT>(x + s.x_seg(m, r) + e0, xms, dy + s.y_seg(m, r) + e0, yms, dx + s.x_seg(m, r) + e0, s.G, len,
+                    inv_g, eps, A(gstat[m * s.F + f] * cnorm));
     }
   });
 }
@@ -145,7 +167,9 @@ void minibatch_std_fwd(int dtype, const void* x, void* y, int64_t N, int64_t C, 
   const MbstdGeom s = checked_geom(N, C, HW, G, F, channels_last);
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    fwd<T>(static_cast<const T*>(x), static_cast<T*>(y), s, eps, nthreads);
+    with_group_size(G, [&](auto GT) {
+      fwd<decltype(GT)::value, T>(static_cast<const T*>(x), static_cast<T*>(y), s, eps, nthreads);
+    });
     return 0;
   });
 }
@@ -155,7 +179,10 @@ void minibatch_std_grad(int dtype, const void* dy, const void* x, void* dx, int6
   const MbstdGeom s = checked_geom(N, C, HW, G, F, channels_last);
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    grad<T>(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), s, eps, nthreads);
+    with_group_size(G, [&](auto GT) {
+      grad<decltype(GT)::value, T>(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), s, eps,
+                                   nthreads);
+    });
     return 0;
   });
 }

@@ -93,6 +93,46 @@ def test_parts_longer_than_a_chunk(backend, layout):
     assert_close(gx, rx, torch.float32, scale=4)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16], ids=str)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("G", [2, 4, 8, 3, 16])
+def test_cpu_group_size_paths(G, layout, dtype):
+    """The CPU kernel unrolls the member loops for G = 2, 4, 8 and loops at run time otherwise:
+    forward and backward of each path against the float64 reference, odd sizes, F = 2."""
+    N, C, H, W, F = 2 * G, 6, 3, 5, 2
+    x = randn(N, C, H, W, dtype=dtype, layout=layout, scale=1.5, requires_grad=True)
+    dy = randn(N, C + F, H, W, dtype=dtype, layout=layout)
+    y = minibatch_std(x, G, F, impl="cpu")
+    assert_close(y, _ref64(x.detach(), G, F), dtype)
+    assert torch.equal(y[:, :C], x.detach())  # the copy of x is exact
+    (gx,) = torch.autograd.grad(y, x, dy)
+    x64 = x.detach().double().requires_grad_()
+    (rx,) = torch.autograd.grad(reference.minibatch_std(x64, G, F), x64, dy.double())
+    assert_close(gx, rx, dtype, scale=4)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("G", [8, 3])
+def test_cpu_group_size_paths_threaded(G, layout):
+    """Shapes large enough for the CPU kernel to split the items over threads."""
+    x = randn(4 * G, 64, 7, 9, layout=layout, requires_grad=True)
+    dy = randn(4 * G, 65, 7, 9, layout=layout)
+    y = minibatch_std(x, G, 1, impl="cpu")
+    assert_close(y, _ref64(x.detach(), G, 1), torch.float32)
+    (gx,) = torch.autograd.grad(y, x, dy)
+    x64 = x.detach().double().requires_grad_()
+    (rx,) = torch.autograd.grad(reference.minibatch_std(x64, G, 1), x64, dy.double())
+    assert_close(gx, rx, torch.float32, scale=4)
+
+
+@pytest.mark.parametrize("G", [8, 3])
+def test_cpu_gradcheck_group_size_paths(G):
+    x = randn(G, 4, 2, 3, dtype=torch.float64, requires_grad=True)
+    fn = lambda x: minibatch_std(x, G, 2, eps=1e-4, impl="cpu")  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (x,))
+    assert torch.autograd.gradgradcheck(fn, (x,))
+
+
 @pytest.mark.parametrize("backend", backend_params())
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("layout", LAYOUTS)
