@@ -71,8 +71,8 @@ void reduce_grad(const acc_t<T>* dout, const acc_t<T>* dr, const acc_t<T>* r, co
     k[n] = A(grad_reduce_coef<double>(mode, double(dout[n]), dr ? double(dr[n]) : 0.0, double(r[n]), target,
                                       one_sided, isl));
   Chunks(N, K).run(nthreads, [&](int64_t, int64_t n, int64_t off, int64_t len) {
-    const T* src = g + off;
-    T* dst = dg + off;
+    const T* __restrict src = g + off;
+    T* __restrict dst = dg + off;
     const A kn = k[n];
     for (int64_t j = 0; j < len; ++j) store(dst, j, A(load(src, j)) * kn);
   });
@@ -83,12 +83,15 @@ void lerp_fwd(const T* real, const T* fake, const T* alpha, T* out, int64_t N, i
   using A = acc_t<T>;
   Chunks(N, K).run(nthreads, [&](int64_t, int64_t n, int64_t off, int64_t len) {
     const A a = A(load(alpha, n));
-    const T *rp = real + off, *fp = fake + off;
-    T* op = out + off;
+    const T* __restrict rp = real + off;
+    const T* __restrict fp = fake + off;
+    T* __restrict op = out + off;
     for (int64_t j = 0; j < len; ++j) store(op, j, lerp_sample(A(load(rp, j)), A(load(fp, j)), a));
   });
 }
 
+// One pass over dout (and real, fake when d_alpha is needed) writes d_real and d_fake and sums
+// d_alpha; the sum runs in blocks of kSumChunk terms (vector lanes, omp simd) added in double.
 template <bool DR, bool DF, bool DA, class T>
 void lerp_grad(const T* dout, const T* real, const T* fake, const T* alpha, T* d_real, T* d_fake, T* d_alpha,
                int64_t N, int64_t K, int nthreads) {
@@ -97,17 +100,25 @@ void lerp_grad(const T* dout, const T* real, const T* fake, const T* alpha, T* d
   std::vector<double> part(DA ? size_t(ch.count()) : 0);
   ch.run(nthreads, [&](int64_t it, int64_t n, int64_t off, int64_t len) {
     const A a = A(load(alpha, n)), b = A(1) - a;
-    const T *go = dout + off, *rp = real + off, *fp = fake + off;
-    if (DR || DF) {
-      T* dr = DR ? d_real + off : nullptr;
-      T* df = DF ? d_fake + off : nullptr;
-      for (int64_t j = 0; j < len; ++j) {
-        const A v = A(load(go, j));
+    const T* __restrict go = dout + off;
+    const T* __restrict rp = real + off;
+    const T* __restrict fp = fake + off;
+    T* __restrict dr = DR ? d_real + off : nullptr;
+    T* __restrict df = DF ? d_fake + off : nullptr;
+    double total = 0;
+    for (int64_t j0 = 0; j0 < len; j0 += kSumChunk) {
+      const int64_t j1 = std::min(len, j0 + kSumChunk);
+      A s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t j = j0; j < j1; ++j) {
+        const A v = load(go, j);
         if (DR) store(dr, j, v * b);
         if (DF) store(df, j, v * a);
+        if (DA) s += v * (A(load(fp, j)) - A(load(rp, j)));
       }
+      total += double(s);
     }
-    if (DA) part[it] = lane_sum<A>(len, [&](int64_t j) { return A(load(go, j)) * (A(load(fp, j)) - A(load(rp, j))); });
+    if (DA) part[it] = total;
   });
   if (DA) {
     const std::vector<double> s = ch.totals(part);

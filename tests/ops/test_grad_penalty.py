@@ -151,6 +151,26 @@ def test_lerp_backward(backend, need):
         _close(o, r, torch.float32, scale=10)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("need", [(True, True, True), (False, True, False), (True, False, True)], ids=str)
+def test_lerp_backward_long_samples_cpu(need, dtype):
+    """Samples longer than the CPU kernel's chunk (32768) and its summation block (4096), odd
+    sizes: the one-pass backward writes d_real/d_fake and sums d_alpha across blocks and chunks."""
+    shape = (3, 5, 91, 81)  # K = 36855
+    real = randn(*shape, dtype=dtype, requires_grad=need[0])
+    fake = randn(*shape, dtype=dtype, layout="noncontiguous", requires_grad=need[1])
+    alpha = torch.rand(3, dtype=dtype, requires_grad=need[2])
+    dout = randn(*shape, dtype=dtype)
+    leaves = [t for t, n in zip((real, fake, alpha), need) if n]
+    ours = torch.autograd.grad(lerp_samples(real, fake, alpha, impl="cpu"), leaves, dout)
+    leaves64 = [t.detach().double().requires_grad_() for t in (real, fake, alpha)]
+    ref = torch.autograd.grad(reference.lerp_samples(*leaves64), leaves64, dout.double())
+    ref = [r for r, n in zip(ref, need) if n]
+    for o, r in zip(ours, ref):
+        assert o.dtype == dtype
+        _close(o, r, dtype, scale=10)
+
+
 @pytest.mark.parametrize("backend", backend_params())
 def test_lerp_gradcheck_second_order(backend):
     shape = (2, 3, 2) if backend == "triton" else (3, 4, 5)
