@@ -30,8 +30,9 @@ def _layout(x):
 
 def _empty_out(x, F, cl):
     N, Cc, H, W = x.shape
-    fmt = torch.channels_last if cl else torch.contiguous_format
-    return torch.empty((N, Cc + F, H, W), dtype=x.dtype, device=x.device, memory_format=fmt)
+    if not cl:
+        return x.new_empty((N, Cc + F, H, W))  # ~0.6 us cheaper than torch.empty(..., memory_format=)
+    return torch.empty((N, Cc + F, H, W), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
 
 
 def _match(dy, cl):
