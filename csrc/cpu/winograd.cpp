@@ -330,6 +330,350 @@ void weight_adjoint_run(const T* dU, T* dw, int64_t O, int64_t I, int nt) {
   });
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Stride-2 transposed 3x3 convolution by output phase (see winograd.h). Along one axis,
+// y[2p] = w0 x[p] + w2 x[p-1] is a 2-tap correlation, computed with F(3, 2) on the points 0, +-1,
+// infinity:
+//   B^T = [1  0 -1  0]    A^T = [1 1  1 0]    G = [ 1    0  ]   (on g = (w2, w0))
+//         [0  1  1  0]          [0 1 -1 0]        [1/2  1/2 ]
+//         [0 -1  1  0]          [0 1  1 1]        [1/2 -1/2 ]
+//         [0 -1  0  1]                            [ 0    1  ]
+// and y[2p+1] = w1 x[p] is the identity on the window's columns 1..3. A tile reads the 4x4
+// window of x at (3 ty - 1, 3 tx - 1) and owns the 6x6 output block at (6 ty, 6 tx).
+constexpr int kS2 = 3;  // input pixels per tile along an axis
+
+template <class T>
+inline void bt4(const T* d, int64_t ds, T* o, int64_t os) {
+  const T d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds];
+  o[0] = d0 - d2;
+  o[os] = d1 + d2;
+  o[2 * os] = d2 - d1;
+  o[3 * os] = d3 - d1;
+}
+
+template <class T>
+inline void b4(const T* o, int64_t os, T* d, int64_t ds) {  // adjoint of bt4
+  const T o0 = o[0], o1 = o[os], o2 = o[2 * os], o3 = o[3 * os];
+  d[0] = o0;
+  d[ds] = o1 - o2 - o3;
+  d[2 * ds] = o1 + o2 - o0;
+  d[3 * ds] = o3;
+}
+
+template <class T>
+inline void at3(const T* m, int64_t ms, T* y, int64_t ys) {
+  const T m0 = m[0], m1 = m[ms], m2 = m[2 * ms], m3 = m[3 * ms];
+  y[0] = m0 + m1 + m2;
+  y[ys] = m1 - m2;
+  y[2 * ys] = m1 + m2 + m3;
+}
+
+template <class T>
+inline void a4(const T* y, int64_t ys, T* m, int64_t ms) {  // adjoint of at3
+  const T y0 = y[0], y1 = y[ys], y2 = y[2 * ys];
+  m[0] = y0;
+  m[ms] = y0 + y1 + y2;
+  m[2 * ms] = y0 - y1 + y2;
+  m[3 * ms] = y2;
+}
+
+template <class T>
+struct Phases {  // the three transformed tensors (see winograd.h)
+  T* ee;
+  int64_t ee_k, ee_c;
+  T* eo;
+  int64_t eo_k, eo_c;
+  T* oe;
+  int64_t oe_k, oe_c;
+};
+
+template <class T>
+Phases<T> cast(const S2Phases& p) {
+  return {static_cast<T*>(p.ee), p.ee_k, p.ee_c, static_cast<T*>(p.eo), p.eo_k, p.eo_c,
+          static_cast<T*>(p.oe), p.oe_k, p.oe_c};
+}
+
+// The column after the tiles (kS2Pad, see winograd.h) is zero in every transformed tensor.
+template <class T>
+void zero_pads(const Phases<T>& v, int64_t c, int64_t Tall) {
+  for (int k = 0; k < 16; ++k) v.ee[c * v.ee_c + k * v.ee_k + Tall] = T(0);
+  for (int k = 0; k < 4; ++k) {
+    v.eo[c * v.eo_c + k * v.eo_k + 3 * Tall] = T(0);
+    v.oe[c * v.oe_c + k * v.oe_k + 3 * Tall] = T(0);
+  }
+}
+
+template <class T>
+void s2_input_run(const T* x, const int64_t* xs, int64_t N, int64_t C, int64_t H, int64_t W, int64_t TH, int64_t TW,
+                  Phases<T> v, int nt) {
+  const int64_t Tn = TH * TW, Tall = N * Tn, Wp = kS2 * TW + 1;
+  parallel_for(N * C, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
+    std::vector<T> rows(4 * Wp), strip(4 * Wp);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / C, c = q % C;
+      const T* xp = x + n * xs[0] + c * xs[1];
+      T* ee = v.ee + c * v.ee_c + n * Tn;
+      T* eo = v.eo + c * v.eo_c + n * Tn;
+      T* oe = v.oe + c * v.oe_c + n * Tn;
+      if (n == 0) zero_pads(v, c, Tall);
+      for (int64_t ty = 0; ty < TH; ++ty) {
+        for (int i = 0; i < 4; ++i) {  // window rows, x column u - 1 at u
+          T* r = rows.data() + i * Wp;
+          const int64_t iy = kS2 * ty - 1 + i;
+          std::fill(r, r + Wp, T(0));
+          if (iy < 0 || iy >= H) continue;
+          const T* xr = xp + iy * xs[2];
+          const int64_t hi = std::min<int64_t>(W, Wp - 1);
+          if (xs[3] == 1) {
+            std::memcpy(r + 1, xr, sizeof(T) * size_t(hi));
+          } else {
+            for (int64_t u = 0; u < hi; ++u) r[u + 1] = xr[u * xs[3]];
+          }
+        }
+        T* __restrict s = strip.data();
+        const T* __restrict rr = rows.data();
+#pragma omp simd
+        for (int64_t u = 0; u < Wp; ++u) bt4(rr + u, Wp, s + u, Wp);
+        const int64_t t0 = ty * TW;
+        for (int a = 0; a < 4; ++a) {
+          const T* __restrict sa = s + a * Wp;
+          T* __restrict e = ee + a * 4 * v.ee_k + t0;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) bt4(sa + kS2 * tx, 1, e + tx, v.ee_k);
+          for (int b = 0; b < kS2; ++b) {
+            T* __restrict o = eo + a * v.eo_k + b * Tall + t0;
+#pragma omp simd
+            for (int64_t tx = 0; tx < TW; ++tx) o[tx] = sa[kS2 * tx + 1 + b];
+          }
+        }
+        for (int a = 0; a < kS2; ++a) {
+          const T* __restrict ra = rr + (a + 1) * Wp;
+          T* __restrict o = oe + a * Tall + t0;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) bt4(ra + kS2 * tx, 1, o + tx, v.oe_k);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void s2_input_adjoint_run(Phases<T> v, T* dx, const int64_t* dxs, int64_t N, int64_t C, int64_t H, int64_t W, int64_t TH,
+                          int64_t TW, int nt) {
+  const int64_t Tn = TH * TW, Tall = N * Tn, Wp = kS2 * TW + 1, Hp = kS2 * TH + 1;
+  parallel_for(N * C, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
+    std::vector<T> plane(Hp * Wp), strip(7 * Wp), cols(4 * TW);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / C, c = q % C;
+      const T* ee = v.ee + c * v.ee_c + n * Tn;
+      const T* eo = v.eo + c * v.eo_c + n * Tn;
+      const T* oe = v.oe + c * v.oe_c + n * Tn;
+      std::fill(plane.begin(), plane.end(), T(0));
+      for (int64_t ty = 0; ty < TH; ++ty) {
+        const int64_t t0 = ty * TW;
+        // strips 0..3: the y-transformed rows; 4..6: window rows 1..3 (identity along y)
+        for (int a = 0; a < 7; ++a) {
+          T* __restrict cb = cols.data();
+          const T* e2 = nullptr;  // the identity column that lands on the shared window column 3
+          const T *e0 = nullptr, *e1 = nullptr;
+          if (a < 4) {
+            const T* __restrict src = ee + a * 4 * v.ee_k + t0;
+#pragma omp simd
+            for (int64_t tx = 0; tx < TW; ++tx) b4(src + tx, v.ee_k, cb + tx, TW);
+            const T* o = eo + a * v.eo_k + t0;
+            e0 = o;
+            e1 = o + Tall;
+            e2 = o + 2 * Tall;
+          } else {
+            const T* __restrict src = oe + (a - 4) * Tall + t0;
+#pragma omp simd
+            for (int64_t tx = 0; tx < TW; ++tx) b4(src + tx, v.oe_k, cb + tx, TW);
+          }
+          T* __restrict sa = strip.data() + a * Wp;
+          const T *c0 = cb, *c1 = cb + TW, *c2 = cb + 2 * TW, *c3 = cb + 3 * TW;
+          if (e0) {
+            sa[0] = c0[0];
+            for (int64_t tx = 1; tx < TW; ++tx) sa[kS2 * tx] = c0[tx] + c3[tx - 1] + e2[tx - 1];
+#pragma omp simd
+            for (int64_t tx = 0; tx < TW; ++tx) {
+              sa[kS2 * tx + 1] = c1[tx] + e0[tx];
+              sa[kS2 * tx + 2] = c2[tx] + e1[tx];
+            }
+            sa[kS2 * TW] = c3[TW - 1] + e2[TW - 1];
+          } else {
+            sa[0] = c0[0];
+            for (int64_t tx = 1; tx < TW; ++tx) sa[kS2 * tx] = c0[tx] + c3[tx - 1];
+#pragma omp simd
+            for (int64_t tx = 0; tx < TW; ++tx) {
+              sa[kS2 * tx + 1] = c1[tx];
+              sa[kS2 * tx + 2] = c2[tx];
+            }
+            sa[kS2 * TW] = c3[TW - 1];
+          }
+        }
+        const T* __restrict s = strip.data();
+        T* __restrict pr = plane.data() + kS2 * ty * Wp;
+#pragma omp simd
+        for (int64_t u = 0; u < Wp; ++u) {
+          T d[4];
+          b4(s + u, Wp, d, 1);
+          pr[u] += d[0];
+          pr[Wp + u] += d[1] + s[4 * Wp + u];
+          pr[2 * Wp + u] += d[2] + s[5 * Wp + u];
+          pr[3 * Wp + u] += d[3] + s[6 * Wp + u];
+        }
+      }
+      T* dp = dx + n * dxs[0] + c * dxs[1];
+      for (int64_t h = 0; h < H; ++h) {
+        T* dr = dp + h * dxs[2];
+        const int64_t r = h + 1;
+        if (r >= Hp) {
+          for (int64_t w = 0; w < W; ++w) dr[w * dxs[3]] = T(0);
+          continue;
+        }
+        const T* pr = plane.data() + r * Wp;
+        for (int64_t w = 0; w < W; ++w) dr[w * dxs[3]] = (w + 1 < Wp) ? pr[w + 1] : T(0);
+      }
+    }
+  });
+}
+
+template <class T>
+void s2_output_run(Phases<T> m, const T* moo, const int64_t* ms, T* y, const int64_t* ys, int64_t N, int64_t O,
+                   int64_t H, int64_t W, int64_t TH, int64_t TW, int nt) {
+  const int64_t Tn = TH * TW, Tall = N * Tn, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW;
+  parallel_for(N * O, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
+    std::vector<T> hbuf(6 * 7 * TW), ob(Wq);  // hbuf[r][j][tx]: output row r of the tile, x point j
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / O, o = q % O;
+      const T* ee = m.ee + o * m.ee_c + n * Tn;
+      const T* eo = m.eo + o * m.eo_c + n * Tn;
+      const T* oe = m.oe + o * m.oe_c + n * Tn;
+      const T* oo = moo + n * ms[0] + o * ms[1];
+      T* yp = y + n * ys[0] + o * ys[1];
+      for (int64_t ty = 0; ty < TH; ++ty) {
+        const int64_t t0 = ty * TW;
+        T* __restrict hb = hbuf.data();
+        for (int b = 0; b < 4; ++b) {  // x Winograd points: EE (even rows) and OE (odd rows)
+          const T* __restrict src = ee + b * m.ee_k + t0;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) at3(src + tx, 4 * m.ee_k, hb + b * TW + tx, 14 * TW);
+          for (int i = 0; i < kS2; ++i) {
+            const T* __restrict so = oe + b * m.oe_k + i * Tall + t0;
+            T* __restrict d = hb + ((2 * i + 1) * 7 + b) * TW;
+#pragma omp simd
+            for (int64_t tx = 0; tx < TW; ++tx) d[tx] = so[tx];
+          }
+        }
+        for (int b = 0; b < kS2; ++b) {  // x identity points: EO (even rows) and OO (odd rows)
+          const T* __restrict src = eo + b * Tall + t0;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) at3(src + tx, m.eo_k, hb + (4 + b) * TW + tx, 14 * TW);
+          for (int i = 0; i < kS2; ++i) {
+            T* __restrict d = hb + ((2 * i + 1) * 7 + 4 + b) * TW;
+            const int64_t p = kS2 * ty + i;
+            if (p >= H) {
+              std::fill(d, d + TW, T(0));
+              continue;
+            }
+            const T* orow = oo + p * ms[2];
+            for (int64_t tx = 0; tx < TW; ++tx) {
+              const int64_t qx = kS2 * tx + b;
+              d[tx] = qx < W ? orow[qx * ms[3]] : T(0);
+            }
+          }
+        }
+        const int64_t rows = std::min<int64_t>(6, OH - 6 * ty);
+        for (int64_t r = 0; r < rows; ++r) {
+          const T* __restrict hr = hb + r * 7 * TW;
+          T* __restrict obp = ob.data();
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) {
+            at3(hr + tx, TW, obp + 6 * tx, 2);
+            obp[6 * tx + 1] = hr[4 * TW + tx];
+            obp[6 * tx + 3] = hr[5 * TW + tx];
+            obp[6 * tx + 5] = hr[6 * TW + tx];
+          }
+          T* yr = yp + (6 * ty + r) * ys[2];
+          if (ys[3] == 1) {
+            std::memcpy(yr, obp, sizeof(T) * size_t(OW));
+          } else {
+            for (int64_t u = 0; u < OW; ++u) yr[u * ys[3]] = obp[u];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void s2_output_adjoint_run(const T* dy, const int64_t* dys, Phases<T> m, T* moo, const int64_t* ms, int64_t N, int64_t O,
+                           int64_t H, int64_t W, int64_t TH, int64_t TW, int nt) {
+  const int64_t Tn = TH * TW, Tall = N * Tn, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW;
+  parallel_for(N * O, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
+    std::vector<T> hbuf(6 * 7 * TW), rb(Wq);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / O, o = q % O;
+      const T* dp = dy + n * dys[0] + o * dys[1];
+      T* ee = m.ee + o * m.ee_c + n * Tn;
+      T* eo = m.eo + o * m.eo_c + n * Tn;
+      T* oe = m.oe + o * m.oe_c + n * Tn;
+      T* oo = moo + n * ms[0] + o * ms[1];
+      if (n == 0) zero_pads(m, o, Tall);
+      for (int64_t ty = 0; ty < TH; ++ty) {
+        const int64_t t0 = ty * TW;
+        T* __restrict hb = hbuf.data();
+        for (int r = 0; r < 6; ++r) {
+          const int64_t iy = 6 * ty + r;
+          T* __restrict rbp = rb.data();
+          if (iy >= OH) {
+            std::fill(rbp, rbp + Wq, T(0));
+          } else {
+            const T* dr = dp + iy * dys[2];
+            if (dys[3] == 1) {
+              std::memcpy(rbp, dr, sizeof(T) * size_t(OW));
+            } else {
+              for (int64_t u = 0; u < OW; ++u) rbp[u] = dr[u * dys[3]];
+            }
+            std::fill(rbp + OW, rbp + Wq, T(0));
+            if ((r & 1) && (iy >> 1) < H) {  // odd rows: the odd/odd phase is dy's odd columns
+              T* orow = oo + (iy >> 1) * ms[2];
+              for (int64_t qx = 0; qx < W; ++qx) orow[qx * ms[3]] = rbp[2 * qx + 1];
+            }
+          }
+          T* __restrict hr = hb + r * 7 * TW;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) {
+            a4(rbp + 6 * tx, 2, hr + tx, TW);
+            hr[4 * TW + tx] = rbp[6 * tx + 1];
+            hr[5 * TW + tx] = rbp[6 * tx + 3];
+            hr[6 * TW + tx] = rbp[6 * tx + 5];
+          }
+        }
+        for (int b = 0; b < 4; ++b) {
+          T* __restrict dst = ee + b * m.ee_k + t0;
+          const T* __restrict src = hb + b * TW;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) a4(src + tx, 14 * TW, dst + tx, 4 * m.ee_k);
+          for (int i = 0; i < kS2; ++i) {
+            T* __restrict d = oe + b * m.oe_k + i * Tall + t0;
+            const T* __restrict s = hb + ((2 * i + 1) * 7 + b) * TW;
+#pragma omp simd
+            for (int64_t tx = 0; tx < TW; ++tx) d[tx] = s[tx];
+          }
+        }
+        for (int b = 0; b < kS2; ++b) {
+          T* __restrict dst = eo + b * Tall + t0;
+          const T* __restrict src = hb + (4 + b) * TW;
+#pragma omp simd
+          for (int64_t tx = 0; tx < TW; ++tx) a4(src + tx, 14 * TW, dst + tx, m.eo_k);
+        }
+      }
+    }
+  });
+}
+
 template <class F>
 void dispatch_float(int dtype, const char* what, F&& f) {
   dispatch_dtype(dtype, [&](auto* tag) {
@@ -389,6 +733,39 @@ void wino_weight_adjoint(int dtype, const void* dU, void* dw, int64_t O, int64_t
   dispatch_float(dtype, "wino_weight_adjoint", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     weight_adjoint_run<T>(static_cast<const T*>(dU), static_cast<T*>(dw), O, I, nthreads);
+  });
+}
+
+void s2_input(int dtype, const void* x, const int64_t* xs, int64_t N, int64_t C, int64_t H, int64_t W, int64_t TH,
+              int64_t TW, const S2Phases& v, int nthreads) {
+  dispatch_float(dtype, "s2_input", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    s2_input_run<T>(static_cast<const T*>(x), xs, N, C, H, W, TH, TW, cast<T>(v), nthreads);
+  });
+}
+
+void s2_input_adjoint(int dtype, const S2Phases& dv, void* dx, const int64_t* dxs, int64_t N, int64_t C, int64_t H,
+                      int64_t W, int64_t TH, int64_t TW, int nthreads) {
+  dispatch_float(dtype, "s2_input_adjoint", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    s2_input_adjoint_run<T>(cast<T>(dv), static_cast<T*>(dx), dxs, N, C, H, W, TH, TW, nthreads);
+  });
+}
+
+void s2_output(int dtype, const S2Phases& m, const void* moo, const int64_t* ms, void* y, const int64_t* ys, int64_t N,
+               int64_t O, int64_t H, int64_t W, int64_t TH, int64_t TW, int nthreads) {
+  dispatch_float(dtype, "s2_output", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    s2_output_run<T>(cast<T>(m), static_cast<const T*>(moo), ms, static_cast<T*>(y), ys, N, O, H, W, TH, TW, nthreads);
+  });
+}
+
+void s2_output_adjoint(int dtype, const void* dy, const int64_t* dys, const S2Phases& dm, void* moo, const int64_t* ms,
+                       int64_t N, int64_t O, int64_t H, int64_t W, int64_t TH, int64_t TW, int nthreads) {
+  dispatch_float(dtype, "s2_output_adjoint", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    s2_output_adjoint_run<T>(static_cast<const T*>(dy), dys, cast<T>(dm), static_cast<T*>(moo), ms, N, O, H, W, TH, TW,
+                             nthreads);
   });
 }
 

@@ -36,4 +36,41 @@ void wino_weight(int dtype, const void* w, void* U, int64_t O, int64_t I, const 
 // Adjoint of wino_weight: dw [O, I, 3, 3] (contiguous) = G^T dU G.
 void wino_weight_adjoint(int dtype, const void* dU, void* dw, int64_t O, int64_t I, int nthreads);
 
+// ---- Stride-2 3x3 transposed convolution, by output phase ------------------------------------
+// y = conv_transpose2d(x, w, stride=2), x [N, C, H, W] -> y [N, O, 2H+1, 2W+1], splits into four
+// phases: even/even rows/columns are a 2x2 convolution (Winograd F(3x3, 2x2)), even/odd and
+// odd/even a 2-tap convolution along one axis (F(3, 2) along it, identity along the other), and
+// odd/odd a 1x1 convolution (a plain GEMM on x, done by the caller). Tiles: TH x TW with
+// TH = ceil((2H+1)/6); tile t = (n * TH + ty) * TW + tx reads the 4x4 window of x at
+// (3 ty - 1, 3 tx - 1) (zeros outside) and owns the 6x6 block of y at (6 ty, 6 tx).
+// Transformed tensors, with T = N * TH * TW tiles (unit stride along the columns):
+//   ee [16, C, T]     point a * 4 + b (a: y point, b: x point);
+//   eo [4, C, 3 * T]  point a (y), column b * T + t (b: x identity position 0..2);
+//   oe [4, C, 3 * T]  point b (x), column a * T + t (a: y identity position 0..2).
+// *_k is the element stride between points, *_c between channels. Each point row has one more
+// column after the tiles (T + 1, 3 * T + 1: the row stride then is not a multiple of a large power
+// of two, which keeps the transforms' strided reads out of the same cache sets); the kernels that
+// write these tensors set it to zero and the others ignore it. The same layouts hold for the GEMM
+// outputs (channels = O); the odd/odd GEMM output is moo [N, O, H, W].
+struct S2Phases {
+  void* ee;
+  int64_t ee_k, ee_c;
+  void* eo;
+  int64_t eo_k, eo_c;
+  void* oe;
+  int64_t oe_k, oe_c;
+};
+
+void s2_input(int dtype, const void* x, const int64_t* xs, int64_t N, int64_t C, int64_t H, int64_t W, int64_t TH,
+              int64_t TW, const S2Phases& v, int nthreads);
+// Adjoint of s2_input: dx (strides dxs) from dv.
+void s2_input_adjoint(int dtype, const S2Phases& dv, void* dx, const int64_t* dxs, int64_t N, int64_t C, int64_t H,
+                      int64_t W, int64_t TH, int64_t TW, int nthreads);
+// y [N, O, 2H+1, 2W+1] (strides ys) from the GEMM outputs m and moo (strides ms).
+void s2_output(int dtype, const S2Phases& m, const void* moo, const int64_t* ms, void* y, const int64_t* ys, int64_t N,
+               int64_t O, int64_t H, int64_t W, int64_t TH, int64_t TW, int nthreads);
+// Adjoint of s2_output: dm and moo [N, O, H, W] (strides ms; the odd/odd pixels of dy).
+void s2_output_adjoint(int dtype, const void* dy, const int64_t* dys, const S2Phases& dm, void* moo, const int64_t* ms,
+                       int64_t N, int64_t O, int64_t H, int64_t W, int64_t TH, int64_t TW, int nthreads);
+
 }  // namespace fastgan::cpu

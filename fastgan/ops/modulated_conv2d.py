@@ -39,7 +39,7 @@ import torch
 
 from . import _common as C
 from . import _dispatch as D
-from . import reference, winograd
+from . import reference, winograd, winograd_s2
 from ._backend import resolve
 from .bias_act import _grad_call as _bias_act_grad
 from .upfirdn2d import upfirdn2d
@@ -50,7 +50,9 @@ ACTS = tuple(reference.ACTIVATIONS)
 # the alternatives by patching this dict): run the convolution in channels_last, where dcoefs
 # are applied for fused_modconv=True ("epilogue" or "weights"), and whether stride-1 3x3
 # convolutions run as Winograd F(4x4, 3x3) (fastgan.ops.winograd) instead of oneDNN's direct one.
-STRATEGY = {"channels_last": False, "fused_dcoefs": "epilogue", "winograd": True}
+# "winograd_s2": whether the stride-2 3x3 convolutions of up=2 / down=2 layers (the transposed one before
+# the FIR filter, the strided one after it) run by output phase with Winograd F(3, 2) (fastgan.ops.winograd_s2).
+STRATEGY = {"channels_last": False, "fused_dcoefs": "epilogue", "winograd": True, "winograd_s2": True}
 
 
 def _conv_cpu(x, w, padding, groups):
@@ -60,8 +62,31 @@ def _conv_cpu(x, w, padding, groups):
     return torch.nn.functional.conv2d(x, w, padding=padding, groups=groups)
 
 
-def _conv_for(backend):
-    return _conv_cpu if backend == "cpu" else None
+def _s2_ok(x, w, stride, groups, cin_dim):
+    return (STRATEGY["winograd_s2"] and stride == 2 and groups == 1 and winograd_s2.supported(x, w)
+            and w.shape[cin_dim] == x.shape[1])
+
+
+def _conv_up_cpu(x, wt, stride, padding, groups):
+    """The cpu backend's transposed convolution: by phase (winograd_s2) for stride 2, 3x3, no padding."""
+    if _s2_ok(x, wt, stride, groups, 0) and list(padding) == [0, 0]:
+        return winograd_s2.conv_transpose2d_s2(x, wt)
+    return torch.nn.functional.conv_transpose2d(x, wt, stride=stride, padding=padding, groups=groups)
+
+
+def _conv_down_cpu(x, w, stride, groups):
+    """The cpu backend's strided convolution (no padding): by phase (winograd_s2) for stride 2, 3x3."""
+    if _s2_ok(x, w, stride, groups, 1) and min(x.shape[2:]) >= 3:
+        return winograd_s2.conv2d_s2(x, w)
+    return torch.nn.functional.conv2d(x, w, stride=stride, groups=groups)
+
+
+_CPU_CONVS = {"conv": _conv_cpu, "conv_up": _conv_up_cpu, "conv_down": _conv_down_cpu}
+
+
+def _convs_for(backend):
+    """The convolution hooks of reference.conv2d_resample for a backend (PyTorch's own off the cpu backend)."""
+    return _CPU_CONVS if backend == "cpu" else {}
 
 
 # ------------------------------------------------------------------ modulation ops
@@ -470,7 +495,7 @@ def _fused(x, weight, styles, noise, up, down, padding, f, demodulate, flip_weig
             wn, dcoefs = wn * dcoefs.reshape(n, -1, 1, 1, 1), None
         xg = x.reshape(1, n * i, h, w)
         c = reference.conv2d_resample(xg, wn.reshape(n * o, i, kh, kw).to(x.dtype), f, up, down, padding, groups=n,
-                                      flip_weight=flip_weight, upfirdn=upf, conv=_conv_for(backend))
+                                      flip_weight=flip_weight, upfirdn=upf, **_convs_for(backend))
         c = c.reshape(n, o, *c.shape[2:])
     else:
         xs = _scale(x, styles.to(x.dtype), cl, backend)
@@ -478,7 +503,7 @@ def _fused(x, weight, styles, noise, up, down, padding, f, demodulate, flip_weig
         if cl:
             wx = wx.contiguous(memory_format=torch.channels_last)
         c = reference.conv2d_resample(xs, wx, f, up, down, padding, flip_weight=flip_weight, upfirdn=upf,
-                                      conv=_conv_for(backend))
+                                      **_convs_for(backend))
     oh, ow = c.shape[2:]
     nz = _noise_rows(noise, n, oh, ow, c.dtype) if noise is not None else None
     d = dcoefs.to(c.dtype) if dcoefs is not None else None
@@ -491,4 +516,4 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
     backend = resolve("upfirdn2d", impl, x.device)
     upf = functools.partial(upfirdn2d, impl=backend)
     return reference.conv2d_resample(x, w, f, up, down, padding, groups, flip_weight, flip_filter, upfirdn=upf,
-                                     conv=_conv_for(backend))
+                                     **_convs_for(backend))

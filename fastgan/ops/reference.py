@@ -164,16 +164,20 @@ def lerp_samples(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor):
 
 # ------------------------------------------------------------------ modulated_conv2d
 def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True, flip_filter=False,
-                    upfirdn=None, conv=None):
+                    upfirdn=None, conv=None, conv_up=None, conv_down=None):
     """conv2d with up/downsampling by the FIR filter f (StyleGAN2's conv2d_resample).
 
     up > 1: transposed strided convolution, then FIR filtering (gain up**2) [then down];
     down > 1: FIR filtering, then a strided convolution; padding is the convolution's. flip_weight=True
     correlates with w (PyTorch's convention). `upfirdn` is the upfirdn2d implementation to use, `conv`
-    the stride-1 convolution conv(x, w, [py, px], groups) (default F.conv2d).
+    the stride-1 convolution conv(x, w, [py, px], groups) (default F.conv2d), `conv_up` the transposed
+    one conv_up(x, wt, stride, [py, px], groups) (default F.conv_transpose2d) and `conv_down` the
+    strided one conv_down(x, w, stride, groups) (default F.conv2d, no padding).
     """
     upfirdn = upfirdn or upfirdn2d
     conv = conv or _conv2d
+    conv_up = conv_up or _conv_transpose2d
+    conv_down = conv_down or _conv2d_strided
     out_c, in_per_group, kh, kw = w.shape
     fw, fh = filter_size(f)
     px0, px1, py0, py1 = parse_padding(padding)
@@ -189,7 +193,7 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
             wt = wt.flip([2, 3])
         px0, px1, py0, py1 = px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up)
         pxt, pyt = max(min(-px0, -px1), 0), max(min(-py0, -py1), 0)
-        x = F.conv_transpose2d(x, wt, stride=up, padding=[pyt, pxt], groups=groups)
+        x = conv_up(x, wt, up, [pyt, pxt], groups)
         x = upfirdn(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up ** 2, flip_filter=flip_filter)
         if down > 1:
             x = upfirdn(x, f, down=down, flip_filter=flip_filter)
@@ -197,7 +201,7 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
     wc = w if flip_weight else w.flip([2, 3])
     if down > 1:
         x = upfirdn(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
-        return F.conv2d(x, wc, stride=down, groups=groups)
+        return conv_down(x, wc, down, groups)
     if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
         return conv(x, wc, [py0, px0], groups)
     return conv(upfirdn(x, None, padding=[px0, px1, py0, py1]), wc, [0, 0], groups)
@@ -205,6 +209,14 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
 
 def _conv2d(x, w, padding, groups):
     return F.conv2d(x, w, padding=padding, groups=groups)
+
+
+def _conv_transpose2d(x, w, stride, padding, groups):
+    return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
+
+
+def _conv2d_strided(x, w, stride, groups):
+    return F.conv2d(x, w, stride=stride, groups=groups)
 
 
 def fp16_prenormalize(weight, styles):

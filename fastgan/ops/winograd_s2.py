@@ -1,0 +1,242 @@
+"""Stride-2 3x3 convolutions (transposed and strided) by output phase, with Winograd F(3, 2).
+
+A transposed convolution with stride 2 and a 3x3 kernel, y = conv_transpose2d(x, w, stride=2)
+(x [N, C, H, W] -> y [N, O, 2H+1, 2W+1]), splits into its four output phases. Along one axis,
+y[2p] = w0 x[p] + w2 x[p-1] is a 2-tap correlation and y[2p+1] = w1 x[p] a 1-tap one, so:
+
+    even rows, even columns   a 2x2 convolution        Winograd F(3x3, 2x2): 16 products per 9 outputs
+    even rows, odd columns    2 taps along y only      F(3, 2) along y:      4 products per 3 outputs
+    odd rows, even columns    2 taps along x only      F(3, 2) along x
+    odd rows, odd columns     a 1x1 convolution        one GEMM on x
+
+That is ~5.6 multiplications per input pixel and channel pair at 32x32 (tile rounding included)
+instead of the 9 a direct transposed convolution does. The F(3, 2) points are 0, +-1 and infinity,
+so the transforms only add and subtract (B^T, A^T) or halve (G): float32 results are as accurate
+as the direct convolution's. The data transforms are C++ (csrc/cpu/winograd.cpp, s2_*), each a
+registered op whose backward is its adjoint; the products are torch.matmul, batched over the
+transform points; the weight transform is a small einsum. Everything is linear or a matmul, so
+autograd gives exact gradients of any order.
+
+The strided convolution y = conv2d(u, w, stride=2) (3x3, no padding) is the adjoint of the
+transposed one with the same weight, so it runs the same pieces in reverse order: the output
+transform's adjoint on u, the transposed GEMMs, the input transform's adjoint. StyleGAN2's up=2
+layers (transposed conv, then the FIR filter) and its down=2 layers (FIR filter, then the strided
+conv) take these on the cpu backend (`fastgan.ops.modulated_conv2d`, `reference.conv2d_resample`'s
+`conv_s2` hook).
+"""
+from __future__ import annotations
+
+import torch
+
+from . import _common as C
+from . import _dispatch as D
+
+DTYPES = (torch.float32, torch.float64)
+
+# G on the taps (w0, w1, w2) of one axis: the even phase correlates with g = (w2, w0), and F(3, 2)'s
+# filter transform is [[1, 0], [1/2, 1/2], [1/2, -1/2], [0, 1]] applied to g.
+_GE = ((0.0, 0.0, 1.0), (0.5, 0.0, 0.5), (-0.5, 0.0, 0.5), (1.0, 0.0, 0.0))
+
+
+def _native():
+    from ._backend import native_module
+
+    return native_module()
+
+
+def tiles(h: int, w: int):
+    """(TH, TW): 6x6 output blocks covering [2h+1, 2w+1]."""
+    return -(-(2 * h + 1) // 6), -(-(2 * w + 1) // 6)
+
+
+def _new_phases(like: torch.Tensor, c: int, t: int):
+    """ee [16, c, t + 1], eo [4, c, 3t + 1], oe [4, c, 3t + 1], each allocated channel-major.
+
+    The last column is a zero pad that the C++ kernels write: with it, the row strides of these
+    tensors and of the GEMM outputs made from them are not multiples of a large power of two, so the
+    transforms' reads at those strides do not all fall into the same cache sets (as in winograd.py).
+    """
+    ee = like.new_empty(c, 16, t + 1).permute(1, 0, 2)
+    eo = like.new_empty(c, 4, 3 * t + 1).permute(1, 0, 2)
+    oe = like.new_empty(c, 4, 3 * t + 1).permute(1, 0, 2)
+    return ee, eo, oe
+
+
+def _cols_inner(t: torch.Tensor) -> torch.Tensor:
+    return t if t.stride(2) == 1 else t.contiguous()
+
+
+def _phase_args(ee, eo, oe):
+    return (C.ptr(ee), ee.stride(0), ee.stride(1), C.ptr(eo), eo.stride(0), eo.stride(1), C.ptr(oe), oe.stride(0),
+            oe.stride(1))
+
+
+# ------------------------------------------------------------------ input transform and its adjoint
+@torch.library.custom_op("fastgan::wino_s2_input", mutates_args=())
+def _input_op(x: torch.Tensor, th: int, tw: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The even/even, even/odd and odd/even transformed inputs of x [N, C, H, W] (see the C++ header)."""
+    n, c, h, w = x.shape
+    ee, eo, oe = _new_phases(x, c, n * th * tw)
+    if ee.numel():
+        _native().s2_input(C.DTYPE_CODE[x.dtype], C.ptr(x), *x.stride(), n, c, h, w, th, tw, *_phase_args(ee, eo, oe),
+                           C.num_threads())
+    return ee, eo, oe
+
+
+@_input_op.register_fake
+def _(x, th, tw):
+    return _new_phases(x, x.shape[1], x.shape[0] * th * tw)
+
+
+@torch.library.custom_op("fastgan::wino_s2_input_adjoint", mutates_args=())
+def _input_adj_op(ee: torch.Tensor, eo: torch.Tensor, oe: torch.Tensor, n: int, h: int, w: int) -> torch.Tensor:
+    """dx [N, C, H, W]: the adjoint of fastgan::wino_s2_input."""
+    ee, eo, oe = _cols_inner(ee), _cols_inner(eo), _cols_inner(oe)
+    th, tw = tiles(h, w)
+    dx = ee.new_empty(n, ee.shape[1], h, w)
+    if dx.numel():
+        _native().s2_input_adjoint(C.DTYPE_CODE[ee.dtype], *_phase_args(ee, eo, oe), C.ptr(dx), *dx.stride(), n,
+                                   ee.shape[1], h, w, th, tw, C.num_threads())
+    return dx
+
+
+@_input_adj_op.register_fake
+def _(ee, eo, oe, n, h, w):
+    return ee.new_empty(n, ee.shape[1], h, w)
+
+
+def _input_setup(ctx, inputs, output):
+    x = inputs[0]
+    ctx.args = (x.shape[0], x.shape[2], x.shape[3])
+
+
+def _input_backward(ctx, dee, deo, doe):
+    return _input_adj(dee, deo, doe, *ctx.args), None, None
+
+
+_input = D.register_autograd(_input_op, _input_backward, setup_context=_input_setup)
+
+
+def _input_adj_setup(ctx, inputs, output):
+    ctx.args = tiles(inputs[4], inputs[5])
+
+
+def _input_adj_backward(ctx, g):
+    return (*_input(g, *ctx.args), None, None, None)
+
+
+_input_adj = D.register_autograd(_input_adj_op, _input_adj_backward, setup_context=_input_adj_setup)
+
+
+# ------------------------------------------------------------------ output transform and its adjoint
+@torch.library.custom_op("fastgan::wino_s2_output", mutates_args=())
+def _output_op(ee: torch.Tensor, eo: torch.Tensor, oe: torch.Tensor, oo: torch.Tensor) -> torch.Tensor:
+    """y [N, O, 2H+1, 2W+1] from the phases' GEMM outputs; oo [N, O, H, W] is the odd/odd phase."""
+    ee, eo, oe = _cols_inner(ee), _cols_inner(eo), _cols_inner(oe)
+    n, o, h, w = oo.shape
+    th, tw = tiles(h, w)
+    y = ee.new_empty(n, o, 2 * h + 1, 2 * w + 1)
+    if y.numel():
+        _native().s2_output(C.DTYPE_CODE[ee.dtype], *_phase_args(ee, eo, oe), C.ptr(oo), *oo.stride(), C.ptr(y),
+                            *y.stride(), n, o, h, w, th, tw, C.num_threads())
+    return y
+
+
+@_output_op.register_fake
+def _(ee, eo, oe, oo):
+    n, o, h, w = oo.shape
+    return ee.new_empty(n, o, 2 * h + 1, 2 * w + 1)
+
+
+@torch.library.custom_op("fastgan::wino_s2_output_adjoint", mutates_args=())
+def _output_adj_op(dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The adjoint of fastgan::wino_s2_output: (ee, eo, oe, oo) from dy [N, O, 2H+1, 2W+1]."""
+    n, o, oh, ow = dy.shape
+    h, w = (oh - 1) // 2, (ow - 1) // 2
+    th, tw = tiles(h, w)
+    ee, eo, oe = _new_phases(dy, o, n * th * tw)
+    oo = dy.new_empty(n, o, h, w)
+    if oo.numel():
+        _native().s2_output_adjoint(C.DTYPE_CODE[dy.dtype], C.ptr(dy), *dy.stride(), *_phase_args(ee, eo, oe),
+                                    C.ptr(oo), *oo.stride(), n, o, h, w, th, tw, C.num_threads())
+    return ee, eo, oe, oo
+
+
+@_output_adj_op.register_fake
+def _(dy):
+    n, o, oh, ow = dy.shape
+    h, w = (oh - 1) // 2, (ow - 1) // 2
+    th, tw = tiles(h, w)
+    return (*_new_phases(dy, o, n * th * tw), dy.new_empty(n, o, h, w))
+
+
+def _no_setup(ctx, inputs, output):
+    pass
+
+
+_output = D.register_autograd(_output_op, lambda ctx, dy: _output_adj(dy), setup_context=_no_setup)
+_output_adj = D.register_autograd(_output_adj_op, lambda ctx, *g: _output(*g), setup_context=_no_setup)
+
+
+# ------------------------------------------------------------------ weights and the convolutions
+def _weight_matrix(dtype) -> torch.Tensor:
+    """[25, 9]: the 25 distinct transformed weights (16 ee, 4 eo, 4 oe, 1 oo) from the 9 taps (ky * 3 + kx)."""
+    g = torch.tensor(_GE, dtype=torch.float64)
+    one = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)  # the odd phase's tap w1
+    rows = [torch.outer(g[a], g[b]) for a in range(4) for b in range(4)]
+    rows += [torch.outer(g[a], one) for a in range(4)] + [torch.outer(one, g[b]) for b in range(4)]
+    rows.append(torch.outer(one, one))
+    return torch.stack(rows).reshape(25, 9).to(dtype)
+
+
+_WMAT: dict = {}
+
+
+def weight_transform(wt: torch.Tensor):
+    """(U_ee [16, O, C], U_eo [4, O, C], U_oe [4, O, C], U_oo [O, C]) for a transposed-conv weight [C, O, 3, 3]."""
+    c, o = wt.shape[:2]
+    m = _WMAT.get(wt.dtype)
+    if m is None:
+        m = _WMAT[wt.dtype] = _weight_matrix(wt.dtype)
+    u = torch.mm(m.to(wt.device), wt.permute(2, 3, 1, 0).reshape(9, o * c)).view(25, o, c)
+    return u[:16], u[16:20], u[20:24], u[24]
+
+
+def supported(x: torch.Tensor, w: torch.Tensor) -> bool:
+    """CPU float32/float64 4-D x and a matching 3x3 weight of the same dtype (the channel check is the caller's)."""
+    return (x.device.type == "cpu" and x.dtype in DTYPES and w.dtype == x.dtype and x.dim() == 4 and w.dim() == 4
+            and tuple(w.shape[2:]) == (3, 3))
+
+
+def _check(x, w, cin_dim, what):
+    if not supported(x, w) or w.shape[cin_dim] != x.shape[1]:
+        raise ValueError(f"{what} needs a float32/float64 CPU x [N, C, H, W] and a matching 3x3 weight of the same "
+                         f"dtype; got x {tuple(x.shape)} {x.dtype} on {x.device}, weight {tuple(w.shape)} {w.dtype}")
+
+
+def conv_transpose2d_s2(x: torch.Tensor, wt: torch.Tensor) -> torch.Tensor:
+    """F.conv_transpose2d(x, wt, stride=2) for wt [C, O, 3, 3]: [N, C, H, W] -> [N, O, 2H+1, 2W+1]."""
+    _check(x, wt, 0, "conv_transpose2d_s2")
+    n, c, h, w = x.shape
+    th, tw = tiles(h, w)
+    uee, ueo, uoe, uoo = weight_transform(wt)
+    vee, veo, voe = _input(x, th, tw)
+    moo = torch.nn.functional.conv2d(x, uoo[:, :, None, None])
+    return _output(torch.matmul(uee, vee), torch.matmul(ueo, veo), torch.matmul(uoe, voe), moo)
+
+
+def conv2d_s2(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """F.conv2d(u, w, stride=2) for w [O, C, 3, 3], no padding: [N, C, L, M] -> [N, O, (L-1)//2, (M-1)//2]."""
+    _check(u, w, 1, "conv2d_s2")
+    n, _, lh, lw = u.shape
+    h, wd = (lh - 1) // 2, (lw - 1) // 2
+    if h < 1 or wd < 1:
+        raise ValueError(f"conv2d_s2: input {tuple(u.shape)} is smaller than the 3x3 kernel")
+    u = u[:, :, :2 * h + 1, :2 * wd + 1]  # an even size leaves the last row/column unread
+    uee, ueo, uoe, uoo = weight_transform(w)  # w as a transposed-conv weight [O, C] maps O -> C
+    mee, meo, moe, moo = _output_adj(u)
+    vee = torch.matmul(uee.transpose(1, 2), mee)
+    veo = torch.matmul(ueo.transpose(1, 2), meo)
+    voe = torch.matmul(uoe.transpose(1, 2), moe)
+    y = _input_adj(vee, veo, voe, n, h, wd)
+    return y + torch.nn.functional.conv2d(moo, uoo.t()[:, :, None, None])
