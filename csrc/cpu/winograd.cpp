@@ -411,7 +411,7 @@ void s2_input_run(const T* x, const int64_t* xs, int64_t N, int64_t C, int64_t H
   parallel_for(N * C, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
     std::vector<T> rows(4 * Wp), strip(4 * Wp);
     for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / C, c = q % C;
+      const int64_t n = q % N, c = q / N;  // batch innermost: each point row is read/written in order
       const T* xp = x + n * xs[0] + c * xs[1];
       T* ee = v.ee + c * v.ee_c + n * Tn;
       T* eo = v.eo + c * v.eo_c + n * Tn;
@@ -465,7 +465,7 @@ void s2_input_adjoint_run(Phases<T> v, T* dx, const int64_t* dxs, int64_t N, int
   parallel_for(N * C, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
     std::vector<T> plane(Hp * Wp), strip(7 * Wp), cols(4 * TW);
     for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / C, c = q % C;
+      const int64_t n = q % N, c = q / N;  // batch innermost: each point row is read/written in order
       const T* ee = v.ee + c * v.ee_c + n * Tn;
       const T* eo = v.eo + c * v.eo_c + n * Tn;
       const T* oe = v.oe + c * v.oe_c + n * Tn;
@@ -546,7 +546,7 @@ void s2_output_run(Phases<T> m, const T* moo, const int64_t* ms, T* y, const int
   parallel_for(N * O, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
     std::vector<T> hbuf(6 * 7 * TW), ob(Wq);  // hbuf[r][j][tx]: output row r of the tile, x point j
     for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / O, o = q % O;
+      const int64_t n = q % N, o = q / N;
       const T* ee = m.ee + o * m.ee_c + n * Tn;
       const T* eo = m.eo + o * m.eo_c + n * Tn;
       const T* oe = m.oe + o * m.oe_c + n * Tn;
@@ -614,7 +614,7 @@ void s2_output_adjoint_run(const T* dy, const int64_t* dys, Phases<T> m, T* moo,
   parallel_for(N * O, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
     std::vector<T> hbuf(6 * 7 * TW), rb(Wq);
     for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / O, o = q % O;
+      const int64_t n = q % N, o = q / N;
       const T* dp = dy + n * dys[0] + o * dys[1];
       T* ee = m.ee + o * m.ee_c + n * Tn;
       T* eo = m.eo + o * m.eo_c + n * Tn;
