@@ -178,6 +178,7 @@ def test_torch_compile_fullgraph():
 @pytest.mark.parametrize("up,down", [(2, 1), (1, 2)])
 def test_cpu_backend_uses_it_and_agrees(monkeypatch, up, down):
     """modulated_conv2d's and conv2d_resample's cpu backend run up=2 / down=2 through winograd_s2 (and the switch)."""
+    monkeypatch.setattr(mc, "S2_MIN_SIZE", 1)  # small test planes take the path too
     calls = []
     for name in ("conv_transpose2d_s2", "conv2d_s2"):
         real = getattr(S, name)
@@ -198,6 +199,10 @@ def test_cpu_backend_uses_it_and_agrees(monkeypatch, up, down):
     torch.testing.assert_close(y, reference.conv2d_resample(x, w, f, up=up, down=down, padding=1))
     calls.clear()
     monkeypatch.setitem(mc.STRATEGY, "winograd_s2", False)
+    mc.modulated_conv2d(x, w, s, impl="cpu", **kw)
+    assert not calls
+    monkeypatch.setitem(mc.STRATEGY, "winograd_s2", True)
+    monkeypatch.setattr(mc, "S2_MIN_SIZE", 24)  # planes below the size threshold keep oneDNN
     mc.modulated_conv2d(x, w, s, impl="cpu", **kw)
     assert not calls
 
