@@ -404,56 +404,47 @@ void zero_pads(const Phases<T>& v, int64_t c, int64_t Tall) {
   }
 }
 
+// The s2 kernels work on one channel at a time, with the batch innermost: a tile's column for
+// sample n is t * N + n, so every transform is a vector operation over the batch (whole AVX
+// vectors at the usual batch sizes, whatever the plane size). The planes of the channel are first
+// gathered into a zero-padded [rows][cols][N] buffer (and scattered back from one).
 template <class T>
 void s2_input_run(const T* x, const int64_t* xs, int64_t N, int64_t C, int64_t H, int64_t W, int64_t TH, int64_t TW,
                   Phases<T> v, int nt) {
-  const int64_t Tn = TH * TW, Tall = N * Tn, Wp = kS2 * TW + 1;
-  parallel_for(N * C, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
-    std::vector<T> rows(4 * Wp), strip(4 * Wp);
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q % N, c = q / N;  // batch innermost: each point row is read/written in order
-      const T* xp = x + n * xs[0] + c * xs[1];
-      T* ee = v.ee + c * v.ee_c + n * Tn;
-      T* eo = v.eo + c * v.eo_c + n * Tn;
-      T* oe = v.oe + c * v.oe_c + n * Tn;
-      if (n == 0) zero_pads(v, c, Tall);
-      for (int64_t ty = 0; ty < TH; ++ty) {
-        for (int i = 0; i < 4; ++i) {  // window rows, x column u - 1 at u
-          T* r = rows.data() + i * Wp;
-          const int64_t iy = kS2 * ty - 1 + i;
-          std::fill(r, r + Wp, T(0));
-          if (iy < 0 || iy >= H) continue;
-          const T* xr = xp + iy * xs[2];
-          const int64_t hi = std::min<int64_t>(W, Wp - 1);
-          if (xs[3] == 1) {
-            std::memcpy(r + 1, xr, sizeof(T) * size_t(hi));
-          } else {
-            for (int64_t u = 0; u < hi; ++u) r[u + 1] = xr[u * xs[3]];
+  const int64_t Tall = N * TH * TW, Wp = kS2 * TW + 1, Hp = kS2 * TH + 1;
+  const int64_t ek = v.ee_k, ok = v.eo_k, qk = v.oe_k;
+  parallel_for(C, Tall * 49, nt, [&](int64_t c0, int64_t c1) {
+    std::vector<T> xbuf(Hp * Wp * N);
+    for (int64_t c = c0; c < c1; ++c) {
+      T* xb = xbuf.data();  // x[n, c, iy, ix] at xb[((iy + 1) * Wp + ix + 1) * N + n]
+      std::fill(xbuf.begin(), xbuf.end(), T(0));
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t iy = 0; iy < H; ++iy) {
+          const T* xr = x + n * xs[0] + c * xs[1] + iy * xs[2];
+          T* dst = xb + ((iy + 1) * Wp + 1) * N + n;
+          for (int64_t ix = 0; ix < W; ++ix) dst[ix * N] = xr[ix * xs[3]];
+        }
+      zero_pads(v, c, Tall);
+      for (int64_t ty = 0; ty < TH; ++ty)
+        for (int64_t tx = 0; tx < TW; ++tx) {
+          const int64_t t = (ty * TW + tx) * N;
+          const T* __restrict base = xb + (kS2 * ty * Wp + kS2 * tx) * N;
+          T* __restrict ee = v.ee + c * v.ee_c + t;
+          T* __restrict eo = v.eo + c * v.eo_c + t;
+          T* __restrict oe = v.oe + c * v.oe_c + t;
+#pragma omp simd
+          for (int64_t n = 0; n < N; ++n) {
+            T d[4][4], s[4][4];
+            for (int i = 0; i < 4; ++i)
+              for (int j = 0; j < 4; ++j) d[i][j] = base[(i * Wp + j) * N + n];
+            for (int j = 0; j < 4; ++j) bt4(&d[0][j], 4, &s[0][j], 4);
+            for (int a = 0; a < 4; ++a) {
+              bt4(&s[a][0], 1, ee + a * 4 * ek + n, ek);
+              for (int b = 0; b < kS2; ++b) eo[a * ok + b * Tall + n] = s[a][1 + b];
+            }
+            for (int a = 0; a < kS2; ++a) bt4(&d[1 + a][0], 1, oe + a * Tall + n, qk);
           }
         }
-        T* __restrict s = strip.data();
-        const T* __restrict rr = rows.data();
-#pragma omp simd
-        for (int64_t u = 0; u < Wp; ++u) bt4(rr + u, Wp, s + u, Wp);
-        const int64_t t0 = ty * TW;
-        for (int a = 0; a < 4; ++a) {
-          const T* __restrict sa = s + a * Wp;
-          T* __restrict e = ee + a * 4 * v.ee_k + t0;
-#pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) bt4(sa + kS2 * tx, 1, e + tx, v.ee_k);
-          for (int b = 0; b < kS2; ++b) {
-            T* __restrict o = eo + a * v.eo_k + b * Tall + t0;
-#pragma omp simd
-            for (int64_t tx = 0; tx < TW; ++tx) o[tx] = sa[kS2 * tx + 1 + b];
-          }
-        }
-        for (int a = 0; a < kS2; ++a) {
-          const T* __restrict ra = rr + (a + 1) * Wp;
-          T* __restrict o = oe + a * Tall + t0;
-#pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) bt4(ra + kS2 * tx, 1, o + tx, v.oe_k);
-        }
-      }
     }
   });
 }
@@ -461,80 +452,42 @@ void s2_input_run(const T* x, const int64_t* xs, int64_t N, int64_t C, int64_t H
 template <class T>
 void s2_input_adjoint_run(Phases<T> v, T* dx, const int64_t* dxs, int64_t N, int64_t C, int64_t H, int64_t W, int64_t TH,
                           int64_t TW, int nt) {
-  const int64_t Tn = TH * TW, Tall = N * Tn, Wp = kS2 * TW + 1, Hp = kS2 * TH + 1;
-  parallel_for(N * C, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
-    std::vector<T> plane(Hp * Wp), strip(7 * Wp), cols(4 * TW);
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q % N, c = q / N;  // batch innermost: each point row is read/written in order
-      const T* ee = v.ee + c * v.ee_c + n * Tn;
-      const T* eo = v.eo + c * v.eo_c + n * Tn;
-      const T* oe = v.oe + c * v.oe_c + n * Tn;
-      std::fill(plane.begin(), plane.end(), T(0));
-      for (int64_t ty = 0; ty < TH; ++ty) {
-        const int64_t t0 = ty * TW;
-        // strips 0..3: the y-transformed rows; 4..6: window rows 1..3 (identity along y)
-        for (int a = 0; a < 7; ++a) {
-          T* __restrict cb = cols.data();
-          const T* e2 = nullptr;  // the identity column that lands on the shared window column 3
-          const T *e0 = nullptr, *e1 = nullptr;
-          if (a < 4) {
-            const T* __restrict src = ee + a * 4 * v.ee_k + t0;
+  const int64_t Tall = N * TH * TW, Wp = kS2 * TW + 1, Hp = kS2 * TH + 1;
+  const int64_t ek = v.ee_k, ok = v.eo_k, qk = v.oe_k;
+  parallel_for(C, Tall * 49, nt, [&](int64_t c0, int64_t c1) {
+    std::vector<T> xbuf(Hp * Wp * N);
+    for (int64_t c = c0; c < c1; ++c) {
+      T* xb = xbuf.data();
+      std::fill(xbuf.begin(), xbuf.end(), T(0));
+      for (int64_t ty = 0; ty < TH; ++ty)
+        for (int64_t tx = 0; tx < TW; ++tx) {  // in order: overlapping windows add up
+          const int64_t t = (ty * TW + tx) * N;
+          T* __restrict base = xb + (kS2 * ty * Wp + kS2 * tx) * N;
+          const T* __restrict ee = v.ee + c * v.ee_c + t;
+          const T* __restrict eo = v.eo + c * v.eo_c + t;
+          const T* __restrict oe = v.oe + c * v.oe_c + t;
 #pragma omp simd
-            for (int64_t tx = 0; tx < TW; ++tx) b4(src + tx, v.ee_k, cb + tx, TW);
-            const T* o = eo + a * v.eo_k + t0;
-            e0 = o;
-            e1 = o + Tall;
-            e2 = o + 2 * Tall;
-          } else {
-            const T* __restrict src = oe + (a - 4) * Tall + t0;
-#pragma omp simd
-            for (int64_t tx = 0; tx < TW; ++tx) b4(src + tx, v.oe_k, cb + tx, TW);
-          }
-          T* __restrict sa = strip.data() + a * Wp;
-          const T *c0 = cb, *c1 = cb + TW, *c2 = cb + 2 * TW, *c3 = cb + 3 * TW;
-          if (e0) {
-            sa[0] = c0[0];
-            for (int64_t tx = 1; tx < TW; ++tx) sa[kS2 * tx] = c0[tx] + c3[tx - 1] + e2[tx - 1];
-#pragma omp simd
-            for (int64_t tx = 0; tx < TW; ++tx) {
-              sa[kS2 * tx + 1] = c1[tx] + e0[tx];
-              sa[kS2 * tx + 2] = c2[tx] + e1[tx];
+          for (int64_t n = 0; n < N; ++n) {
+            T s[4][4], r[3][4];
+            for (int a = 0; a < 4; ++a) {
+              b4(ee + a * 4 * ek + n, ek, &s[a][0], 1);
+              for (int b = 0; b < kS2; ++b) s[a][1 + b] += eo[a * ok + b * Tall + n];
             }
-            sa[kS2 * TW] = c3[TW - 1] + e2[TW - 1];
-          } else {
-            sa[0] = c0[0];
-            for (int64_t tx = 1; tx < TW; ++tx) sa[kS2 * tx] = c0[tx] + c3[tx - 1];
-#pragma omp simd
-            for (int64_t tx = 0; tx < TW; ++tx) {
-              sa[kS2 * tx + 1] = c1[tx];
-              sa[kS2 * tx + 2] = c2[tx];
+            for (int a = 0; a < kS2; ++a) b4(oe + a * Tall + n, qk, &r[a][0], 1);
+            for (int j = 0; j < 4; ++j) {
+              T dd[4];
+              b4(&s[0][j], 4, dd, 1);
+              base[j * N + n] += dd[0];
+              for (int i = 1; i < 4; ++i) base[(i * Wp + j) * N + n] += dd[i] + r[i - 1][j];
             }
-            sa[kS2 * TW] = c3[TW - 1];
           }
         }
-        const T* __restrict s = strip.data();
-        T* __restrict pr = plane.data() + kS2 * ty * Wp;
-#pragma omp simd
-        for (int64_t u = 0; u < Wp; ++u) {
-          T d[4];
-          b4(s + u, Wp, d, 1);
-          pr[u] += d[0];
-          pr[Wp + u] += d[1] + s[4 * Wp + u];
-          pr[2 * Wp + u] += d[2] + s[5 * Wp + u];
-          pr[3 * Wp + u] += d[3] + s[6 * Wp + u];
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t iy = 0; iy < H; ++iy) {
+          T* dr = dx + n * dxs[0] + c * dxs[1] + iy * dxs[2];
+          const T* src = xb + ((iy + 1) * Wp + 1) * N + n;
+          for (int64_t ix = 0; ix < W; ++ix) dr[ix * dxs[3]] = src[ix * N];
         }
-      }
-      T* dp = dx + n * dxs[0] + c * dxs[1];
-      for (int64_t h = 0; h < H; ++h) {
-        T* dr = dp + h * dxs[2];
-        const int64_t r = h + 1;
-        if (r >= Hp) {
-          for (int64_t w = 0; w < W; ++w) dr[w * dxs[3]] = T(0);
-          continue;
-        }
-        const T* pr = plane.data() + r * Wp;
-        for (int64_t w = 0; w < W; ++w) dr[w * dxs[3]] = (w + 1 < Wp) ? pr[w + 1] : T(0);
-      }
     }
   });
 }
@@ -542,67 +495,64 @@ void s2_input_adjoint_run(Phases<T> v, T* dx, const int64_t* dxs, int64_t N, int
 template <class T>
 void s2_output_run(Phases<T> m, const T* moo, const int64_t* ms, T* y, const int64_t* ys, int64_t N, int64_t O,
                    int64_t H, int64_t W, int64_t TH, int64_t TW, int nt) {
-  const int64_t Tn = TH * TW, Tall = N * Tn, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW;
-  parallel_for(N * O, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
-    std::vector<T> hbuf(6 * 7 * TW), ob(Wq);  // hbuf[r][j][tx]: output row r of the tile, x point j
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q % N, o = q / N;
-      const T* ee = m.ee + o * m.ee_c + n * Tn;
-      const T* eo = m.eo + o * m.eo_c + n * Tn;
-      const T* oe = m.oe + o * m.oe_c + n * Tn;
-      const T* oo = moo + n * ms[0] + o * ms[1];
-      T* yp = y + n * ys[0] + o * ys[1];
-      for (int64_t ty = 0; ty < TH; ++ty) {
-        const int64_t t0 = ty * TW;
-        T* __restrict hb = hbuf.data();
-        for (int b = 0; b < 4; ++b) {  // x Winograd points: EE (even rows) and OE (odd rows)
-          const T* __restrict src = ee + b * m.ee_k + t0;
-#pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) at3(src + tx, 4 * m.ee_k, hb + b * TW + tx, 14 * TW);
-          for (int i = 0; i < kS2; ++i) {
-            const T* __restrict so = oe + b * m.oe_k + i * Tall + t0;
-            T* __restrict d = hb + ((2 * i + 1) * 7 + b) * TW;
-#pragma omp simd
-            for (int64_t tx = 0; tx < TW; ++tx) d[tx] = so[tx];
-          }
+  const int64_t Tall = N * TH * TW, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW, Wo = kS2 * TW;
+  const int64_t ek = m.ee_k, ok = m.eo_k, qk = m.oe_k;
+  parallel_for(O, Tall * 49, nt, [&](int64_t o0, int64_t o1) {
+    std::vector<T> ybuf(6 * TH * Wq * N), obuf(kS2 * TH * Wo * N);
+    for (int64_t o = o0; o < o1; ++o) {
+      T* yb = ybuf.data();  // y[n, o, Y, X] at yb[(Y * Wq + X) * N + n]
+      T* ob = obuf.data();  // moo[n, o, p, q] at ob[(p * Wo + q) * N + n], zero outside [H, W]
+      std::fill(obuf.begin(), obuf.end(), T(0));
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t p = 0; p < H; ++p) {
+          const T* src = moo + n * ms[0] + o * ms[1] + p * ms[2];
+          T* dst = ob + p * Wo * N + n;
+          for (int64_t q = 0; q < W; ++q) dst[q * N] = src[q * ms[3]];
         }
-        for (int b = 0; b < kS2; ++b) {  // x identity points: EO (even rows) and OO (odd rows)
-          const T* __restrict src = eo + b * Tall + t0;
+      for (int64_t ty = 0; ty < TH; ++ty)
+        for (int64_t tx = 0; tx < TW; ++tx) {
+          const int64_t t = (ty * TW + tx) * N;
+          const T* __restrict ee = m.ee + o * m.ee_c + t;
+          const T* __restrict eo = m.eo + o * m.eo_c + t;
+          const T* __restrict oe = m.oe + o * m.oe_c + t;
+          const T* __restrict oo = ob + (kS2 * ty * Wo + kS2 * tx) * N;
+          T* __restrict yt = yb + (6 * ty * Wq + 6 * tx) * N;
 #pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) at3(src + tx, m.eo_k, hb + (4 + b) * TW + tx, 14 * TW);
-          for (int i = 0; i < kS2; ++i) {
-            T* __restrict d = hb + ((2 * i + 1) * 7 + 4 + b) * TW;
-            const int64_t p = kS2 * ty + i;
-            if (p >= H) {
-              std::fill(d, d + TW, T(0));
-              continue;
+          for (int64_t n = 0; n < N; ++n) {
+            T h[6][7];  // output row of the tile x x point (4 Winograd, 3 identity)
+            for (int b = 0; b < 4; ++b) {
+              T col[3];
+              at3(ee + b * ek + n, 4 * ek, col, 1);
+              for (int i = 0; i < kS2; ++i) {
+                h[2 * i][b] = col[i];
+                h[2 * i + 1][b] = oe[b * qk + i * Tall + n];
+              }
             }
-            const T* orow = oo + p * ms[2];
-            for (int64_t tx = 0; tx < TW; ++tx) {
-              const int64_t qx = kS2 * tx + b;
-              d[tx] = qx < W ? orow[qx * ms[3]] : T(0);
+            for (int b = 0; b < kS2; ++b) {
+              T col[3];
+              at3(eo + b * Tall + n, ok, col, 1);
+              for (int i = 0; i < kS2; ++i) {
+                h[2 * i][4 + b] = col[i];
+                h[2 * i + 1][4 + b] = oo[(i * Wo + b) * N + n];
+              }
+            }
+            for (int r = 0; r < 6; ++r) {
+              T row[3];
+              at3(&h[r][0], 1, row, 1);
+              T* yr = yt + r * Wq * N + n;
+              for (int j = 0; j < kS2; ++j) {
+                yr[(2 * j) * N] = row[j];
+                yr[(2 * j + 1) * N] = h[r][4 + j];
+              }
             }
           }
         }
-        const int64_t rows = std::min<int64_t>(6, OH - 6 * ty);
-        for (int64_t r = 0; r < rows; ++r) {
-          const T* __restrict hr = hb + r * 7 * TW;
-          T* __restrict obp = ob.data();
-#pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) {
-            at3(hr + tx, TW, obp + 6 * tx, 2);
-            obp[6 * tx + 1] = hr[4 * TW + tx];
-            obp[6 * tx + 3] = hr[5 * TW + tx];
-            obp[6 * tx + 5] = hr[6 * TW + tx];
-          }
-          T* yr = yp + (6 * ty + r) * ys[2];
-          if (ys[3] == 1) {
-            std::memcpy(yr, obp, sizeof(T) * size_t(OW));
-          } else {
-            for (int64_t u = 0; u < OW; ++u) yr[u * ys[3]] = obp[u];
-          }
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t Y = 0; Y < OH; ++Y) {
+          T* yr = y + n * ys[0] + o * ys[1] + Y * ys[2];
+          const T* src = yb + Y * Wq * N + n;
+          for (int64_t X = 0; X < OW; ++X) yr[X * ys[3]] = src[X * N];
         }
-      }
     }
   });
 }
@@ -610,66 +560,53 @@ void s2_output_run(Phases<T> m, const T* moo, const int64_t* ms, T* y, const int
 template <class T>
 void s2_output_adjoint_run(const T* dy, const int64_t* dys, Phases<T> m, T* moo, const int64_t* ms, int64_t N, int64_t O,
                            int64_t H, int64_t W, int64_t TH, int64_t TW, int nt) {
-  const int64_t Tn = TH * TW, Tall = N * Tn, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW;
-  parallel_for(N * O, Tn * 49, nt, [&](int64_t q0, int64_t q1) {
-    std::vector<T> hbuf(6 * 7 * TW), rb(Wq);
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q % N, o = q / N;
-      const T* dp = dy + n * dys[0] + o * dys[1];
-      T* ee = m.ee + o * m.ee_c + n * Tn;
-      T* eo = m.eo + o * m.eo_c + n * Tn;
-      T* oe = m.oe + o * m.oe_c + n * Tn;
-      T* oo = moo + n * ms[0] + o * ms[1];
-      if (n == 0) zero_pads(m, o, Tall);
-      for (int64_t ty = 0; ty < TH; ++ty) {
-        const int64_t t0 = ty * TW;
-        T* __restrict hb = hbuf.data();
-        for (int r = 0; r < 6; ++r) {
-          const int64_t iy = 6 * ty + r;
-          T* __restrict rbp = rb.data();
-          if (iy >= OH) {
-            std::fill(rbp, rbp + Wq, T(0));
-          } else {
-            const T* dr = dp + iy * dys[2];
-            if (dys[3] == 1) {
-              std::memcpy(rbp, dr, sizeof(T) * size_t(OW));
-            } else {
-              for (int64_t u = 0; u < OW; ++u) rbp[u] = dr[u * dys[3]];
-            }
-            std::fill(rbp + OW, rbp + Wq, T(0));
-            if ((r & 1) && (iy >> 1) < H) {  // odd rows: the odd/odd phase is dy's odd columns
-              T* orow = oo + (iy >> 1) * ms[2];
-              for (int64_t qx = 0; qx < W; ++qx) orow[qx * ms[3]] = rbp[2 * qx + 1];
-            }
-          }
-          T* __restrict hr = hb + r * 7 * TW;
-#pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) {
-            a4(rbp + 6 * tx, 2, hr + tx, TW);
-            hr[4 * TW + tx] = rbp[6 * tx + 1];
-            hr[5 * TW + tx] = rbp[6 * tx + 3];
-            hr[6 * TW + tx] = rbp[6 * tx + 5];
-          }
+  const int64_t Tall = N * TH * TW, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW;
+  const int64_t ek = m.ee_k, ok = m.eo_k, qk = m.oe_k;
+  parallel_for(O, Tall * 49, nt, [&](int64_t o0, int64_t o1) {
+    std::vector<T> ybuf(6 * TH * Wq * N);
+    for (int64_t o = o0; o < o1; ++o) {
+      T* yb = ybuf.data();
+      std::fill(ybuf.begin(), ybuf.end(), T(0));
+      for (int64_t n = 0; n < N; ++n) {
+        for (int64_t Y = 0; Y < OH; ++Y) {
+          const T* src = dy + n * dys[0] + o * dys[1] + Y * dys[2];
+          T* dst = yb + Y * Wq * N + n;
+          for (int64_t X = 0; X < OW; ++X) dst[X * N] = src[X * dys[3]];
         }
-        for (int b = 0; b < 4; ++b) {
-          T* __restrict dst = ee + b * m.ee_k + t0;
-          const T* __restrict src = hb + b * TW;
-#pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) a4(src + tx, 14 * TW, dst + tx, 4 * m.ee_k);
-          for (int i = 0; i < kS2; ++i) {
-            T* __restrict d = oe + b * m.oe_k + i * Tall + t0;
-            const T* __restrict s = hb + ((2 * i + 1) * 7 + b) * TW;
-#pragma omp simd
-            for (int64_t tx = 0; tx < TW; ++tx) d[tx] = s[tx];
-          }
-        }
-        for (int b = 0; b < kS2; ++b) {
-          T* __restrict dst = eo + b * Tall + t0;
-          const T* __restrict src = hb + (4 + b) * TW;
-#pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) a4(src + tx, 14 * TW, dst + tx, m.eo_k);
+        for (int64_t p = 0; p < H; ++p) {  // the odd/odd phase: dy's odd rows and columns
+          const T* src = dy + n * dys[0] + o * dys[1] + (2 * p + 1) * dys[2] + dys[3];
+          T* dst = moo + n * ms[0] + o * ms[1] + p * ms[2];
+          for (int64_t q = 0; q < W; ++q) dst[q * ms[3]] = src[2 * q * dys[3]];
         }
       }
+      zero_pads(m, o, Tall);
+      for (int64_t ty = 0; ty < TH; ++ty)
+        for (int64_t tx = 0; tx < TW; ++tx) {
+          const int64_t t = (ty * TW + tx) * N;
+          T* __restrict ee = m.ee + o * m.ee_c + t;
+          T* __restrict eo = m.eo + o * m.eo_c + t;
+          T* __restrict oe = m.oe + o * m.oe_c + t;
+          const T* __restrict yt = yb + (6 * ty * Wq + 6 * tx) * N;
+#pragma omp simd
+          for (int64_t n = 0; n < N; ++n) {
+            T h[6][7];
+            for (int r = 0; r < 6; ++r) {
+              const T* yr = yt + r * Wq * N + n;
+              const T row[3] = {yr[0], yr[2 * N], yr[4 * N]};
+              a4(row, 1, &h[r][0], 1);
+              for (int j = 0; j < kS2; ++j) h[r][4 + j] = yr[(2 * j + 1) * N];
+            }
+            for (int b = 0; b < 4; ++b) {
+              const T col[3] = {h[0][b], h[2][b], h[4][b]};
+              a4(col, 1, ee + b * ek + n, 4 * ek);
+              for (int i = 0; i < kS2; ++i) oe[b * qk + i * Tall + n] = h[2 * i + 1][b];
+            }
+            for (int b = 0; b < kS2; ++b) {
+              const T col[3] = {h[0][4 + b], h[2][4 + b], h[4][4 + b]};
+              a4(col, 1, eo + b * Tall + n, ok);
+            }
+          }
+        }
     }
   });
 }

@@ -41,8 +41,9 @@ void wino_weight_adjoint(int dtype, const void* dU, void* dw, int64_t O, int64_t
 // phases: even/even rows/columns are a 2x2 convolution (Winograd F(3x3, 2x2)), even/odd and
 // odd/even a 2-tap convolution along one axis (F(3, 2) along it, identity along the other), and
 // odd/odd a 1x1 convolution (a plain GEMM on x, done by the caller). Tiles: TH x TW with
-// TH = ceil((2H+1)/6); tile t = (n * TH + ty) * TW + tx reads the 4x4 window of x at
-// (3 ty - 1, 3 tx - 1) (zeros outside) and owns the 6x6 block of y at (6 ty, 6 tx).
+// TH = ceil((2H+1)/6); the tile (ty, tx) of sample n, column t = (ty * TW + tx) * N + n (the batch
+// innermost), reads the 4x4 window of x at (3 ty - 1, 3 tx - 1) (zeros outside) and owns the 6x6
+// block of y at (6 ty, 6 tx).
 // Transformed tensors, with T = N * TH * TW tiles (unit stride along the columns):
 //   ee [16, C, T]     point a * 4 + b (a: y point, b: x point);
 //   eo [4, C, 3 * T]  point a (y), column b * T + t (b: x identity position 0..2);

@@ -193,13 +193,19 @@ _WMAT: dict = {}
 
 
 def weight_transform(wt: torch.Tensor):
-    """(U_ee [16, O, C], U_eo [4, O, C], U_oe [4, O, C], U_oo [O, C]) for a transposed-conv weight [C, O, 3, 3]."""
+    """The transformed weights of a transposed-conv weight wt [C, O, 3, 3], in wt's [in, out] order:
+    (ee [16, C, O], eo [4, C, O], oe [4, C, O], oo [C, O]).
+
+    One small GEMM [25, 9] x [9, C * O] on the taps; split (not sliced) so that the backward is one GEMM
+    and a concatenation.
+    """
     c, o = wt.shape[:2]
     m = _WMAT.get(wt.dtype)
     if m is None:
         m = _WMAT[wt.dtype] = _weight_matrix(wt.dtype)
-    u = torch.mm(m.to(wt.device), wt.permute(2, 3, 1, 0).reshape(9, o * c)).view(25, o, c)
-    return u[:16], u[16:20], u[20:24], u[24]
+    u = torch.mm(m.to(wt.device), wt.reshape(c * o, 9).t()).view(25, c, o)
+    ee, eo, oe, oo = u.split([16, 4, 4, 1])
+    return ee, eo, oe, oo[0]
 
 
 def supported(x: torch.Tensor, w: torch.Tensor) -> bool:
@@ -219,10 +225,11 @@ def conv_transpose2d_s2(x: torch.Tensor, wt: torch.Tensor) -> torch.Tensor:
     _check(x, wt, 0, "conv_transpose2d_s2")
     n, c, h, w = x.shape
     th, tw = tiles(h, w)
-    uee, ueo, uoe, uoo = weight_transform(wt)
+    uee, ueo, uoe, uoo = weight_transform(wt)  # [k, C, O]: the GEMMs take them transposed
     vee, veo, voe = _input(x, th, tw)
-    moo = torch.nn.functional.conv2d(x, uoo[:, :, None, None])
-    return _output(torch.matmul(uee, vee), torch.matmul(ueo, veo), torch.matmul(uoe, voe), moo)
+    moo = torch.nn.functional.conv2d(x, uoo.t()[:, :, None, None])
+    return _output(torch.matmul(uee.transpose(1, 2), vee), torch.matmul(ueo.transpose(1, 2), veo),
+                   torch.matmul(uoe.transpose(1, 2), voe), moo)
 
 
 def conv2d_s2(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -233,10 +240,8 @@ def conv2d_s2(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     if h < 1 or wd < 1:
         raise ValueError(f"conv2d_s2: input {tuple(u.shape)} is smaller than the 3x3 kernel")
     u = u[:, :, :2 * h + 1, :2 * wd + 1]  # an even size leaves the last row/column unread
-    uee, ueo, uoe, uoo = weight_transform(w)  # w as a transposed-conv weight [O, C] maps O -> C
+    # w as a transposed-conv weight [O, C] maps O -> C; its adjoint takes the transformed weights as they are
+    uee, ueo, uoe, uoo = weight_transform(w)
     mee, meo, moe, moo = _output_adj(u)
-    vee = torch.matmul(uee.transpose(1, 2), mee)
-    veo = torch.matmul(ueo.transpose(1, 2), meo)
-    voe = torch.matmul(uoe.transpose(1, 2), moe)
-    y = _input_adj(vee, veo, voe, n, h, wd)
-    return y + torch.nn.functional.conv2d(moo, uoo.t()[:, :, None, None])
+    y = _input_adj(torch.matmul(uee, mee), torch.matmul(ueo, meo), torch.matmul(uoe, moe), n, h, wd)
+    return y + torch.nn.functional.conv2d(moo, uoo[:, :, None, None])

@@ -135,7 +135,7 @@ def test_weight_transform_matches_formula():
     wt = torch.randn(3, 2, 3, 3, dtype=torch.float64)
     g = torch.tensor([[1, 0], [0.5, 0.5], [0.5, -0.5], [0, 1]], dtype=torch.float64)
     taps = [2, 0]
-    w = wt.transpose(0, 1)  # [O, C, ky, kx]
+    w = wt  # [C, O, ky, kx]: the transformed weights keep this [in, out] order
     uee, ueo, uoe, uoo = S.weight_transform(wt)
     for a in range(4):
         ey = sum(g[a, r] * w[:, :, taps[r], 1] for r in range(2))
