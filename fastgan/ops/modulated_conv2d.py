@@ -17,6 +17,9 @@ The convolution itself is PyTorch's (cuDNN on CUDA, oneDNN on the CPU) except fo
 `cpu` backend a stride-1 3x3 convolution in float32/float64 (every non-resampling synthesis conv, and
 D's) runs as Winograd F(4x4, 3x3) (fastgan.ops.winograd: C++ transforms around PyTorch's batched
 GEMM), which does a quarter of the multiplications; STRATEGY["winograd"] = False restores oneDNN.
+Likewise the stride-2 3x3 convolutions of up=2 / down=2 layers (transposed before the FIR filter,
+strided after it) run by output phase with Winograd F(3, 2) from 24x24 planes up
+(fastgan.ops.winograd_s2, S2_MIN_SIZE; STRATEGY["winograd_s2"] = False restores oneDNN).
 The fused backends (`cpu`, `triton`, `cuda`) fuse around the convolution:
 - `fused_modconv=False` modulates the activations, x * styles, in one pass (the registered op
   `fastgan::modconv_scale`, whose backward is itself and the per-channel dot product
