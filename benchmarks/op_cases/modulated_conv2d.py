@@ -57,16 +57,20 @@ CASES = [_case(16, 512, 32, 1), _case(16, 512, 32, 2), _case(16, 256, 64, 1), _c
 STRATEGIES = [
     # label, fused_modconv, STRATEGY overrides, description
     ("reference (eager)", None, {}, "x*s -> conv -> *dcoefs -> +noise -> bias_act, PyTorch ops"),
-    ("per-sample weights, dcoefs in weights", True, {"fused_dcoefs": "weights", "winograd": False},
+    ("per-sample weights, dcoefs in weights", True, {"fused_dcoefs": "weights", "winograd": False, "winograd_s2": False},
      "StyleGAN2's fused_modconv: grouped conv with w*s*dcoefs, fused epilogue"),
-    ("per-sample weights, dcoefs in epilogue", True, {"fused_dcoefs": "epilogue", "winograd": False},
+    ("per-sample weights, dcoefs in epilogue", True, {"fused_dcoefs": "epilogue", "winograd": False, "winograd_s2": False},
      "grouped conv with w*s, dcoefs folded into the fused epilogue"),
-    ("modulate activations, NCHW", False, {"channels_last": False, "winograd": False},
+    ("modulate activations, NCHW", False, {"channels_last": False, "winograd": False, "winograd_s2": False},
      "x*s kernel -> oneDNN conv (shared weight) -> fused epilogue with dcoefs"),
-    ("modulate activations, channels_last", False, {"channels_last": True, "winograd": False},
+    ("modulate activations, channels_last", False, {"channels_last": True, "winograd": False, "winograd_s2": False},
      "x*s kernel writing channels_last -> channels_last conv -> fused epilogue"),
-    ("modulate activations, Winograd 3x3 (default)", False, {"channels_last": False, "winograd": True},
-     "x*s kernel -> Winograd F(4x4,3x3) conv (stride-1 layers; up=2 stays oneDNN) -> fused epilogue"),
+    ("modulate activations, Winograd 3x3, up=2 on oneDNN", False,
+     {"channels_last": False, "winograd": True, "winograd_s2": False},
+     "x*s kernel -> Winograd F(4x4,3x3) conv (stride-1 layers; up=2 on oneDNN) -> fused epilogue"),
+    ("modulate activations, Winograd 3x3 + phase-split up=2 (default)", False,
+     {"channels_last": False, "winograd": True, "winograd_s2": True},
+     "as above; up=2's transposed conv by output phase with Winograd F(3,2) (planes >= 24x24)"),
 ]
 
 
@@ -88,8 +92,12 @@ CONCLUSION = (
     "multiplications in PyTorch's batched GEMM, with C++ data transforms and their adjoints as the backward "
     "(the 'bare Winograd' row is that convolution alone). The up=2 layers keep oneDNN's transposed convolution: "
     "folding the FIR filter into a 4-phase 3x3 Winograd convolution was measured 1.4-4x slower at these sizes "
-    "(its transformed weight is 4x larger and the GEMMs have few tiles). Timings move by 10-20% between runs on "
-    "this shared 2-core VM.")
+    "(its transformed weight is 4x larger and the GEMMs have few tiles). Instead, the transposed convolution "
+    "itself is split by output phase (fastgan.ops.winograd_s2): a 2x2, two 2-tap and a 1x1 convolution on the "
+    "input, the first three with Winograd F(3, 2), ~5.6 instead of 9 multiplications per input pixel at 32x32; the "
+    "FIR filter stays a separate pass. It is taken from 24x24 input planes up (below, it measured no faster than "
+    "oneDNN). The 'bare phase-split conv2d_resample' row is that convolution plus the FIR filter alone. Timings "
+    "move by 10-20% between runs on this shared 2-core VM.")
 
 
 def compare(shape, up, repeat):
@@ -132,6 +140,16 @@ def compare(shape, up, repeat):
     conv = harness.time_fn(conv_fb, repeat=repeat, warmup=1) * 1e3
     table.append(["bare conv2d_resample (fwd+bwd, no modulation)", "", conv, f"{base[2] / conv:.2f}x",
                   "oneDNN's convolution alone: the bound on any fusion around it"])
+    if up == 2:
+        def s2_fb():
+            xx, ww = x.requires_grad_(), w.requires_grad_()
+            y = reference.conv2d_resample(xx, ww, F, up, 1, 1, flip_weight=False,
+                                          upfirdn=lambda *a, **k: MC.upfirdn2d(*a, impl="cpu", **k),
+                                          conv_up=MC._conv_up_cpu)
+            torch.autograd.grad(y, (xx, ww), torch.ones_like(y))
+        s2 = harness.time_fn(s2_fb, repeat=repeat, warmup=1) * 1e3
+        table.append(["bare phase-split conv2d_resample (fwd+bwd)", "", s2, f"{base[2] / s2:.2f}x",
+                      "winograd_s2's transposed convolution + the FIR filter alone"])
     if up == 1:
         def wino_fb():
             xx, ww = x.requires_grad_(), w.requires_grad_()
