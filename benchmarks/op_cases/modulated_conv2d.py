@@ -130,31 +130,25 @@ def compare(shape, up, repeat):
     table = [[r[0], r[1], r[2], f"{base[2] / r[2]:.2f}x", r[3]] for r in rows]
     # the bare convolution (forward + input and weight gradients): what no fusion around it can remove
     x, w = inputs[0].detach(), inputs[1].detach()
+    upf = lambda *a, **k: MC.upfirdn2d(*a, impl="cpu", **k)  # noqa: E731
 
-    def conv_fb():
-        xx, ww = x.requires_grad_(), w.requires_grad_()
-        y = reference.conv2d_resample(xx, ww, F, up, 1, 1, flip_weight=up == 1,
-                                      upfirdn=lambda *a, **k: MC.upfirdn2d(*a, impl="cpu", **k))
-        torch.autograd.grad(y, (xx, ww), torch.ones_like(y))
-    conv = harness.time_fn(conv_fb, repeat=repeat, warmup=1) * 1e3
+    def bare(conv):
+        def fb():
+            xx, ww = x.requires_grad_(), w.requires_grad_()
+            y = conv(xx, ww)
+            torch.autograd.grad(y, (xx, ww), torch.ones_like(y))
+        return harness.time_fn(fb, repeat=repeat, warmup=1) * 1e3
+
+    conv = bare(lambda a, b: reference.conv2d_resample(a, b, F, up, 1, 1, flip_weight=up == 1, upfirdn=upf))
     table.append(["bare conv2d_resample (fwd+bwd, no modulation)", "", conv, f"{base[2] / conv:.2f}x",
                   "oneDNN's convolution alone: the bound on any fusion around it"])
     if up == 2:
-        def s2_fb():
-            xx, ww = x.requires_grad_(), w.requires_grad_()
-            y = reference.conv2d_resample(xx, ww, F, up, 1, 1, flip_weight=False,
-                                          upfirdn=lambda *a, **k: MC.upfirdn2d(*a, impl="cpu", **k),
-                                          conv_up=MC._conv_up_cpu)
-            torch.autograd.grad(y, (xx, ww), torch.ones_like(y))
-        s2 = harness.time_fn(s2_fb, repeat=repeat, warmup=1) * 1e3
+        s2 = bare(lambda a, b: reference.conv2d_resample(a, b, F, up, 1, 1, flip_weight=False, upfirdn=upf,
+                                                         conv_up=MC._conv_up_cpu))
         table.append(["bare phase-split conv2d_resample (fwd+bwd)", "", s2, f"{base[2] / s2:.2f}x",
                       "winograd_s2's transposed convolution + the FIR filter alone"])
     if up == 1:
-        def wino_fb():
-            xx, ww = x.requires_grad_(), w.requires_grad_()
-            y = MC.winograd.conv2d_3x3(xx, ww, 1)
-            torch.autograd.grad(y, (xx, ww), torch.ones_like(y))
-        wino = harness.time_fn(wino_fb, repeat=repeat, warmup=1) * 1e3
+        wino = bare(lambda a, b: MC.winograd.conv2d_3x3(a, b, 1))
         table.append(["bare Winograd 3x3 (fwd+bwd, no modulation)", "", wino, f"{base[2] / wino:.2f}x",
                       "the Winograd convolution alone"])
     # what fusing the input modulation into the previous layer's epilogue could save at most

@@ -30,18 +30,12 @@ import torch
 
 from . import _common as C
 from . import _dispatch as D
-
-DTYPES = (torch.float32, torch.float64)
+from .winograd import DTYPES, _native
+from .winograd import _tiles_inner as _cols_inner  # unit stride along the columns, as the kernels index
 
 # G on the taps (w0, w1, w2) of one axis: the even phase correlates with g = (w2, w0), and F(3, 2)'s
 # filter transform is [[1, 0], [1/2, 1/2], [1/2, -1/2], [0, 1]] applied to g.
 _GE = ((0.0, 0.0, 1.0), (0.5, 0.0, 0.5), (-0.5, 0.0, 0.5), (1.0, 0.0, 0.0))
-
-
-def _native():
-    from ._backend import native_module
-
-    return native_module()
 
 
 def tiles(h: int, w: int):
@@ -60,10 +54,6 @@ def _new_phases(like: torch.Tensor, c: int, t: int):
     eo = like.new_empty(c, 4, 3 * t + 1).permute(1, 0, 2)
     oe = like.new_empty(c, 4, 3 * t + 1).permute(1, 0, 2)
     return ee, eo, oe
-
-
-def _cols_inner(t: torch.Tensor) -> torch.Tensor:
-    return t if t.stride(2) == 1 else t.contiguous()
 
 
 def _phase_args(ee, eo, oe):

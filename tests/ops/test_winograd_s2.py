@@ -28,18 +28,21 @@ SHAPES = [  # (N, C, H, W), O
 ]
 
 
+def _assert_same_values_and_grads(y, r, inputs):
+    """y equals the reference r, and so do the gradients of both with respect to inputs (float64)."""
+    torch.testing.assert_close(y, r, rtol=1e-12, atol=1e-12)
+    g = torch.randn_like(r)
+    for a, b in zip(torch.autograd.grad(y, inputs, g), torch.autograd.grad(r, inputs, g)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-11)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("shape,o", SHAPES)
 def test_conv_transpose_float64(shape, o, layout):
     torch.manual_seed(1)
     x = randn(*shape, dtype=torch.float64, layout=layout, requires_grad=True)
     wt = randn(shape[1], o, 3, 3, dtype=torch.float64, layout=layout, requires_grad=True)
-    y = S.conv_transpose2d_s2(x, wt)
-    r = F.conv_transpose2d(x, wt, stride=2)
-    torch.testing.assert_close(y, r, rtol=1e-12, atol=1e-12)
-    g = torch.randn_like(r)
-    for a, b in zip(torch.autograd.grad(y, (x, wt), g), torch.autograd.grad(r, (x, wt), g)):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-11)
+    _assert_same_values_and_grads(S.conv_transpose2d_s2(x, wt), F.conv_transpose2d(x, wt, stride=2), (x, wt))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -50,12 +53,7 @@ def test_strided_conv_float64(shape, o, layout, extra):
     n, c, h, w = shape
     u = randn(n, c, 2 * h + 1 + extra, 2 * w + 1 + extra, dtype=torch.float64, layout=layout, requires_grad=True)
     wc = randn(o, c, 3, 3, dtype=torch.float64, requires_grad=True)
-    y = S.conv2d_s2(u, wc)
-    r = F.conv2d(u, wc, stride=2)
-    torch.testing.assert_close(y, r, rtol=1e-12, atol=1e-12)
-    g = torch.randn_like(r)
-    for a, b in zip(torch.autograd.grad(y, (u, wc), g), torch.autograd.grad(r, (u, wc), g)):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-11)
+    _assert_same_values_and_grads(S.conv2d_s2(u, wc), F.conv2d(u, wc, stride=2), (u, wc))
 
 
 def test_gradcheck_gradgradcheck():
