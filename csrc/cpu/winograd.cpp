@@ -118,6 +118,8 @@ void input_run(const T* x, T* V, int64_t ks, int64_t cs, int64_t N, int64_t C, i
           for (int64_t tx = 0; tx < TW; ++tx) bt6(sj + kM * tx, 1, vj + tx, CT);
         }
       }
+      if (n == N - 1)  // the pad column after the tiles (see winograd.h)
+        for (int k = 0; k < kK; ++k) V[c * cs + k * CT + N * TH * TW] = T(0);
     }
   });
 }
@@ -250,6 +252,8 @@ void output_adjoint_run(const T* dy, T* dM, int64_t ks, int64_t os, int64_t N, i
           for (int64_t tx = 0; tx < TW; ++tx) a6(hb + k * TW + tx, kA * TW, mk + tx, kA * OT);
         }
       }
+      if (n == N - 1)  // the pad column after the tiles (see winograd.h)
+        for (int k = 0; k < kK; ++k) dM[o * os + k * OT + N * TH * TW] = T(0);
     }
   });
 }
@@ -611,6 +615,103 @@ void s2_output_adjoint_run(const T* dy, const int64_t* dys, Phases<T> m, T* moo,
   });
 }
 
+// The transformed weights of the phase split: from the 3x3 filter g of w [A, B, 3, 3] (element
+// strides ws), ee[a * 4 + b] = (GE g GE^T)[a, b], eo[a] = (GE g)[a, 1], oe[b] = (g GE^T)[1, b] and
+// oo = g[1, 1], each written [k, A, B] contiguous (GE: F(3, 2)'s filter transform on the taps, kGE).
+constexpr double kGE[4][3] = {{0, 0, 1}, {0.5, 0, 0.5}, {-0.5, 0, 0.5}, {1, 0, 0}};
+
+template <class T>
+void s2_weight_run(const T* w, const int64_t* ws, int64_t A, int64_t B, T* ee, T* eo, T* oe, T* oo, int nt) {
+  const int64_t AB = A * B;
+  parallel_for(A, B * 25, nt, [&](int64_t a0, int64_t a1) {
+    T g[9][kWB], h[4][3][kWB];
+    for (int64_t a = a0; a < a1; ++a) {
+      for (int64_t b0 = 0; b0 < B; b0 += kWB) {
+        const int64_t nb = std::min<int64_t>(kWB, B - b0), off = a * B + b0;
+        for (int r = 0; r < 3; ++r)
+          for (int c = 0; c < 3; ++c) {
+            const T* src = w + a * ws[0] + b0 * ws[1] + r * ws[2] + c * ws[3];
+            for (int64_t l = 0; l < nb; ++l) g[r * 3 + c][l] = src[l * ws[1]];
+          }
+        for (int p = 0; p < 4; ++p)  // h = GE g (rows)
+          for (int c = 0; c < 3; ++c) {
+            const T k0 = T(kGE[p][0]), k2 = T(kGE[p][2]);
+#pragma omp simd
+            for (int64_t l = 0; l < nb; ++l) h[p][c][l] = k0 * g[c][l] + k2 * g[6 + c][l];
+          }
+        for (int p = 0; p < 4; ++p) {
+          for (int q = 0; q < 4; ++q) {  // ee = h GE^T
+            const T k0 = T(kGE[q][0]), k2 = T(kGE[q][2]);
+            T* __restrict u = ee + (p * 4 + q) * AB + off;
+#pragma omp simd
+            for (int64_t l = 0; l < nb; ++l) u[l] = h[p][0][l] * k0 + h[p][2][l] * k2;
+          }
+          T* __restrict u = eo + p * AB + off;  // the odd column: tap 1 along x
+          for (int64_t l = 0; l < nb; ++l) u[l] = h[p][1][l];
+          const T k0 = T(kGE[p][0]), k2 = T(kGE[p][2]);
+          T* __restrict v = oe + p * AB + off;  // the odd row: tap 1 along y
+#pragma omp simd
+          for (int64_t l = 0; l < nb; ++l) v[l] = g[3][l] * k0 + g[5][l] * k2;
+        }
+        for (int64_t l = 0; l < nb; ++l) oo[off + l] = g[4][l];
+      }
+    }
+  });
+}
+
+// Adjoint of s2_weight_run: dw [A, B, 3, 3] (contiguous) from dee, deo, doe, doo (contiguous [k, A, B]).
+template <class T>
+void s2_weight_adjoint_run(const T* ee, const T* eo, const T* oe, const T* oo, T* dw, int64_t A, int64_t B, int nt) {
+  const int64_t AB = A * B;
+  parallel_for(A, B * 25, nt, [&](int64_t a0, int64_t a1) {
+    T g[9][kWB], h[4][3][kWB];
+    for (int64_t a = a0; a < a1; ++a) {
+      for (int64_t b0 = 0; b0 < B; b0 += kWB) {
+        const int64_t nb = std::min<int64_t>(kWB, B - b0), off = a * B + b0;
+        for (int p = 0; p < 4; ++p) {  // h = dee GE (over q), h[., 1] = deo
+          for (int c = 0; c < 3; ++c)
+            for (int64_t l = 0; l < nb; ++l) h[p][c][l] = T(0);
+          for (int q = 0; q < 4; ++q) {
+            const T* __restrict u = ee + (p * 4 + q) * AB + off;
+            const T k0 = T(kGE[q][0]), k2 = T(kGE[q][2]);
+#pragma omp simd
+            for (int64_t l = 0; l < nb; ++l) {
+              h[p][0][l] += u[l] * k0;
+              h[p][2][l] += u[l] * k2;
+            }
+          }
+          const T* __restrict u = eo + p * AB + off;
+          for (int64_t l = 0; l < nb; ++l) h[p][1][l] = u[l];
+        }
+        for (int r = 0; r < 3; ++r)  // g = GE^T h
+          for (int c = 0; c < 3; ++c) {
+            T* __restrict gr = g[r * 3 + c];
+            for (int64_t l = 0; l < nb; ++l) gr[l] = T(0);
+            for (int p = 0; p < 4; ++p) {
+              const T k = T(kGE[p][r]);
+              if (k == T(0)) continue;
+#pragma omp simd
+              for (int64_t l = 0; l < nb; ++l) gr[l] += k * h[p][c][l];
+            }
+          }
+        for (int p = 0; p < 4; ++p) {  // the odd row's taps (1, c)
+          const T* __restrict v = oe + p * AB + off;
+          const T k0 = T(kGE[p][0]), k2 = T(kGE[p][2]);
+#pragma omp simd
+          for (int64_t l = 0; l < nb; ++l) {
+            g[3][l] += k0 * v[l];
+            g[5][l] += k2 * v[l];
+          }
+        }
+        for (int64_t l = 0; l < nb; ++l) g[4][l] += oo[off + l];
+        T* dst = dw + off * 9;
+        for (int64_t l = 0; l < nb; ++l)
+          for (int q = 0; q < 9; ++q) dst[l * 9 + q] = g[q][l];
+      }
+    }
+  });
+}
+
 template <class F>
 void dispatch_float(int dtype, const char* what, F&& f) {
   dispatch_dtype(dtype, [&](auto* tag) {
@@ -703,6 +804,24 @@ void s2_output_adjoint(int dtype, const void* dy, const int64_t* dys, const S2Ph
     using T = std::remove_pointer_t<decltype(tag)>;
     s2_output_adjoint_run<T>(static_cast<const T*>(dy), dys, cast<T>(dm), static_cast<T*>(moo), ms, N, O, H, W, TH, TW,
                              nthreads);
+  });
+}
+
+void s2_weight(int dtype, const void* w, const int64_t* ws, int64_t A, int64_t B, void* ee, void* eo, void* oe, void* oo,
+               int nthreads) {
+  dispatch_float(dtype, "s2_weight", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    s2_weight_run<T>(static_cast<const T*>(w), ws, A, B, static_cast<T*>(ee), static_cast<T*>(eo), static_cast<T*>(oe),
+                     static_cast<T*>(oo), nthreads);
+  });
+}
+
+void s2_weight_adjoint(int dtype, const void* ee, const void* eo, const void* oe, const void* oo, void* dw, int64_t A,
+                       int64_t B, int nthreads) {
+  dispatch_float(dtype, "s2_weight_adjoint", [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    s2_weight_adjoint_run<T>(static_cast<const T*>(ee), static_cast<const T*>(eo), static_cast<const T*>(oe),
+                             static_cast<const T*>(oo), static_cast<T*>(dw), A, B, nthreads);
   });
 }
 

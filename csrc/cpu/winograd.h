@@ -10,7 +10,8 @@ namespace fastgan::cpu {
 // Tiles: the output [OH, OW] is cut into TH x TW tiles of 4x4 (the last ones partial); tile
 // t = (n * TH + ty) * TW + tx reads the 6x6 input window starting at row 4 ty - pad_h, column
 // 4 tx - pad_w (zeros outside the image). V is [36, C, T] and M is [36, O, T] with element strides
-// ks (transform point) and cs / os (channel); the tiles are contiguous.
+// ks (transform point) and cs / os (channel); the tiles are contiguous. V and dM have one more column
+// after the T tiles, which wino_input and wino_output_adjoint set to zero (see TILE_PAD in winograd.py).
 // float32 and float64 only (dtype codes of fastgan/common.h); x strides are {n, c, h, w}.
 
 // V[k, c, t] = (B^T d B)[k] for the window d of plane (n, c) under tile t.
@@ -73,5 +74,14 @@ void s2_output(int dtype, const S2Phases& m, const void* moo, const int64_t* ms,
 // Adjoint of s2_output: dm and moo [N, O, H, W] (strides ms; the odd/odd pixels of dy).
 void s2_output_adjoint(int dtype, const void* dy, const int64_t* dys, const S2Phases& dm, void* moo, const int64_t* ms,
                        int64_t N, int64_t O, int64_t H, int64_t W, int64_t TH, int64_t TW, int nthreads);
+
+// The phase split's transformed weights of w [A, B, 3, 3] (element strides ws {a, b, r, s}), each
+// contiguous: ee [16, A, B], eo [4, A, B], oe [4, A, B], oo [A, B] (the transposed convolution
+// with weight wt [C, O, 3, 3] passes w = wt viewed [O, C, 3, 3], so the GEMMs take them as they are).
+void s2_weight(int dtype, const void* w, const int64_t* ws, int64_t A, int64_t B, void* ee, void* eo, void* oe, void* oo,
+               int nthreads);
+// Adjoint of s2_weight: dw [A, B, 3, 3] (contiguous) from contiguous dee, deo, doe, doo.
+void s2_weight_adjoint(int dtype, const void* ee, const void* eo, const void* oe, const void* oo, void* dw, int64_t A,
+                       int64_t B, int nthreads);
 
 }  // namespace fastgan::cpu

@@ -18,7 +18,7 @@ The convolution itself is PyTorch's (cuDNN on CUDA, oneDNN on the CPU) except fo
 D's) runs as Winograd F(4x4, 3x3) (fastgan.ops.winograd: C++ transforms around PyTorch's batched
 GEMM), which does a quarter of the multiplications; STRATEGY["winograd"] = False restores oneDNN.
 Likewise the stride-2 3x3 convolutions of up=2 / down=2 layers (transposed before the FIR filter,
-strided after it) run by output phase with Winograd F(3, 2) from 24x24 planes up
+strided after it) run by output phase with Winograd F(3, 2) from 8x8 planes up
 (fastgan.ops.winograd_s2, S2_MIN_SIZE; STRATEGY["winograd_s2"] = False restores oneDNN).
 The fused backends (`cpu`, `triton`, `cuda`) fuse around the convolution:
 - `fused_modconv=False` modulates the activations, x * styles, in one pass (the registered op
@@ -65,9 +65,11 @@ def _conv_cpu(x, w, padding, groups):
     return torch.nn.functional.conv2d(x, w, padding=padding, groups=groups)
 
 
-# The phase split pays from 32x32 planes up; below, its extra passes cost more than the multiplications it
-# saves (fwd+bwd, 1 thread, batch 16, 256 channels: 0.5x at 4x4, 0.9x at 8x8, 1.05x at 16x16, 1.5x at 32x32).
-S2_MIN_SIZE = 24
+# The phase split pays from 8x8 planes up (the smaller side of the transposed conv's input / the strided conv's
+# output); on 4x4 planes its extra passes cost more than the multiplications it saves. fwd+bwd against oneDNN,
+# 1 thread, batch 16, 256 channels (scratch timing of winograd_s2 vs F.conv_transpose2d / F.conv2d):
+# transposed 0.78x at 4x4, 1.20x at 8x8, 1.19x at 16x16; strided 0.81x, 1.17x, 1.39x.
+S2_MIN_SIZE = 8
 
 
 def _s2_ok(x, w, stride, groups, cin_dim, size):

@@ -168,7 +168,9 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
     """conv2d with up/downsampling by the FIR filter f (StyleGAN2's conv2d_resample).
 
     up > 1: transposed strided convolution, then FIR filtering (gain up**2) [then down];
-    down > 1: FIR filtering, then a strided convolution; padding is the convolution's. flip_weight=True
+    down > 1: FIR filtering, then a strided convolution; padding is the convolution's. A 1x1 kernel with
+    only one of up/down runs at the lower resolution (filter-and-downsample then the convolution, or the
+    convolution then upsample-and-filter), as StyleGAN2 does. flip_weight=True
     correlates with w (PyTorch's convention). `upfirdn` is the upfirdn2d implementation to use, `conv`
     the stride-1 convolution conv(x, w, [py, px], groups) (default F.conv2d), `conv_up` the transposed
     one conv_up(x, wt, stride, [py, px], groups) (default F.conv_transpose2d) and `conv_down` the
@@ -186,6 +188,13 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
     if down > 1:
         px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
         py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
+    if kh == 1 and kw == 1 and (up > 1) != (down > 1):
+        # a 1x1 convolution commutes with the per-channel filter: convolve at the lower resolution
+        if down > 1:
+            x = upfirdn(x, f, down=down, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
+            return conv(x, w, [0, 0], groups)
+        x = conv(x, w, [0, 0], groups)
+        return upfirdn(x, f, up=up, padding=[px0, px1, py0, py1], gain=up ** 2, flip_filter=flip_filter)
     if up > 1:
         wt = w.reshape(groups, out_c // groups, in_per_group, kh, kw).transpose(1, 2)
         wt = wt.reshape(groups * in_per_group, out_c // groups, kh, kw)

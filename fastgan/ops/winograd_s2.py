@@ -14,7 +14,7 @@ instead of the 9 a direct transposed convolution does. The F(3, 2) points are 0,
 so the transforms only add and subtract (B^T, A^T) or halve (G): float32 results are as accurate
 as the direct convolution's. The data transforms are C++ (csrc/cpu/winograd.cpp, s2_*), each a
 registered op whose backward is its adjoint; the products are torch.matmul, batched over the
-transform points; the weight transform is a small einsum. Everything is linear or a matmul, so
+transform points; the weight transform is C++ too (fastgan::wino_s2_weight). Everything is linear or a matmul, so
 autograd gives exact gradients of any order.
 
 The strided convolution y = conv2d(u, w, stride=2) (3x3, no padding) is the adjoint of the
@@ -169,33 +169,52 @@ _output_adj = D.register_autograd(_output_adj_op, lambda ctx, *g: _output(*g), s
 
 
 # ------------------------------------------------------------------ weights and the convolutions
-def _weight_matrix(dtype) -> torch.Tensor:
-    """[25, 9]: the 25 distinct transformed weights (16 ee, 4 eo, 4 oe, 1 oo) from the 9 taps (ky * 3 + kx)."""
-    g = torch.tensor(_GE, dtype=torch.float64)
-    one = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)  # the odd phase's tap w1
-    rows = [torch.outer(g[a], g[b]) for a in range(4) for b in range(4)]
-    rows += [torch.outer(g[a], one) for a in range(4)] + [torch.outer(one, g[b]) for b in range(4)]
-    rows.append(torch.outer(one, one))
-    return torch.stack(rows).reshape(25, 9).to(dtype)
+def _new_weights(w: torch.Tensor, a: int, b: int):
+    return w.new_empty(16, a, b), w.new_empty(4, a, b), w.new_empty(4, a, b), w.new_empty(a, b)
 
 
-_WMAT: dict = {}
+@torch.library.custom_op("fastgan::wino_s2_weight", mutates_args=())
+def _weight_op(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ee [16, A, B], eo [4, A, B], oe [4, A, B], oo [A, B]): the phases' transformed filters of w [A, B, 3, 3]."""
+    a, b = w.shape[:2]
+    out = _new_weights(w, a, b)
+    if out[3].numel():
+        _native().s2_weight(C.DTYPE_CODE[w.dtype], C.ptr(w), *w.stride(), a, b, *(C.ptr(t) for t in out),
+                            C.num_threads())
+    return out
 
 
-def weight_transform(wt: torch.Tensor):
-    """The transformed weights of a transposed-conv weight wt [C, O, 3, 3], in wt's [in, out] order:
-    (ee [16, C, O], eo [4, C, O], oe [4, C, O], oo [C, O]).
+@_weight_op.register_fake
+def _(w):
+    return _new_weights(w, w.shape[0], w.shape[1])
 
-    One small GEMM [25, 9] x [9, C * O] on the taps; split (not sliced) so that the backward is one GEMM
-    and a concatenation.
-    """
-    c, o = wt.shape[:2]
-    m = _WMAT.get(wt.dtype)
-    if m is None:
-        m = _WMAT[wt.dtype] = _weight_matrix(wt.dtype)
-    u = torch.mm(m.to(wt.device), wt.reshape(c * o, 9).t()).view(25, c, o)
-    ee, eo, oe, oo = u.split([16, 4, 4, 1])
-    return ee, eo, oe, oo[0]
+
+@torch.library.custom_op("fastgan::wino_s2_weight_adjoint", mutates_args=())
+def _weight_adj_op(ee: torch.Tensor, eo: torch.Tensor, oe: torch.Tensor, oo: torch.Tensor) -> torch.Tensor:
+    """dw [A, B, 3, 3]: the adjoint of fastgan::wino_s2_weight."""
+    ee, eo, oe, oo = (t.contiguous() for t in (ee, eo, oe, oo))
+    a, b = oo.shape
+    dw = oo.new_empty(a, b, 3, 3)
+    if dw.numel():
+        _native().s2_weight_adjoint(C.DTYPE_CODE[oo.dtype], C.ptr(ee), C.ptr(eo), C.ptr(oe), C.ptr(oo), C.ptr(dw), a,
+                                    b, C.num_threads())
+    return dw
+
+
+@_weight_adj_op.register_fake
+def _(ee, eo, oe, oo):
+    return oo.new_empty(oo.shape[0], oo.shape[1], 3, 3)
+
+
+_weight = D.register_autograd(_weight_op, lambda ctx, *g: _weight_adj(*g), setup_context=_no_setup)
+_weight_adj = D.register_autograd(_weight_adj_op, lambda ctx, g: _weight(g), setup_context=_no_setup)
+
+
+def weight_transform(w: torch.Tensor):
+    """The transformed filters of w [A, B, 3, 3] as the GEMMs take them, [k, A, B]: (ee [16, A, B], eo [4, A, B],
+    oe [4, A, B], oo [A, B]). The transposed convolution with wt [C, O, 3, 3] passes wt viewed [O, C, 3, 3]
+    (C++ fastgan::wino_s2_weight; its adjoint is the backward)."""
+    return _weight(w)
 
 
 def supported(x: torch.Tensor, w: torch.Tensor) -> bool:
@@ -215,11 +234,10 @@ def conv_transpose2d_s2(x: torch.Tensor, wt: torch.Tensor) -> torch.Tensor:
     _check(x, wt, 0, "conv_transpose2d_s2")
     n, c, h, w = x.shape
     th, tw = tiles(h, w)
-    uee, ueo, uoe, uoo = weight_transform(wt)  # [k, C, O]: the GEMMs take them transposed
+    uee, ueo, uoe, uoo = weight_transform(wt.transpose(0, 1))  # [k, O, C]
     vee, veo, voe = _input(x, th, tw)
-    moo = torch.nn.functional.conv2d(x, uoo.t()[:, :, None, None])
-    return _output(torch.matmul(uee.transpose(1, 2), vee), torch.matmul(ueo.transpose(1, 2), veo),
-                   torch.matmul(uoe.transpose(1, 2), voe), moo)
+    moo = torch.nn.functional.conv2d(x, uoo[:, :, None, None])
+    return _output(torch.matmul(uee, vee), torch.matmul(ueo, veo), torch.matmul(uoe, voe), moo)
 
 
 def conv2d_s2(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -230,7 +248,7 @@ def conv2d_s2(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     if h < 1 or wd < 1:
         raise ValueError(f"conv2d_s2: input {tuple(u.shape)} is smaller than the 3x3 kernel")
     u = u[:, :, :2 * h + 1, :2 * wd + 1]  # an even size leaves the last row/column unread
-    # w as a transposed-conv weight [O, C] maps O -> C; its adjoint takes the transformed weights as they are
+    # w as a transposed-conv weight [O, C] maps O -> C; its adjoint takes the transformed weights [k, O, C]
     uee, ueo, uoe, uoo = weight_transform(w)
     mee, meo, moe, moo = _output_adj(u)
     y = _input_adj(torch.matmul(uee, mee), torch.matmul(ueo, meo), torch.matmul(uoe, moe), n, h, wd)

@@ -234,3 +234,31 @@ def test_bad_x_rank():
 def test_empty_batch():
     y = upfirdn2d(torch.randn(0, 3, 6, 6), setup_filter(F4), up=2, padding=[2, 1, 2, 1], impl="cpu")
     assert y.shape == (0, 3, 12, 12)
+
+
+@pytest.mark.parametrize("flip_filter", [False, True])
+@pytest.mark.parametrize("up,down", [(1, 2), (2, 1)])
+@pytest.mark.parametrize("backend", ["ref", "cpu"])
+def test_conv2d_resample_1x1_at_low_resolution(backend, up, down, flip_filter):
+    """A 1x1 kernel with up or down convolves at the lower resolution; the result equals the definition
+    (transposed conv / FIR filter at full resolution, then FIR filter / strided conv), float64, an
+    asymmetric filter, odd sizes, padding and groups."""
+    from fastgan.ops.modulated_conv2d import conv2d_resample
+
+    g = torch.Generator().manual_seed(5)
+    f = setup_filter(torch.rand(4, generator=g, dtype=torch.float64) + 0.1)
+    x = torch.randn(3, 6, 9, 7, generator=g, dtype=torch.float64)
+    w = torch.randn(4, 3, 1, 1, generator=g, dtype=torch.float64)
+    y = conv2d_resample(x, w, f, up=up, down=down, padding=1, groups=2, flip_filter=flip_filter, impl=backend)
+    fw = f.shape[-1]
+    if down > 1:  # the definition: FIR filter (padded as StyleGAN2 pads), then the strided 1x1 convolution
+        p0, p1 = 1 + (fw - down + 1) // 2, 1 + (fw - down) // 2
+        t = reference.upfirdn2d(x, f, padding=[p0, p1, p0, p1], flip_filter=flip_filter)
+        ref = torch.nn.functional.conv2d(t, w, stride=down, groups=2)
+    else:  # transposed 1x1 convolution with stride up, then the FIR filter with gain up**2
+        wt = w.reshape(2, 2, 3, 1, 1).transpose(1, 2).reshape(6, 2, 1, 1)
+        t = torch.nn.functional.conv_transpose2d(x, wt, stride=up, groups=2)
+        p0, p1 = 1 + (fw + up - 1) // 2, 1 + (fw - up) // 2 + 1
+        ref = reference.upfirdn2d(t, f, padding=[p0, p1, p0, p1], gain=up ** 2, flip_filter=flip_filter)
+    assert y.shape == ref.shape
+    torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)

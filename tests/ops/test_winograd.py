@@ -103,6 +103,30 @@ def test_transforms_adjoint_identities():
                                (m * W._output_adj_op(dy, th, tw)).sum(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_pad_column_written_zero_over_reused_memory(dtype):
+    """The kernels that write transformed tensors zero the pad column themselves (a NaN there would turn the
+    weight gradient's sum over the columns into NaN). Freed NaN-filled blocks of the same size come first, so
+    the outputs are likely to land on recycled, non-zero memory."""
+    torch.manual_seed(6)
+    n, c, h, w = 2, 3, 9, 7
+    th, tw = -(-h // 4), -(-w // 4)
+    x = torch.randn(n, c, h, w, dtype=dtype)
+    dy = torch.randn(n, c, h, w, dtype=dtype)
+    size = (c, 36, n * th * tw + W.TILE_PAD)
+    reused = 0
+    for _ in range(5):
+        for op in (lambda: W._input_op(x, 1, 1, th, tw), lambda: W._output_adj_op(dy, th, tw)):
+            junk = torch.full(size, float("nan"), dtype=dtype)
+            ptr = junk.data_ptr()
+            del junk
+            t = op()
+            reused += t.data_ptr() == ptr
+            assert torch.isfinite(t).all()
+            assert (t[:, :, n * th * tw:] == 0).all()
+    assert reused  # the check above ran on recycled NaN memory at least once
+
+
 def test_weight_transform_matches_matrix_form_and_adjoint():
     torch.manual_seed(9)
     w = torch.randn(3, 4, 3, 3, dtype=torch.float64).transpose(0, 1)  # non-contiguous

@@ -88,4 +88,16 @@ FASTGAN_BIND(winograd_s2) {
     nb::gil_scoped_release release;
     fastgan::cpu::s2_output_adjoint(dtype, (const void*)dy, ys, v, (void*)moo, ms, N, O, H, W, TH, TW, nthreads);
   });
+  m.def("s2_weight", [](int dtype, uintptr_t w, int64_t s0, int64_t s1, int64_t s2, int64_t s3, int64_t A, int64_t B,
+                        uintptr_t ee, uintptr_t eo, uintptr_t oe, uintptr_t oo, int nthreads) {
+    const int64_t ws[4] = {s0, s1, s2, s3};
+    nb::gil_scoped_release release;
+    fastgan::cpu::s2_weight(dtype, (const void*)w, ws, A, B, (void*)ee, (void*)eo, (void*)oe, (void*)oo, nthreads);
+  });
+  m.def("s2_weight_adjoint", [](int dtype, uintptr_t ee, uintptr_t eo, uintptr_t oe, uintptr_t oo, uintptr_t dw, int64_t A,
+                                int64_t B, int nthreads) {
+    nb::gil_scoped_release release;
+    fastgan::cpu::s2_weight_adjoint(dtype, (const void*)ee, (const void*)eo, (const void*)oe, (const void*)oo, (void*)dw,
+                                    A, B, nthreads);
+  });
 }
