@@ -11,6 +11,7 @@
 
 #include "cpu/lane_sum.h"
 #include "cpu/parallel.h"
+#include "cpu/stream_store.h"
 #include "fastgan/grad_penalty.h"
 
 namespace fastgan::cpu {
@@ -70,23 +71,33 @@ void reduce_grad(const acc_t<T>* dout, const acc_t<T>* dr, const acc_t<T>* r, co
   for (int64_t n = 0; n < N; ++n)
     k[n] = A(grad_reduce_coef<double>(mode, double(dout[n]), dr ? double(dr[n]) : 0.0, double(r[n]), target,
                                       one_sided, isl));
+  const bool stream = stream_output(N * K, sizeof(T));
   Chunks(N, K).run(nthreads, [&](int64_t, int64_t n, int64_t off, int64_t len) {
     const T* __restrict src = g + off;
-    T* __restrict dst = dg + off;
     const A kn = k[n];
-    for (int64_t j = 0; j < len; ++j) store(dst, j, A(load(src, j)) * kn);
+    if constexpr (std::is_same_v<T, float>) {
+      store_all(dg + off, len, stream, [&](int64_t j) { return src[j] * kn; });
+    } else {
+      T* __restrict dst = dg + off;
+      for (int64_t j = 0; j < len; ++j) store(dst, j, A(load(src, j)) * kn);
+    }
   });
 }
 
 template <class T>
 void lerp_fwd(const T* real, const T* fake, const T* alpha, T* out, int64_t N, int64_t K, int nthreads) {
   using A = acc_t<T>;
+  const bool stream = stream_output(N * K, sizeof(T));
   Chunks(N, K).run(nthreads, [&](int64_t, int64_t n, int64_t off, int64_t len) {
     const A a = A(load(alpha, n));
     const T* __restrict rp = real + off;
     const T* __restrict fp = fake + off;
-    T* __restrict op = out + off;
-    for (int64_t j = 0; j < len; ++j) store(op, j, lerp_sample(A(load(rp, j)), A(load(fp, j)), a));
+    if constexpr (std::is_same_v<T, float>) {
+      store_all(out + off, len, stream, [&](int64_t j) { return lerp_sample(rp[j], fp[j], a); });
+    } else {
+      T* __restrict op = out + off;
+      for (int64_t j = 0; j < len; ++j) store(op, j, lerp_sample(A(load(rp, j)), A(load(fp, j)), a));
+    }
   });
 }
 
@@ -98,6 +109,7 @@ void lerp_grad(const T* dout, const T* real, const T* fake, const T* alpha, T* d
   using A = acc_t<T>;
   const Chunks ch(N, K);
   std::vector<double> part(DA ? size_t(ch.count()) : 0);
+  const bool stream = (DR || DF) && stream_output(N * K, sizeof(T));
   ch.run(nthreads, [&](int64_t it, int64_t n, int64_t off, int64_t len) {
     const A a = A(load(alpha, n)), b = A(1) - a;
     const T* __restrict go = dout + off;
@@ -106,6 +118,41 @@ void lerp_grad(const T* dout, const T* real, const T* fake, const T* alpha, T* d
     T* __restrict dr = DR ? d_real + off : nullptr;
     T* __restrict df = DF ? d_fake + off : nullptr;
     double total = 0;
+#if defined(__AVX__)
+    if constexpr (std::is_same_v<T, float>) {
+      // both outputs reach 32-byte alignment at the same j (equal low address bits), or only one is written
+      if (stream && (!DR || !DF || ((reinterpret_cast<uintptr_t>(dr) ^ reinterpret_cast<uintptr_t>(df)) & 31) == 0)) {
+        T* __restrict lead = DR ? dr : df;
+        int64_t j = 0;
+        auto one = [&](int64_t i) {
+          const A v = go[i];
+          if (DR) dr[i] = v * b;
+          if (DF) df[i] = v * a;
+          return DA ? v * (fp[i] - rp[i]) : A(0);
+        };
+        A s = 0;
+        for (; j < len && !aligned32(lead + j); ++j) s += one(j);
+        const __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+        while (j + 8 <= len) {
+          const int64_t j1 = j + std::min<int64_t>((len - j) / 8 * 8, kSumChunk);
+          __m256 acc = _mm256_setzero_ps();
+          for (; j < j1; j += 8) {
+            const __m256 v = _mm256_loadu_ps(go + j);
+            if (DR) _mm256_stream_ps(dr + j, _mm256_mul_ps(v, vb));
+            if (DF) _mm256_stream_ps(df + j, _mm256_mul_ps(v, va));
+            if (DA) acc = _mm256_add_ps(acc, _mm256_mul_ps(v, _mm256_sub_ps(_mm256_loadu_ps(fp + j), _mm256_loadu_ps(rp + j))));
+          }
+          alignas(32) float lanes[8];
+          _mm256_store_ps(lanes, acc);
+          for (int q = 0; q < 8; ++q) total += double(lanes[q]);
+        }
+        for (; j < len; ++j) s += one(j);
+        _mm_sfence();
+        if (DA) part[it] = total + double(s);
+        return;
+      }
+    }
+#endif
     for (int64_t j0 = 0; j0 < len; j0 += kSumChunk) {
       const int64_t j1 = std::min(len, j0 + kSumChunk);
       A s = 0;

@@ -171,6 +171,34 @@ def test_lerp_backward_long_samples_cpu(need, dtype):
         _close(o, r, dtype, scale=10)
 
 
+@pytest.mark.parametrize("need", [(True, True, True), (False, True, True), (True, False, False)], ids=str)
+def test_streaming_stores_for_large_outputs_cpu(need):
+    """Outputs of 16 MB and more are written with streaming stores (float32): an odd sample length puts
+    every sample at a different alignment (the scalar head and tail around the aligned blocks), against
+    float64 for the reductions' backward and both lerp passes."""
+    torch.manual_seed(11)
+    shape = (3, 1, 1, 1_400_001)  # 4.2 M floats = 16.8 MB per output
+    g = torch.randn(*shape, requires_grad=True)
+    dout = torch.randn(3)
+    g64 = g.detach().double().requires_grad_()
+    for ours, ref in ((grad_sq_norm(g, impl="cpu"), reference.grad_sq_norm(g64)),
+                      (grad_norm_penalty(g, impl="cpu"), reference.grad_norm_penalty(g64, 1.0, False))):
+        (dg,), (dg64,) = torch.autograd.grad(ours, g, dout), torch.autograd.grad(ref, g64, dout.double())
+        _close(dg, dg64, torch.float32)
+    real = torch.randn(*shape, requires_grad=need[0])
+    fake = torch.randn(*shape, requires_grad=need[1])
+    alpha = torch.rand(3, requires_grad=need[2])
+    y = lerp_samples(real, fake, alpha, impl="cpu")
+    leaves64 = [t.detach().double().requires_grad_() for t in (real, fake, alpha)]
+    y64 = reference.lerp_samples(*leaves64)
+    _close(y, y64, torch.float32)
+    gy = torch.randn(*shape)
+    ours = torch.autograd.grad(y, [t for t, n in zip((real, fake, alpha), need) if n], gy)
+    ref = [r for r, n in zip(torch.autograd.grad(y64, leaves64, gy.double()), need) if n]
+    for o, r in zip(ours, ref):
+        _close(o, r, torch.float32, scale=10)
+
+
 @pytest.mark.parametrize("backend", backend_params())
 def test_lerp_gradcheck_second_order(backend):
     shape = (2, 3, 2) if backend == "triton" else (3, 4, 5)
