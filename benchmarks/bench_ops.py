@@ -20,10 +20,12 @@ import os
 import pkgutil
 import sys
 
-# The allocator is PyTorch's default (glibc malloc), as users run it. THP_MEM_ALLOC_ENABLE=1 (PyTorch's
-# transparent-huge-page switch) is opt-in with --thp: on this VM it makes outputs below ~32 MB 2-10x dearer
-# (every one a fresh mapping: a 3.1 MB clone 0.37 -> 3.7 ms) and only larger ones cheaper (33.6 MB: 43 -> 11 ms).
-if "--thp" in sys.argv:
+# PyTorch's CPU allocator (glibc) maps every output above 32 MB afresh, so those pay page faults,
+# which on this VM cost more than the kernels themselves. Transparent huge pages
+# (THP_MEM_ALLOC_ENABLE=1, read by PyTorch's allocator) cut that cost for every contender alike, but
+# make outputs of 2-32 MB dearer (measured: a 3.1 MB clone 0.37 -> 3.7 ms, 25 MB 4.8 -> 8.5 ms,
+# 33.6 MB 43 -> 11 ms); pass --no-thp to measure with PyTorch's default.
+if "--no-thp" not in sys.argv:
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +129,7 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=15)
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile of the reference")
     p.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
-    p.add_argument("--thp", action="store_true", help="run with THP_MEM_ALLOC_ENABLE=1 (PyTorch's huge-page allocation)")
+    p.add_argument("--no-thp", action="store_true", help="do not enable THP_MEM_ALLOC_ENABLE for the run")
     args = p.parse_args(argv)
     only = [o for o in args.ops.split(",") if o] or None
     backends = [b for b in ("cpu", "cuda") if B.unavailable_reason(b, "cpu") is None]

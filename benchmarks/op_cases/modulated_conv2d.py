@@ -15,7 +15,7 @@ import torch
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import bench_ops  # noqa: F401  (the harness's environment)
+    import bench_ops  # noqa: F401  (sets THP_MEM_ALLOC_ENABLE like the harness)
 from bench_ops import Case  # noqa: E402
 from fastgan.ops import modulated_conv2d, reference, setup_filter  # noqa: E402
 
