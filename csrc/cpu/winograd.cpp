@@ -78,48 +78,47 @@ inline void a6(const T* y, int64_t ys, T* m, int64_t ms) {
   m[5 * ms] = y3;
 }
 
+// The kernels work on one channel at a time with the batch innermost: a tile's column for sample
+// n is t = (ty * TW + tx) * N + n (see winograd.h), so each step of a transform is a loop over the
+// batch with unit strides (whole AVX vectors at the usual batch sizes, whatever the plane size). The
+// planes of the channel are first gathered into a zero-padded [rows][cols][N] buffer.
 template <class T>
 void input_run(const T* x, T* V, int64_t ks, int64_t cs, int64_t N, int64_t C, int64_t H, int64_t W,
                const int64_t* xs, int64_t ph, int64_t pw, int64_t TH, int64_t TW, int nt) {
-  const int64_t CT = ks, Wp = kM * TW + 2;
-  parallel_for(N * C, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
-    std::vector<T> rows(kA * Wp), strip(kA * Wp);
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / C, c = q % C;
-      const T* xp = x + n * xs[0] + c * xs[1];
-      T* vp = V + c * cs + n * TH * TW;
-      for (int64_t ty = 0; ty < TH; ++ty) {
-        for (int i = 0; i < kA; ++i) {  // the six input rows of this row of tiles, zero padded
-          T* r = rows.data() + i * Wp;
-          const int64_t iy = kM * ty - ph + i;
-          if (iy < 0 || iy >= H) {
-            std::fill(r, r + Wp, T(0));
-            continue;
-          }
-          const T* xr = xp + iy * xs[2];
-          const int64_t lo = std::min<int64_t>(Wp, std::max<int64_t>(0, pw)), hi = std::max<int64_t>(lo, std::min<int64_t>(Wp, W + pw));
-          std::fill(r, r + lo, T(0));
-          if (xs[3] == 1) {
-            std::memcpy(r + lo, xr + (lo - pw), sizeof(T) * size_t(hi - lo));
-          } else {
-            for (int64_t u = lo; u < hi; ++u) r[u] = xr[(u - pw) * xs[3]];
-          }
-          std::fill(r + hi, r + Wp, T(0));
+  const int64_t Tall = N * TH * TW, Wp = kM * TW + 2, Hp = kM * TH + 2;
+  const int64_t r0 = std::max<int64_t>(0, -ph), r1 = std::min<int64_t>(H, Hp - ph);
+  const int64_t u0 = std::max<int64_t>(0, -pw), u1 = std::min<int64_t>(W, Wp - pw);
+  parallel_for(C, Tall * kK, nt, [&](int64_t c0, int64_t c1) {
+    std::vector<T> xbuf(Hp * Wp * N), sbuf(kK * N);
+    for (int64_t c = c0; c < c1; ++c) {
+      T* xb = xbuf.data();  // x[n, c, iy, ix] at xb[((iy + ph) * Wp + ix + pw) * N + n], zeros around
+      std::fill(xbuf.begin(), xbuf.end(), T(0));
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t iy = r0; iy < r1; ++iy) {
+          const T* xr = x + n * xs[0] + c * xs[1] + iy * xs[2];
+          T* dst = xb + ((iy + ph) * Wp + pw) * N + n;
+          for (int64_t ix = u0; ix < u1; ++ix) dst[ix * N] = xr[ix * xs[3]];
         }
-        T* __restrict s = strip.data();
-        const T* __restrict rr = rows.data();
+      T* vc = V + c * cs;
+      for (int k = 0; k < kK; ++k) vc[k * ks + Tall] = T(0);  // the pad column (see winograd.h)
+      for (int64_t ty = 0; ty < TH; ++ty)
+        for (int64_t tx = 0; tx < TW; ++tx) {
+          const T* base = xb + (kM * ty * Wp + kM * tx) * N;
+          T* vt = vc + (ty * TW + tx) * N;
+          T* s = sbuf.data();  // s[a * 6 + j][n] = (B^T d)[a][j]
+          for (int j = 0; j < kA; ++j) {
+            const T* __restrict col = base + j * N;
+            T* __restrict sj = s + j * N;
 #pragma omp simd
-        for (int64_t u = 0; u < Wp; ++u) bt6(rr + u, Wp, s + u, Wp);
-        T* vt = vp + ty * TW;
-        for (int j = 0; j < kA; ++j) {  // across columns, vectorised over the tiles of the row
-          const T* __restrict sj = s + j * Wp;
-          T* __restrict vj = vt + j * kA * CT;
+            for (int64_t n = 0; n < N; ++n) bt6(col + n, Wp * N, sj + n, kA * N);
+          }
+          for (int a = 0; a < kA; ++a) {
+            const T* __restrict sa = s + a * kA * N;
+            T* __restrict va = vt + a * kA * ks;
 #pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) bt6(sj + kM * tx, 1, vj + tx, CT);
+            for (int64_t n = 0; n < N; ++n) bt6(sa + n, N, va + n, ks);
+          }
         }
-      }
-      if (n == N - 1)  // the pad column after the tiles (see winograd.h)
-        for (int k = 0; k < kK; ++k) V[c * cs + k * CT + N * TH * TW] = T(0);
     }
   });
 }
@@ -127,55 +126,44 @@ void input_run(const T* x, T* V, int64_t ks, int64_t cs, int64_t N, int64_t C, i
 template <class T>
 void input_adjoint_run(const T* dV, int64_t ks, int64_t cs, T* dx, int64_t N, int64_t C, int64_t H, int64_t W,
                        const int64_t* dxs, int64_t ph, int64_t pw, int64_t TH, int64_t TW, int nt) {
-  const int64_t CT = ks, Wp = kM * TW + 2, Hp = kM * TH + 2;
-  parallel_for(N * C, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
-    std::vector<T> plane(Hp * Wp), strip(kA * Wp), cols(kA * TW);
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / C, c = q % C;
-      const T* vp = dV + c * cs + n * TH * TW;
-      std::fill(plane.begin(), plane.end(), T(0));
-      for (int64_t ty = 0; ty < TH; ++ty) {
-        T* __restrict s = strip.data();
-        const T* vt = vp + ty * TW;
-        for (int j = 0; j < kA; ++j) {
-          const T* __restrict vj = vt + j * kA * CT;
-          T* __restrict cj = cols.data();  // [i][tx]: column i of tile tx's window
+  const int64_t Wp = kM * TW + 2, Hp = kM * TH + 2;
+  parallel_for(C, N * TH * TW * kK, nt, [&](int64_t c0, int64_t c1) {
+    std::vector<T> xbuf(Hp * Wp * N), sbuf(kK * N);
+    for (int64_t c = c0; c < c1; ++c) {
+      T* xb = xbuf.data();
+      std::fill(xbuf.begin(), xbuf.end(), T(0));
+      const T* vc = dV + c * cs;
+      for (int64_t ty = 0; ty < TH; ++ty)
+        for (int64_t tx = 0; tx < TW; ++tx) {  // overlapping windows add up
+          T* base = xb + (kM * ty * Wp + kM * tx) * N;
+          const T* vt = vc + (ty * TW + tx) * N;
+          T* s = sbuf.data();  // s[a * 6 + j][n]: the rows' adjoint
+          for (int a = 0; a < kA; ++a) {
+            const T* __restrict va = vt + a * kA * ks;
+            T* __restrict sa = s + a * kA * N;
 #pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) b6(vj + tx, CT, cj + tx, TW);
-          // windows overlap by two columns: column 4 tx + i gets i < 2 from tile tx - 1 too
-          T* __restrict sj = s + j * Wp;
-#pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) {
-            sj[kM * tx] = cj[tx] + (tx > 0 ? cj[4 * TW + tx - 1] : T(0));
-            sj[kM * tx + 1] = cj[TW + tx] + (tx > 0 ? cj[5 * TW + tx - 1] : T(0));
-            sj[kM * tx + 2] = cj[2 * TW + tx];
-            sj[kM * tx + 3] = cj[3 * TW + tx];
+            for (int64_t n = 0; n < N; ++n) b6(va + n, ks, sa + n, N);
           }
-          sj[kM * TW] = cj[5 * TW - 1];
-          sj[kM * TW + 1] = cj[6 * TW - 1];
-        }
-        T* __restrict pr = plane.data() + kM * ty * Wp;
+          for (int j = 0; j < kA; ++j) {  // the columns' adjoint, added into the window
+            const T* __restrict sj = s + j * N;
+            T* __restrict col = base + j * N;
 #pragma omp simd
-        for (int64_t u = 0; u < Wp; ++u) {
-          T d[kA];
-          b6(s + u, Wp, d, 1);
-          for (int i = 0; i < kA; ++i) pr[i * Wp + u] += d[i];
+            for (int64_t n = 0; n < N; ++n) {
+              T d[kA];
+              b6(sj + n, kA * N, d, 1);
+              for (int i = 0; i < kA; ++i) col[i * Wp * N + n] += d[i];
+            }
+          }
         }
-      }
-      T* dp = dx + n * dxs[0] + c * dxs[1];
-      for (int64_t h = 0; h < H; ++h) {
-        const int64_t r = h + ph;
-        T* dr = dp + h * dxs[2];
-        if (r < 0 || r >= Hp) {
-          for (int64_t w = 0; w < W; ++w) dr[w * dxs[3]] = T(0);
-          continue;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t h = 0; h < H; ++h) {
+          T* dr = dx + n * dxs[0] + c * dxs[1] + h * dxs[2];
+          const int64_t r = h + ph;
+          for (int64_t w = 0; w < W; ++w) {
+            const int64_t u = w + pw;
+            dr[w * dxs[3]] = (r >= 0 && r < Hp && u >= 0 && u < Wp) ? xb[(r * Wp + u) * N + n] : T(0);
+          }
         }
-        const T* pr = plane.data() + r * Wp;
-        for (int64_t w = 0; w < W; ++w) {
-          const int64_t u = w + pw;
-          dr[w * dxs[3]] = (u >= 0 && u < Wp) ? pr[u] : T(0);
-        }
-      }
     }
   });
 }
@@ -183,35 +171,35 @@ void input_adjoint_run(const T* dV, int64_t ks, int64_t cs, T* dx, int64_t N, in
 template <class T>
 void output_run(const T* M, int64_t ks, int64_t os, T* y, int64_t N, int64_t O, int64_t OH, int64_t OW,
                 const int64_t* ys, int64_t TH, int64_t TW, int nt) {
-  const int64_t OT = ks;
-  parallel_for(N * O, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
-    std::vector<T> half(kM * kA * TW), outb(kM * TW);  // half[p][k][tx] = (A^T m)[p][k] of tile tx
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / O, o = q % O;
-      const T* mp = M + o * os + n * TH * TW;
-      T* yp = y + n * ys[0] + o * ys[1];
-      for (int64_t ty = 0; ty < TH; ++ty) {
-        const T* mt = mp + ty * TW;
-        T* __restrict hb = half.data();
-        for (int k = 0; k < kA; ++k) {
-          const T* __restrict mk = mt + k * OT;  // m[j][k] at mk + j * 6 * OT
+  const int64_t Wq = kM * TW, Hq = kM * TH;
+  parallel_for(O, N * TH * TW * kK, nt, [&](int64_t o0, int64_t o1) {
+    std::vector<T> ybuf(Hq * Wq * N), hbuf(kM * kA * N);  // y[n, o, p, q] at ybuf[(p * Wq + q) * N + n]
+    for (int64_t o = o0; o < o1; ++o) {
+      const T* mc = M + o * os;
+      for (int64_t ty = 0; ty < TH; ++ty)
+        for (int64_t tx = 0; tx < TW; ++tx) {
+          const T* mt = mc + (ty * TW + tx) * N;
+          T* base = ybuf.data() + (kM * ty * Wq + kM * tx) * N;
+          T* h = hbuf.data();  // h[p * 6 + b][n] = (A^T m)[p][b]
+          for (int b = 0; b < kA; ++b) {
+            const T* __restrict mb = mt + b * ks;
+            T* __restrict hb = h + b * N;
 #pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) at4(mk + tx, kA * OT, hb + k * TW + tx, kA * TW);
-        }
-        const int64_t rows = std::min<int64_t>(kM, OH - kM * ty);
-        for (int64_t p = 0; p < rows; ++p) {
-          const T* __restrict hp = hb + p * kA * TW;
-          T* __restrict ob = outb.data();  // [q][tx]
+            for (int64_t n = 0; n < N; ++n) at4(mb + n, kA * ks, hb + n, kA * N);
+          }
+          for (int p = 0; p < kM; ++p) {
+            const T* __restrict hp = h + p * kA * N;
+            T* __restrict row = base + p * Wq * N;
 #pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) at4(hp + tx, TW, ob + tx, TW);
-          T* yr = yp + (kM * ty + p) * ys[2];
-          if (ys[3] == 1) {
-            for (int64_t u = 0; u < OW; ++u) yr[u] = ob[(u & 3) * TW + (u >> 2)];
-          } else {
-            for (int64_t u = 0; u < OW; ++u) yr[u * ys[3]] = ob[(u & 3) * TW + (u >> 2)];
+            for (int64_t n = 0; n < N; ++n) at4(hp + n, N, row + n, N);
           }
         }
-      }
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t p = 0; p < OH; ++p) {
+          T* yr = y + n * ys[0] + o * ys[1] + p * ys[2];
+          const T* src = ybuf.data() + p * Wq * N + n;
+          for (int64_t q = 0; q < OW; ++q) yr[q * ys[3]] = src[q * N];
+        }
     }
   });
 }
@@ -219,41 +207,37 @@ void output_run(const T* M, int64_t ks, int64_t os, T* y, int64_t N, int64_t O, 
 template <class T>
 void output_adjoint_run(const T* dy, T* dM, int64_t ks, int64_t os, int64_t N, int64_t O, int64_t OH, int64_t OW,
                         const int64_t* dys, int64_t TH, int64_t TW, int nt) {
-  const int64_t OT = ks, Wq = kM * TW;
-  parallel_for(N * O, TH * TW * kK, nt, [&](int64_t q0, int64_t q1) {
-    std::vector<T> rows(kM * Wq), half(kM * kA * TW);
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t n = q / O, o = q % O;
-      const T* dp = dy + n * dys[0] + o * dys[1];
-      T* mp = dM + o * os + n * TH * TW;
-      for (int64_t ty = 0; ty < TH; ++ty) {
-        for (int p = 0; p < kM; ++p) {
-          T* r = rows.data() + p * Wq;
-          const int64_t iy = kM * ty + p;
-          if (iy >= OH) {
-            std::fill(r, r + Wq, T(0));
-            continue;
+  const int64_t Tall = N * TH * TW, Wq = kM * TW, Hq = kM * TH;
+  parallel_for(O, Tall * kK, nt, [&](int64_t o0, int64_t o1) {
+    std::vector<T> ybuf(Hq * Wq * N), hbuf(kM * kA * N);
+    for (int64_t o = o0; o < o1; ++o) {
+      std::fill(ybuf.begin(), ybuf.end(), T(0));  // zeros beyond OH x OW (the cropped parts of the tiles)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t p = 0; p < OH; ++p) {
+          const T* dr = dy + n * dys[0] + o * dys[1] + p * dys[2];
+          T* dst = ybuf.data() + p * Wq * N + n;
+          for (int64_t q = 0; q < OW; ++q) dst[q * N] = dr[q * dys[3]];
+        }
+      T* mc = dM + o * os;
+      for (int k = 0; k < kK; ++k) mc[k * ks + Tall] = T(0);  // the pad column (see winograd.h)
+      for (int64_t ty = 0; ty < TH; ++ty)
+        for (int64_t tx = 0; tx < TW; ++tx) {
+          const T* base = ybuf.data() + (kM * ty * Wq + kM * tx) * N;
+          T* mt = mc + (ty * TW + tx) * N;
+          T* h = hbuf.data();  // h[p * 6 + b][n]: the rows' adjoint
+          for (int p = 0; p < kM; ++p) {
+            const T* __restrict row = base + p * Wq * N;
+            T* __restrict hp = h + p * kA * N;
+#pragma omp simd
+            for (int64_t n = 0; n < N; ++n) a6(row + n, N, hp + n, N);
           }
-          const T* dr = dp + iy * dys[2];
-          for (int64_t u = 0; u < OW; ++u) r[u] = dr[u * dys[3]];
-          std::fill(r + OW, r + Wq, T(0));
-        }
-        T* __restrict hb = half.data();  // [p][k][tx] = (dy_tile A)[p][k]
-        for (int p = 0; p < kM; ++p) {
-          const T* __restrict rp = rows.data() + p * Wq;
-          T* __restrict hp = hb + p * kA * TW;
+          for (int b = 0; b < kA; ++b) {
+            const T* __restrict hb = h + b * N;
+            T* __restrict mb = mt + b * ks;
 #pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) a6(rp + kM * tx, 1, hp + tx, TW);
+            for (int64_t n = 0; n < N; ++n) a6(hb + n, kA * N, mb + n, kA * ks);
+          }
         }
-        T* mt = mp + ty * TW;
-        for (int k = 0; k < kA; ++k) {
-          T* __restrict mk = mt + k * OT;
-#pragma omp simd
-          for (int64_t tx = 0; tx < TW; ++tx) a6(hb + k * TW + tx, kA * TW, mk + tx, kA * OT);
-        }
-      }
-      if (n == N - 1)  // the pad column after the tiles (see winograd.h)
-        for (int k = 0; k < kK; ++k) dM[o * os + k * OT + N * TH * TW] = T(0);
     }
   });
 }

@@ -7,9 +7,10 @@ namespace fastgan::cpu {
 // convolution becomes 36 independent GEMMs M[k] = U[k] @ V[k] (k = one of the 6x6 transform
 // points), which PyTorch runs; these are the data transforms around them and their adjoints.
 //
-// Tiles: the output [OH, OW] is cut into TH x TW tiles of 4x4 (the last ones partial); tile
-// t = (n * TH + ty) * TW + tx reads the 6x6 input window starting at row 4 ty - pad_h, column
-// 4 tx - pad_w (zeros outside the image). V is [36, C, T] and M is [36, O, T] with element strides
+// Tiles: the output [OH, OW] is cut into TH x TW tiles of 4x4 (the last ones partial); the tile
+// (ty, tx) of sample n, column t = (ty * TW + tx) * N + n (the batch innermost, so the transforms
+// are vector operations over the batch at any plane size), reads the 6x6 input window starting at
+// row 4 ty - pad_h, column 4 tx - pad_w (zeros outside the image). V is [36, C, T] and M is [36, O, T] with element strides
 // ks (transform point) and cs / os (channel); the tiles are contiguous. V and dM have one more column
 // after the T tiles, which wino_input and wino_output_adjoint set to zero (see TILE_PAD in winograd.py).
 // float32 and float64 only (dtype codes of fastgan/common.h); x strides are {n, c, h, w}.
