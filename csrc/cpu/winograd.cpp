@@ -486,7 +486,7 @@ void s2_output_run(Phases<T> m, const T* moo, const int64_t* ms, T* y, const int
   const int64_t Tall = N * TH * TW, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW, Wo = kS2 * TW;
   const int64_t ek = m.ee_k, ok = m.eo_k, qk = m.oe_k;
   parallel_for(O, Tall * 49, nt, [&](int64_t o0, int64_t o1) {
-    std::vector<T> ybuf(6 * TH * Wq * N), obuf(kS2 * TH * Wo * N);
+    std::vector<T> ybuf(6 * TH * Wq * N), obuf(kS2 * TH * Wo * N), hbuf(6 * 7 * N);
     for (int64_t o = o0; o < o1; ++o) {
       T* yb = ybuf.data();  // y[n, o, Y, X] at yb[(Y * Wq + X) * N + n]
       T* ob = obuf.data();  // moo[n, o, p, q] at ob[(p * Wo + q) * N + n], zero outside [H, W]
@@ -505,32 +505,39 @@ void s2_output_run(Phases<T> m, const T* moo, const int64_t* ms, T* y, const int
           const T* __restrict oe = m.oe + o * m.oe_c + t;
           const T* __restrict oo = ob + (kS2 * ty * Wo + kS2 * tx) * N;
           T* __restrict yt = yb + (6 * ty * Wq + 6 * tx) * N;
+          T* hb = hbuf.data();  // h[r * 7 + b][n]: output row r of the tile x x point b (4 Winograd, 3 identity)
+          for (int b = 0; b < 4; ++b) {
 #pragma omp simd
-          for (int64_t n = 0; n < N; ++n) {
-            T h[6][7];  // output row of the tile x x point (4 Winograd, 3 identity)
-            for (int b = 0; b < 4; ++b) {
+            for (int64_t n = 0; n < N; ++n) {
               T col[3];
               at3(ee + b * ek + n, 4 * ek, col, 1);
               for (int i = 0; i < kS2; ++i) {
-                h[2 * i][b] = col[i];
-                h[2 * i + 1][b] = oe[b * qk + i * Tall + n];
+                hb[(2 * i * 7 + b) * N + n] = col[i];
+                hb[((2 * i + 1) * 7 + b) * N + n] = oe[b * qk + i * Tall + n];
               }
             }
-            for (int b = 0; b < kS2; ++b) {
+          }
+          for (int b = 0; b < kS2; ++b) {
+#pragma omp simd
+            for (int64_t n = 0; n < N; ++n) {
               T col[3];
               at3(eo + b * Tall + n, ok, col, 1);
               for (int i = 0; i < kS2; ++i) {
-                h[2 * i][4 + b] = col[i];
-                h[2 * i + 1][4 + b] = oo[(i * Wo + b) * N + n];
+                hb[(2 * i * 7 + 4 + b) * N + n] = col[i];
+                hb[((2 * i + 1) * 7 + 4 + b) * N + n] = oo[(i * Wo + b) * N + n];
               }
             }
-            for (int r = 0; r < 6; ++r) {
+          }
+          for (int r = 0; r < 6; ++r) {
+            T* __restrict yr = yt + r * Wq * N;
+            const T* __restrict hr = hb + r * 7 * N;
+#pragma omp simd
+            for (int64_t n = 0; n < N; ++n) {
               T row[3];
-              at3(&h[r][0], 1, row, 1);
-              T* yr = yt + r * Wq * N + n;
+              at3(hr + n, N, row, 1);
               for (int j = 0; j < kS2; ++j) {
-                yr[(2 * j) * N] = row[j];
-                yr[(2 * j + 1) * N] = h[r][4 + j];
+                yr[(2 * j) * N + n] = row[j];
+                yr[(2 * j + 1) * N + n] = hr[(4 + j) * N + n];
               }
             }
           }
@@ -551,7 +558,7 @@ void s2_output_adjoint_run(const T* dy, const int64_t* dys, Phases<T> m, T* moo,
   const int64_t Tall = N * TH * TW, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW;
   const int64_t ek = m.ee_k, ok = m.eo_k, qk = m.oe_k;
   parallel_for(O, Tall * 49, nt, [&](int64_t o0, int64_t o1) {
-    std::vector<T> ybuf(6 * TH * Wq * N);
+    std::vector<T> ybuf(6 * TH * Wq * N), hbuf(6 * 7 * N);
     for (int64_t o = o0; o < o1; ++o) {
       T* yb = ybuf.data();
       std::fill(ybuf.begin(), ybuf.end(), T(0));
@@ -575,22 +582,29 @@ void s2_output_adjoint_run(const T* dy, const int64_t* dys, Phases<T> m, T* moo,
           T* __restrict eo = m.eo + o * m.eo_c + t;
           T* __restrict oe = m.oe + o * m.oe_c + t;
           const T* __restrict yt = yb + (6 * ty * Wq + 6 * tx) * N;
+          T* hb = hbuf.data();  // h[r * 7 + b][n], as in s2_output_run
+          for (int r = 0; r < 6; ++r) {
+            const T* __restrict yr = yt + r * Wq * N;
+            T* __restrict hr = hb + r * 7 * N;
 #pragma omp simd
-          for (int64_t n = 0; n < N; ++n) {
-            T h[6][7];
-            for (int r = 0; r < 6; ++r) {
-              const T* yr = yt + r * Wq * N + n;
-              const T row[3] = {yr[0], yr[2 * N], yr[4 * N]};
-              a4(row, 1, &h[r][0], 1);
-              for (int j = 0; j < kS2; ++j) h[r][4 + j] = yr[(2 * j + 1) * N];
+            for (int64_t n = 0; n < N; ++n) {
+              const T row[3] = {yr[n], yr[2 * N + n], yr[4 * N + n]};
+              a4(row, 1, hr + n, N);
+              for (int j = 0; j < kS2; ++j) hr[(4 + j) * N + n] = yr[(2 * j + 1) * N + n];
             }
-            for (int b = 0; b < 4; ++b) {
-              const T col[3] = {h[0][b], h[2][b], h[4][b]};
+          }
+          for (int b = 0; b < 4; ++b) {
+#pragma omp simd
+            for (int64_t n = 0; n < N; ++n) {
+              const T col[3] = {hb[b * N + n], hb[(14 + b) * N + n], hb[(28 + b) * N + n]};
               a4(col, 1, ee + b * ek + n, 4 * ek);
-              for (int i = 0; i < kS2; ++i) oe[b * qk + i * Tall + n] = h[2 * i + 1][b];
+              for (int i = 0; i < kS2; ++i) oe[b * qk + i * Tall + n] = hb[((2 * i + 1) * 7 + b) * N + n];
             }
-            for (int b = 0; b < kS2; ++b) {
-              const T col[3] = {h[0][4 + b], h[2][4 + b], h[4][4 + b]};
+          }
+          for (int b = 0; b < kS2; ++b) {
+#pragma omp simd
+            for (int64_t n = 0; n < N; ++n) {
+              const T col[3] = {hb[(4 + b) * N + n], hb[(18 + b) * N + n], hb[(32 + b) * N + n]};
               a4(col, 1, eo + b * Tall + n, ok);
             }
           }
