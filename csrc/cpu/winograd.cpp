@@ -78,6 +78,40 @@ inline void a6(const T* y, int64_t ys, T* m, int64_t ms) {
   m[5 * ms] = y3;
 }
 
+// Between N sample rows (row n at src + n * s0, elements s1 apart) and a batch-innermost buffer row
+// (element u of sample n at buf[u * N + n]), through a small [N][len] scratch: the sample rows are
+// read or written one at a time with unit stride, and the transpose stays in the L1 cache (walking
+// all N rows together, which are usually a power of two apart, would thrash one cache set).
+template <class T>
+void rows_to_batch(const T* src, int64_t s0, int64_t s1, int64_t len, int64_t N, T* buf, T* tmp) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* r = src + n * s0;
+    T* t = tmp + n * len;
+    if (s1 == 1) {
+      std::memcpy(t, r, sizeof(T) * size_t(len));
+    } else {
+      for (int64_t u = 0; u < len; ++u) t[u] = r[u * s1];
+    }
+  }
+  for (int64_t u = 0; u < len; ++u)
+    for (int64_t n = 0; n < N; ++n) buf[u * N + n] = tmp[n * len + u];
+}
+
+template <class T>
+void batch_to_rows(const T* buf, int64_t len, int64_t N, T* dst, int64_t s0, int64_t s1, T* tmp) {
+  for (int64_t u = 0; u < len; ++u)
+    for (int64_t n = 0; n < N; ++n) tmp[n * len + u] = buf[u * N + n];
+  for (int64_t n = 0; n < N; ++n) {
+    T* r = dst + n * s0;
+    const T* t = tmp + n * len;
+    if (s1 == 1) {
+      std::memcpy(r, t, sizeof(T) * size_t(len));
+    } else {
+      for (int64_t u = 0; u < len; ++u) r[u * s1] = t[u];
+    }
+  }
+}
+
 // The kernels work on one channel at a time with the batch innermost: a tile's column for sample
 // n is t = (ty * TW + tx) * N + n (see winograd.h), so each step of a transform is a loop over the
 // batch with unit strides (whole AVX vectors at the usual batch sizes, whatever the plane size). The
@@ -89,16 +123,14 @@ void input_run(const T* x, T* V, int64_t ks, int64_t cs, int64_t N, int64_t C, i
   const int64_t r0 = std::max<int64_t>(0, -ph), r1 = std::min<int64_t>(H, Hp - ph);
   const int64_t u0 = std::max<int64_t>(0, -pw), u1 = std::min<int64_t>(W, Wp - pw);
   parallel_for(C, Tall * kK, nt, [&](int64_t c0, int64_t c1) {
-    std::vector<T> xbuf(Hp * Wp * N), sbuf(kK * N);
+    std::vector<T> xbuf(Hp * Wp * N), sbuf(kK * N), tmp(N * Wp);
     for (int64_t c = c0; c < c1; ++c) {
       T* xb = xbuf.data();  // x[n, c, iy, ix] at xb[((iy + ph) * Wp + ix + pw) * N + n], zeros around
       std::fill(xbuf.begin(), xbuf.end(), T(0));
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t iy = r0; iy < r1; ++iy) {
-          const T* xr = x + n * xs[0] + c * xs[1] + iy * xs[2];
-          T* dst = xb + ((iy + ph) * Wp + pw) * N + n;
-          for (int64_t ix = u0; ix < u1; ++ix) dst[ix * N] = xr[ix * xs[3]];
-        }
+      if (u1 > u0)
+        for (int64_t iy = r0; iy < r1; ++iy)
+          rows_to_batch(x + c * xs[1] + iy * xs[2] + u0 * xs[3], xs[0], xs[3], u1 - u0, N,
+                        xb + ((iy + ph) * Wp + u0 + pw) * N, tmp.data());
       T* vc = V + c * cs;
       for (int k = 0; k < kK; ++k) vc[k * ks + Tall] = T(0);  // the pad column (see winograd.h)
       for (int64_t ty = 0; ty < TH; ++ty)
@@ -128,7 +160,7 @@ void input_adjoint_run(const T* dV, int64_t ks, int64_t cs, T* dx, int64_t N, in
                        const int64_t* dxs, int64_t ph, int64_t pw, int64_t TH, int64_t TW, int nt) {
   const int64_t Wp = kM * TW + 2, Hp = kM * TH + 2;
   parallel_for(C, N * TH * TW * kK, nt, [&](int64_t c0, int64_t c1) {
-    std::vector<T> xbuf(Hp * Wp * N), sbuf(kK * N);
+    std::vector<T> xbuf(Hp * Wp * N), sbuf(kK * N), tmp(N * Wp);
     for (int64_t c = c0; c < c1; ++c) {
       T* xb = xbuf.data();
       std::fill(xbuf.begin(), xbuf.end(), T(0));
@@ -155,15 +187,18 @@ void input_adjoint_run(const T* dV, int64_t ks, int64_t cs, T* dx, int64_t N, in
             }
           }
         }
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t h = 0; h < H; ++h) {
-          T* dr = dx + n * dxs[0] + c * dxs[1] + h * dxs[2];
-          const int64_t r = h + ph;
-          for (int64_t w = 0; w < W; ++w) {
-            const int64_t u = w + pw;
-            dr[w * dxs[3]] = (r >= 0 && r < Hp && u >= 0 && u < Wp) ? xb[(r * Wp + u) * N + n] : T(0);
-          }
-        }
+      const int64_t w0 = std::min(W, std::max<int64_t>(0, -pw)), w1 = std::max(w0, std::min(W, Wp - pw));
+      for (int64_t h = 0; h < H; ++h) {
+        T* dr = dx + c * dxs[1] + h * dxs[2];
+        const int64_t r = h + ph;
+        const bool row_in = r >= 0 && r < Hp;
+        if (!row_in || w0 > 0 || w1 < W)  // the parts of dx outside the buffer (no window reads them)
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t w = 0; w < W; ++w)
+              if (!row_in || w < w0 || w >= w1) dr[n * dxs[0] + w * dxs[3]] = T(0);
+        if (row_in && w1 > w0)
+          batch_to_rows(xb + (r * Wp + w0 + pw) * N, w1 - w0, N, dr + w0 * dxs[3], dxs[0], dxs[3], tmp.data());
+      }
     }
   });
 }
@@ -173,7 +208,7 @@ void output_run(const T* M, int64_t ks, int64_t os, T* y, int64_t N, int64_t O, 
                 const int64_t* ys, int64_t TH, int64_t TW, int nt) {
   const int64_t Wq = kM * TW, Hq = kM * TH;
   parallel_for(O, N * TH * TW * kK, nt, [&](int64_t o0, int64_t o1) {
-    std::vector<T> ybuf(Hq * Wq * N), hbuf(kM * kA * N);  // y[n, o, p, q] at ybuf[(p * Wq + q) * N + n]
+    std::vector<T> ybuf(Hq * Wq * N), hbuf(kM * kA * N), tmp(N * Wq);  // y[n, o, p, q] at ybuf[(p * Wq + q) * N + n]
     for (int64_t o = o0; o < o1; ++o) {
       const T* mc = M + o * os;
       for (int64_t ty = 0; ty < TH; ++ty)
@@ -194,12 +229,8 @@ void output_run(const T* M, int64_t ks, int64_t os, T* y, int64_t N, int64_t O, 
             for (int64_t n = 0; n < N; ++n) at4(hp + n, N, row + n, N);
           }
         }
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t p = 0; p < OH; ++p) {
-          T* yr = y + n * ys[0] + o * ys[1] + p * ys[2];
-          const T* src = ybuf.data() + p * Wq * N + n;
-          for (int64_t q = 0; q < OW; ++q) yr[q * ys[3]] = src[q * N];
-        }
+      for (int64_t p = 0; p < OH; ++p)
+        batch_to_rows(ybuf.data() + p * Wq * N, OW, N, y + o * ys[1] + p * ys[2], ys[0], ys[3], tmp.data());
     }
   });
 }
@@ -209,15 +240,11 @@ void output_adjoint_run(const T* dy, T* dM, int64_t ks, int64_t os, int64_t N, i
                         const int64_t* dys, int64_t TH, int64_t TW, int nt) {
   const int64_t Tall = N * TH * TW, Wq = kM * TW, Hq = kM * TH;
   parallel_for(O, Tall * kK, nt, [&](int64_t o0, int64_t o1) {
-    std::vector<T> ybuf(Hq * Wq * N), hbuf(kM * kA * N);
+    std::vector<T> ybuf(Hq * Wq * N), hbuf(kM * kA * N), tmp(N * Wq);
     for (int64_t o = o0; o < o1; ++o) {
       std::fill(ybuf.begin(), ybuf.end(), T(0));  // zeros beyond OH x OW (the cropped parts of the tiles)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t p = 0; p < OH; ++p) {
-          const T* dr = dy + n * dys[0] + o * dys[1] + p * dys[2];
-          T* dst = ybuf.data() + p * Wq * N + n;
-          for (int64_t q = 0; q < OW; ++q) dst[q * N] = dr[q * dys[3]];
-        }
+      for (int64_t p = 0; p < OH; ++p)
+        rows_to_batch(dy + o * dys[1] + p * dys[2], dys[0], dys[3], OW, N, ybuf.data() + p * Wq * N, tmp.data());
       T* mc = dM + o * os;
       for (int k = 0; k < kK; ++k) mc[k * ks + Tall] = T(0);  // the pad column (see winograd.h)
       for (int64_t ty = 0; ty < TH; ++ty)
@@ -443,7 +470,7 @@ void s2_input_adjoint_run(Phases<T> v, T* dx, const int64_t* dxs, int64_t N, int
   const int64_t Tall = N * TH * TW, Wp = kS2 * TW + 1, Hp = kS2 * TH + 1;
   const int64_t ek = v.ee_k, ok = v.eo_k, qk = v.oe_k;
   parallel_for(C, Tall * 49, nt, [&](int64_t c0, int64_t c1) {
-    std::vector<T> xbuf(Hp * Wp * N);
+    std::vector<T> xbuf(Hp * Wp * N), tmp(N * W);
     for (int64_t c = c0; c < c1; ++c) {
       T* xb = xbuf.data();
       std::fill(xbuf.begin(), xbuf.end(), T(0));
