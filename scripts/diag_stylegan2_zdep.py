@@ -10,11 +10,12 @@ then the digits FID (1,000 samples, noise const, vs the 500 held-out digits) and
 histogram of the raw and the EMA generator; grids raw.png / ema.png in `out` at the end.
 
     python scripts/diag_stylegan2_zdep.py steps=750 every=250 channel_base=1024 channel_max=64 \
-        [any recipe/run field=value] [nonoise=1] [gmul=0.2] [dmul=0.2] [dnoise=0.2] [wcenter=1] [affmul=10]
+        [any recipe/run field=value] [nonoise=1] [gmul=0.2] [dmul=0.2] [dnoise=0.2] [wcenter=1] [affmul=10] [dtrans=4]
 
 nonoise: no noise inputs; gmul/dmul: scale G's/D's Adam lr; dnoise: N(0, dnoise^2) added to every
 image D sees; wcenter: the affines see w - w0 (w0 = mean w at init, biases adjusted: same initial
-styles); affmul: the style affines learn affmul x faster (same initial function).  One thread.
+styles); affmul: the style affines learn affmul x faster (same initial function); dtrans: random integer
+shifts in [-dtrans, dtrans] (padding -1) of every image D sees.  One thread.
 Findings (issue #8): see the README's "StyleGAN2 on MNIST" section.
 """
 import sys
@@ -28,6 +29,7 @@ steps, every = int(args.pop("steps", 400)), int(args.pop("every", 50))
 nonoise = int(args.pop("nonoise", 0))
 affmul = float(args.pop("affmul", 1))  # lr multiplier of the style affines (weights/bias stored x1/affmul)
 wcenter = int(args.pop("wcenter", 0))  # feed the affines w - w0 (w0: the mean w at init), same init styles
+dtrans = int(args.pop("dtrans", 0))  # random integer shifts in [-dtrans, dtrans] (padding -1) of every image D sees
 dnoise = float(args.pop("dnoise", 0))  # std of Gaussian noise added to every image D sees
 gmul, dmul = float(args.pop("gmul", 1)), float(args.pop("dmul", 1))  # scale G's / D's Adam lr
 from fastgan.train.engine import Trainer  # noqa: E402
@@ -61,6 +63,16 @@ if wcenter:
                 m.affine.bias += (m.affine.weight * m.affine.weight_gain) @ w0 / m.affine.bias_gain
     _Sfwd = G.synthesis.forward
     G.synthesis.forward = lambda ws, noise_mode="random": _Sfwd(ws - w0, noise_mode)
+if dtrans:
+    _Dfwd0 = tr.nets["D"].forward
+
+    def _shift(img):
+        k = dtrans
+        p = torch.nn.functional.pad(img, [k, k, k, k], value=-1.0)
+        d = torch.randint(0, 2 * k + 1, (img.shape[0], 2))
+        H, W = img.shape[2:]
+        return torch.stack([p[i, :, d[i, 0]:d[i, 0] + H, d[i, 1]:d[i, 1] + W] for i in range(img.shape[0])])
+    tr.nets["D"].forward = lambda img, c=None: _Dfwd0(_shift(img), c)
 if dnoise:
     _Dfwd = tr.nets["D"].forward
     tr.nets["D"].forward = lambda img, c=None: _Dfwd(img + dnoise * torch.randn_like(img), c)
