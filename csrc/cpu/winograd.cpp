@@ -274,74 +274,74 @@ constexpr double kG[kA][3] = {{0.25, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 
 
 constexpr int64_t kWB = 64;  // filters per block, the vectorised dimension of the weight transforms
 
+// f(a, b0, nb, off) for every block of nb <= kWB filters b0 .. b0 + nb - 1 of row a of an [A, B] grid of
+// 3x3 filters (off = a * B + b0), parallel over the rows: the blocking of the weight transforms and adjoints.
+template <class F>
+void filter_blocks(int64_t A, int64_t B, int nt, F&& f) {
+  parallel_for(A, B * 36, nt, [&](int64_t a0, int64_t a1) {
+    for (int64_t a = a0; a < a1; ++a)
+      for (int64_t b0 = 0; b0 < B; b0 += kWB) f(a, b0, std::min<int64_t>(kWB, B - b0), a * B + b0);
+  });
+}
+
 template <class T>
 void weight_run(const T* w, T* U, int64_t O, int64_t I, const int64_t* ws, int nt) {
   const int64_t OI = O * I;
-  parallel_for(O, I * kK, nt, [&](int64_t o0, int64_t o1) {
+  filter_blocks(O, I, nt, [&](int64_t o, int64_t i0, int64_t nb, int64_t) {
     T g[9][kWB], h[kA][3][kWB];
-    for (int64_t o = o0; o < o1; ++o) {
-      for (int64_t i0 = 0; i0 < I; i0 += kWB) {
-        const int64_t nb = std::min<int64_t>(kWB, I - i0);
-        for (int r = 0; r < 3; ++r)
-          for (int c = 0; c < 3; ++c) {
-            const T* src = w + o * ws[0] + i0 * ws[1] + r * ws[2] + c * ws[3];
-            for (int64_t l = 0; l < nb; ++l) g[r * 3 + c][l] = src[l * ws[1]];
-          }
-        for (int a = 0; a < kA; ++a)
-          for (int c = 0; c < 3; ++c) {
-            const T k0 = T(kG[a][0]), k1 = T(kG[a][1]), k2 = T(kG[a][2]);
-#pragma omp simd
-            for (int64_t l = 0; l < nb; ++l) h[a][c][l] = k0 * g[c][l] + k1 * g[3 + c][l] + k2 * g[6 + c][l];
-          }
-        for (int a = 0; a < kA; ++a)
-          for (int b = 0; b < kA; ++b) {
-            const T k0 = T(kG[b][0]), k1 = T(kG[b][1]), k2 = T(kG[b][2]);
-            T* __restrict u = U + (a * kA + b) * OI + o * I + i0;
-#pragma omp simd
-            for (int64_t l = 0; l < nb; ++l) u[l] = h[a][0][l] * k0 + h[a][1][l] * k1 + h[a][2][l] * k2;
-          }
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 3; ++c) {
+        const T* src = w + o * ws[0] + i0 * ws[1] + r * ws[2] + c * ws[3];
+        for (int64_t l = 0; l < nb; ++l) g[r * 3 + c][l] = src[l * ws[1]];
       }
-    }
+    for (int a = 0; a < kA; ++a)
+      for (int c = 0; c < 3; ++c) {
+        const T k0 = T(kG[a][0]), k1 = T(kG[a][1]), k2 = T(kG[a][2]);
+#pragma omp simd
+        for (int64_t l = 0; l < nb; ++l) h[a][c][l] = k0 * g[c][l] + k1 * g[3 + c][l] + k2 * g[6 + c][l];
+      }
+    for (int a = 0; a < kA; ++a)
+      for (int b = 0; b < kA; ++b) {
+        const T k0 = T(kG[b][0]), k1 = T(kG[b][1]), k2 = T(kG[b][2]);
+        T* __restrict u = U + (a * kA + b) * OI + o * I + i0;
+#pragma omp simd
+        for (int64_t l = 0; l < nb; ++l) u[l] = h[a][0][l] * k0 + h[a][1][l] * k1 + h[a][2][l] * k2;
+      }
   });
 }
 
 template <class T>
 void weight_adjoint_run(const T* dU, T* dw, int64_t O, int64_t I, int nt) {
   const int64_t OI = O * I;
-  parallel_for(O, I * kK, nt, [&](int64_t o0, int64_t o1) {
+  filter_blocks(O, I, nt, [&](int64_t o, int64_t i0, int64_t nb, int64_t) {
     T h[kA][3][kWB], g[9][kWB];
-    for (int64_t o = o0; o < o1; ++o) {
-      for (int64_t i0 = 0; i0 < I; i0 += kWB) {
-        const int64_t nb = std::min<int64_t>(kWB, I - i0);
-        for (int a = 0; a < kA; ++a) {  // h = dU G
-          for (int c = 0; c < 3; ++c)
-            for (int64_t l = 0; l < nb; ++l) h[a][c][l] = T(0);
-          for (int b = 0; b < kA; ++b) {
-            const T* __restrict u = dU + (a * kA + b) * OI + o * I + i0;
-            const T k0 = T(kG[b][0]), k1 = T(kG[b][1]), k2 = T(kG[b][2]);
+    for (int a = 0; a < kA; ++a) {  // h = dU G
+      for (int c = 0; c < 3; ++c)
+        for (int64_t l = 0; l < nb; ++l) h[a][c][l] = T(0);
+      for (int b = 0; b < kA; ++b) {
+        const T* __restrict u = dU + (a * kA + b) * OI + o * I + i0;
+        const T k0 = T(kG[b][0]), k1 = T(kG[b][1]), k2 = T(kG[b][2]);
 #pragma omp simd
-            for (int64_t l = 0; l < nb; ++l) {
-              h[a][0][l] += u[l] * k0;
-              h[a][1][l] += u[l] * k1;
-              h[a][2][l] += u[l] * k2;
-            }
-          }
+        for (int64_t l = 0; l < nb; ++l) {
+          h[a][0][l] += u[l] * k0;
+          h[a][1][l] += u[l] * k1;
+          h[a][2][l] += u[l] * k2;
         }
-        for (int r = 0; r < 3; ++r)  // g = G^T h
-          for (int c = 0; c < 3; ++c) {
-            T* __restrict gr = g[r * 3 + c];
-            for (int64_t l = 0; l < nb; ++l) gr[l] = T(0);
-            for (int a = 0; a < kA; ++a) {
-              const T k = T(kG[a][r]);
-#pragma omp simd
-              for (int64_t l = 0; l < nb; ++l) gr[l] += k * h[a][c][l];
-            }
-          }
-        T* dst = dw + (o * I + i0) * 9;
-        for (int64_t l = 0; l < nb; ++l)
-          for (int q = 0; q < 9; ++q) dst[l * 9 + q] = g[q][l];
       }
     }
+    for (int r = 0; r < 3; ++r)  // g = G^T h
+      for (int c = 0; c < 3; ++c) {
+        T* __restrict gr = g[r * 3 + c];
+        for (int64_t l = 0; l < nb; ++l) gr[l] = T(0);
+        for (int a = 0; a < kA; ++a) {
+          const T k = T(kG[a][r]);
+#pragma omp simd
+          for (int64_t l = 0; l < nb; ++l) gr[l] += k * h[a][c][l];
+        }
+      }
+    T* dst = dw + (o * I + i0) * 9;
+    for (int64_t l = 0; l < nb; ++l)
+      for (int q = 0; q < 9; ++q) dst[l * 9 + q] = g[q][l];
   });
 }
 
@@ -648,39 +648,34 @@ constexpr double kGE[4][3] = {{0, 0, 1}, {0.5, 0, 0.5}, {-0.5, 0, 0.5}, {1, 0, 0
 template <class T>
 void s2_weight_run(const T* w, const int64_t* ws, int64_t A, int64_t B, T* ee, T* eo, T* oe, T* oo, int nt) {
   const int64_t AB = A * B;
-  parallel_for(A, B * 25, nt, [&](int64_t a0, int64_t a1) {
+  filter_blocks(A, B, nt, [&](int64_t a, int64_t b0, int64_t nb, int64_t off) {
     T g[9][kWB], h[4][3][kWB];
-    for (int64_t a = a0; a < a1; ++a) {
-      for (int64_t b0 = 0; b0 < B; b0 += kWB) {
-        const int64_t nb = std::min<int64_t>(kWB, B - b0), off = a * B + b0;
-        for (int r = 0; r < 3; ++r)
-          for (int c = 0; c < 3; ++c) {
-            const T* src = w + a * ws[0] + b0 * ws[1] + r * ws[2] + c * ws[3];
-            for (int64_t l = 0; l < nb; ++l) g[r * 3 + c][l] = src[l * ws[1]];
-          }
-        for (int p = 0; p < 4; ++p)  // h = GE g (rows)
-          for (int c = 0; c < 3; ++c) {
-            const T k0 = T(kGE[p][0]), k2 = T(kGE[p][2]);
-#pragma omp simd
-            for (int64_t l = 0; l < nb; ++l) h[p][c][l] = k0 * g[c][l] + k2 * g[6 + c][l];
-          }
-        for (int p = 0; p < 4; ++p) {
-          for (int q = 0; q < 4; ++q) {  // ee = h GE^T
-            const T k0 = T(kGE[q][0]), k2 = T(kGE[q][2]);
-            T* __restrict u = ee + (p * 4 + q) * AB + off;
-#pragma omp simd
-            for (int64_t l = 0; l < nb; ++l) u[l] = h[p][0][l] * k0 + h[p][2][l] * k2;
-          }
-          T* __restrict u = eo + p * AB + off;  // the odd column: tap 1 along x
-          for (int64_t l = 0; l < nb; ++l) u[l] = h[p][1][l];
-          const T k0 = T(kGE[p][0]), k2 = T(kGE[p][2]);
-          T* __restrict v = oe + p * AB + off;  // the odd row: tap 1 along y
-#pragma omp simd
-          for (int64_t l = 0; l < nb; ++l) v[l] = g[3][l] * k0 + g[5][l] * k2;
-        }
-        for (int64_t l = 0; l < nb; ++l) oo[off + l] = g[4][l];
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 3; ++c) {
+        const T* src = w + a * ws[0] + b0 * ws[1] + r * ws[2] + c * ws[3];
+        for (int64_t l = 0; l < nb; ++l) g[r * 3 + c][l] = src[l * ws[1]];
       }
+    for (int p = 0; p < 4; ++p)  // h = GE g (rows)
+      for (int c = 0; c < 3; ++c) {
+        const T k0 = T(kGE[p][0]), k2 = T(kGE[p][2]);
+#pragma omp simd
+        for (int64_t l = 0; l < nb; ++l) h[p][c][l] = k0 * g[c][l] + k2 * g[6 + c][l];
+      }
+    for (int p = 0; p < 4; ++p) {
+      for (int q = 0; q < 4; ++q) {  // ee = h GE^T
+        const T k0 = T(kGE[q][0]), k2 = T(kGE[q][2]);
+        T* __restrict u = ee + (p * 4 + q) * AB + off;
+#pragma omp simd
+        for (int64_t l = 0; l < nb; ++l) u[l] = h[p][0][l] * k0 + h[p][2][l] * k2;
+      }
+      T* __restrict u = eo + p * AB + off;  // the odd column: tap 1 along x
+      for (int64_t l = 0; l < nb; ++l) u[l] = h[p][1][l];
+      const T k0 = T(kGE[p][0]), k2 = T(kGE[p][2]);
+      T* __restrict v = oe + p * AB + off;  // the odd row: tap 1 along y
+#pragma omp simd
+      for (int64_t l = 0; l < nb; ++l) v[l] = g[3][l] * k0 + g[5][l] * k2;
     }
+    for (int64_t l = 0; l < nb; ++l) oo[off + l] = g[4][l];
   });
 }
 
@@ -688,52 +683,47 @@ void s2_weight_run(const T* w, const int64_t* ws, int64_t A, int64_t B, T* ee, T
 template <class T>
 void s2_weight_adjoint_run(const T* ee, const T* eo, const T* oe, const T* oo, T* dw, int64_t A, int64_t B, int nt) {
   const int64_t AB = A * B;
-  parallel_for(A, B * 25, nt, [&](int64_t a0, int64_t a1) {
+  filter_blocks(A, B, nt, [&](int64_t a, int64_t b0, int64_t nb, int64_t off) {
     T g[9][kWB], h[4][3][kWB];
-    for (int64_t a = a0; a < a1; ++a) {
-      for (int64_t b0 = 0; b0 < B; b0 += kWB) {
-        const int64_t nb = std::min<int64_t>(kWB, B - b0), off = a * B + b0;
-        for (int p = 0; p < 4; ++p) {  // h = dee GE (over q), h[., 1] = deo
-          for (int c = 0; c < 3; ++c)
-            for (int64_t l = 0; l < nb; ++l) h[p][c][l] = T(0);
-          for (int q = 0; q < 4; ++q) {
-            const T* __restrict u = ee + (p * 4 + q) * AB + off;
-            const T k0 = T(kGE[q][0]), k2 = T(kGE[q][2]);
+    for (int p = 0; p < 4; ++p) {  // h = dee GE (over q), h[., 1] = deo
+      for (int c = 0; c < 3; ++c)
+        for (int64_t l = 0; l < nb; ++l) h[p][c][l] = T(0);
+      for (int q = 0; q < 4; ++q) {
+        const T* __restrict u = ee + (p * 4 + q) * AB + off;
+        const T k0 = T(kGE[q][0]), k2 = T(kGE[q][2]);
 #pragma omp simd
-            for (int64_t l = 0; l < nb; ++l) {
-              h[p][0][l] += u[l] * k0;
-              h[p][2][l] += u[l] * k2;
-            }
-          }
-          const T* __restrict u = eo + p * AB + off;
-          for (int64_t l = 0; l < nb; ++l) h[p][1][l] = u[l];
+        for (int64_t l = 0; l < nb; ++l) {
+          h[p][0][l] += u[l] * k0;
+          h[p][2][l] += u[l] * k2;
         }
-        for (int r = 0; r < 3; ++r)  // g = GE^T h
-          for (int c = 0; c < 3; ++c) {
-            T* __restrict gr = g[r * 3 + c];
-            for (int64_t l = 0; l < nb; ++l) gr[l] = T(0);
-            for (int p = 0; p < 4; ++p) {
-              const T k = T(kGE[p][r]);
-              if (k == T(0)) continue;
+      }
+      const T* __restrict u = eo + p * AB + off;
+      for (int64_t l = 0; l < nb; ++l) h[p][1][l] = u[l];
+    }
+    for (int r = 0; r < 3; ++r)  // g = GE^T h
+      for (int c = 0; c < 3; ++c) {
+        T* __restrict gr = g[r * 3 + c];
+        for (int64_t l = 0; l < nb; ++l) gr[l] = T(0);
+        for (int p = 0; p < 4; ++p) {
+          const T k = T(kGE[p][r]);
+          if (k == T(0)) continue;
 #pragma omp simd
-              for (int64_t l = 0; l < nb; ++l) gr[l] += k * h[p][c][l];
-            }
-          }
-        for (int p = 0; p < 4; ++p) {  // the odd row's taps (1, c)
-          const T* __restrict v = oe + p * AB + off;
-          const T k0 = T(kGE[p][0]), k2 = T(kGE[p][2]);
-#pragma omp simd
-          for (int64_t l = 0; l < nb; ++l) {
-            g[3][l] += k0 * v[l];
-            g[5][l] += k2 * v[l];
-          }
+          for (int64_t l = 0; l < nb; ++l) gr[l] += k * h[p][c][l];
         }
-        for (int64_t l = 0; l < nb; ++l) g[4][l] += oo[off + l];
-        T* dst = dw + off * 9;
-        for (int64_t l = 0; l < nb; ++l)
-          for (int q = 0; q < 9; ++q) dst[l * 9 + q] = g[q][l];
+      }
+    for (int p = 0; p < 4; ++p) {  // the odd row's taps (1, c)
+      const T* __restrict v = oe + p * AB + off;
+      const T k0 = T(kGE[p][0]), k2 = T(kGE[p][2]);
+#pragma omp simd
+      for (int64_t l = 0; l < nb; ++l) {
+        g[3][l] += k0 * v[l];
+        g[5][l] += k2 * v[l];
       }
     }
+    for (int64_t l = 0; l < nb; ++l) g[4][l] += oo[off + l];
+    T* dst = dw + off * 9;
+    for (int64_t l = 0; l < nb; ++l)
+      for (int q = 0; q < 9; ++q) dst[l * 9 + q] = g[q][l];
   });
 }
 
