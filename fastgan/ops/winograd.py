@@ -57,18 +57,21 @@ def _tiles(oh: int, ow: int):
 LAYOUT = {"transformed": "channel"}
 
 
-# The transformed tensors carry TILE_PAD = 1 zero column after the T tiles: with T a multiple of a power of two,
-# the GEMM's output [36, O, T + 1] has a row stride that is not, which keeps the output transform's 36 reads
-# out of the same cache sets (measured 1.2-1.9x faster transforms). The zeros add nothing to any product. The C++
-# kernels that write these tensors (wino_input, wino_output_adjoint) write the zeros too.
-TILE_PAD = 1
+def padded_cols(t: int) -> int:
+    """Columns of a transformed tensor holding t tiles: t rounded up past t to a multiple of 8 (1-8 zero
+    columns after the tiles, which the C++ kernels that write these tensors set). The rows are then a
+    multiple of 32 bytes apart, which the batched GEMMs take 1.2-2x faster than the odd t + 1 at the
+    32/16 px shapes (`python benchmarks/bench_train.py`'s loop; see the commit), and, for t a multiple
+    of 16, not a large power of two apart, which keeps the transforms' strided accesses out of the same
+    cache sets. The zeros add nothing to any product. The C++ ``padded_cols`` is the same function."""
+    return (t + 8) // 8 * 8
 
 
 def _new_transformed(like: torch.Tensor, c: int, t: int) -> torch.Tensor:
-    """[36, c, t + TILE_PAD] in the LAYOUT, uninitialised."""
+    """[36, c, padded_cols(t)] in the LAYOUT, uninitialised."""
     if LAYOUT["transformed"] == "channel":
-        return like.new_empty(c, 36, t + TILE_PAD).permute(1, 0, 2)
-    return like.new_empty(36, c, t + TILE_PAD)
+        return like.new_empty(c, 36, padded_cols(t)).permute(1, 0, 2)
+    return like.new_empty(36, c, padded_cols(t))
 
 
 def _tiles_inner(t: torch.Tensor) -> torch.Tensor:
@@ -79,7 +82,7 @@ def _tiles_inner(t: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------ input transform and its adjoint
 @torch.library.custom_op("fastgan::wino_input", mutates_args=())
 def _input_op(x: torch.Tensor, pad_h: int, pad_w: int, th: int, tw: int) -> torch.Tensor:
-    """V [36, C, N * th * tw + TILE_PAD] = B^T d B of every 6x6 window (4-pixel stride, zero padding)."""
+    """V [36, C, padded_cols(N * th * tw)] = B^T d B of every 6x6 window (4-pixel stride, zero padding)."""
     n, c, h, w = x.shape
     v = _new_transformed(x, c, n * th * tw)
     if v.numel():
@@ -152,7 +155,7 @@ def _(m, n, oh, ow, th, tw):
 
 @torch.library.custom_op("fastgan::wino_output_adjoint", mutates_args=())
 def _output_adj_op(dy: torch.Tensor, th: int, tw: int) -> torch.Tensor:
-    """dM [36, O, N * th * tw + TILE_PAD] = A dy_tile A^T: the adjoint of fastgan::wino_output."""
+    """dM [36, O, padded_cols(N * th * tw)] = A dy_tile A^T: the adjoint of fastgan::wino_output."""
     n, o, oh, ow = dy.shape
     dm = _new_transformed(dy, o, n * th * tw)
     if dm.numel():

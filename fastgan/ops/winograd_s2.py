@@ -30,7 +30,7 @@ import torch
 
 from . import _common as C
 from . import _dispatch as D
-from .winograd import DTYPES, _native
+from .winograd import DTYPES, _native, padded_cols
 from .winograd import _tiles_inner as _cols_inner  # unit stride along the columns, as the kernels index
 
 # G on the taps (w0, w1, w2) of one axis: the even phase correlates with g = (w2, w0), and F(3, 2)'s
@@ -44,15 +44,15 @@ def tiles(h: int, w: int):
 
 
 def _new_phases(like: torch.Tensor, c: int, t: int):
-    """ee [16, c, t + 1], eo [4, c, 3t + 1], oe [4, c, 3t + 1], each allocated channel-major.
+    """ee [16, c, padded_cols(t)], eo and oe [4, c, padded_cols(3t)], each allocated channel-major.
 
-    The last column is a zero pad that the C++ kernels write: with it, the row strides of these
-    tensors and of the GEMM outputs made from them are not multiples of a large power of two, so the
-    transforms' reads at those strides do not all fall into the same cache sets (as in winograd.py).
+    The columns after the tiles are zeros that the C++ kernels write (see winograd.padded_cols: the
+    GEMMs run faster on rows a multiple of 32 bytes apart, and the transforms' strided accesses stay out
+    of the same cache sets).
     """
-    ee = like.new_empty(c, 16, t + 1).permute(1, 0, 2)
-    eo = like.new_empty(c, 4, 3 * t + 1).permute(1, 0, 2)
-    oe = like.new_empty(c, 4, 3 * t + 1).permute(1, 0, 2)
+    ee = like.new_empty(c, 16, padded_cols(t)).permute(1, 0, 2)
+    eo = like.new_empty(c, 4, padded_cols(3 * t)).permute(1, 0, 2)
+    oe = like.new_empty(c, 4, padded_cols(3 * t)).permute(1, 0, 2)
     return ee, eo, oe
 
 

@@ -115,7 +115,7 @@ def test_transforms_adjoint_identities_and_pads():
     x = torch.randn(n, c, h, w, dtype=torch.float64)
     v = S._input_op(x, th, tw)
     for t, width in zip(v, (n * th * tw, 3 * n * th * tw, 3 * n * th * tw)):
-        assert t.shape[2] == width + 1 and (t[:, :, width:] == 0).all()  # the zero pad column
+        assert t.shape[2] == S.padded_cols(width) and (t[:, :, width:] == 0).all()  # the zero pad columns
     dv = tuple(torch.randn_like(t) for t in v)
     torch.testing.assert_close(_dot(v, dv), (x * S._input_adj_op(*dv, n, h, w)).sum(), rtol=1e-12, atol=1e-12)
     dy = torch.randn(n, c, 2 * h + 1, 2 * w + 1, dtype=torch.float64)
@@ -125,6 +125,31 @@ def test_transforms_adjoint_identities_and_pads():
     torch.testing.assert_close(m[3], dy[:, :, 1::2, 1::2][:, :, :h, :w])
     mm = tuple(torch.randn_like(t) for t in m)
     torch.testing.assert_close(_dot(m, mm), (dy * S._output_op(*mm)).sum(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_pad_columns_written_zero_over_reused_memory(dtype):
+    """s2_input and s2_output_adjoint zero the columns after the tiles themselves: NaN-filled blocks of the
+    outputs' sizes are freed first, so the outputs are likely to land on recycled, non-zero memory."""
+    torch.manual_seed(8)
+    n, c, h, w = 2, 3, 7, 4
+    th, tw = S.tiles(h, w)
+    t = n * th * tw
+    x = torch.randn(n, c, h, w, dtype=dtype)
+    dy = torch.randn(n, c, 2 * h + 1, 2 * w + 1, dtype=dtype)
+    widths = (t, 3 * t, 3 * t)
+    reused = 0
+    for _ in range(50):  # the allocator does not always hand the block back; several tries make it near-certain
+        for op in (lambda: S._input_op(x, th, tw), lambda: S._output_adj_op(dy)[:3]):
+            junk = [torch.full((c, k, S.padded_cols(wd)), float("nan"), dtype=dtype) for k, wd in zip((16, 4, 4), widths)]
+            ptrs = {j.data_ptr() for j in junk}
+            del junk
+            out = op()
+            reused += any(o.data_ptr() in ptrs for o in out)
+            for o, wd in zip(out, widths):
+                assert torch.isfinite(o).all()
+                assert (o[:, :, wd:] == 0).all()
+    assert reused
 
 
 def test_weight_transform_matches_formula():
@@ -167,7 +192,8 @@ def test_opcheck():
     x = torch.randn(2, 3, 5, 4)
     th, tw = S.tiles(5, 4)
     t = 2 * th * tw
-    phases = (torch.randn(16, 3, t + 1), torch.randn(4, 3, 3 * t + 1), torch.randn(4, 3, 3 * t + 1))
+    phases = (torch.randn(16, 3, S.padded_cols(t)), torch.randn(4, 3, S.padded_cols(3 * t)),
+              torch.randn(4, 3, S.padded_cols(3 * t)))
     torch.library.opcheck(torch.ops.fastgan.wino_s2_input.default, (x, th, tw))
     torch.library.opcheck(torch.ops.fastgan.wino_s2_input_adjoint.default, (*phases, 2, 5, 4))
     torch.library.opcheck(torch.ops.fastgan.wino_s2_output.default, (*phases, torch.randn(2, 3, 5, 4)))

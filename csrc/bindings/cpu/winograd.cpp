@@ -4,6 +4,7 @@
 namespace nb = nanobind;
 
 FASTGAN_BIND(winograd) {
+  m.def("wino_padded_cols", &fastgan::cpu::padded_cols);
   m.def("wino_input", [](int dtype, uintptr_t x, uintptr_t V, int64_t ks, int64_t cs, int64_t N, int64_t C, int64_t H, int64_t W, int64_t s0,
                          int64_t s1, int64_t s2, int64_t s3, int64_t ph, int64_t pw, int64_t TH, int64_t TW,
                          int nthreads) {
