@@ -26,7 +26,8 @@ run eager: they need a double backward, which PyTorch's compile does not support
 * ``mnist32`` (default): CPU-sized, 32x32 (MNIST padded/resized), z = w = 128, 2 mapping
   layers, channel_base 2048 / channel_max 128, γ = 0.05;
 * ``cifar``: the StyleGAN2-ADA CIFAR-10 configuration: 32x32, 2 mapping layers, channel_base
-  16384 / max 512, γ = 0.01, minibatch-std group 32, no path length, no style mixing;
+  16384 / max 512, γ = 0.01, minibatch-std group 32, no path length, no style mixing, and the
+  ``orig`` discriminator (no residual skips);
 * ``paper256``: the 256x256 configuration: 8 mapping layers, channel_base 16384 / max 512,
   γ = 1, minibatch-std group 8, path length 2, style mixing 0.9.
 
@@ -63,13 +64,13 @@ __all__ = ["StyleGAN2Recipe", "StyleGAN2", "PRESETS", "mix_styles", "g_main_loss
 PRESETS = {
     "mnist32": dict(resolution=32, z_dim=128, w_dim=128, mapping_layers=2, channel_base=2048, channel_max=128,
                     r1_gamma=0.05, pl_weight=2.0, style_mixing=0.9, mbstd_group=4, lr=0.0025, conv_clamp=256.0,
-                    num_fp16_res=0),
+                    num_fp16_res=0, d_arch="resnet"),
     "cifar": dict(resolution=32, z_dim=512, w_dim=512, mapping_layers=2, channel_base=16384, channel_max=512,
                   r1_gamma=0.01, pl_weight=0.0, style_mixing=0.0, mbstd_group=32, lr=0.0025, conv_clamp=256.0,
-                  num_fp16_res=4),
+                  num_fp16_res=4, d_arch="orig"),
     "paper256": dict(resolution=256, z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512,
                      r1_gamma=1.0, pl_weight=2.0, style_mixing=0.9, mbstd_group=8, lr=0.0025, conv_clamp=256.0,
-                     num_fp16_res=4),
+                     num_fp16_res=4, d_arch="resnet"),
 }
 
 
@@ -101,7 +102,7 @@ class StyleGAN2Recipe(Recipe):
     w_avg_beta: float = 0.995
     trunc_cutoff: int | None = None     # truncation applies to the first this many ws (None: all)
     g_arch: str = "skip"                # skip | orig
-    d_arch: str = "resnet"              # resnet | orig
+    d_arch: str | None = None           # resnet | orig (the preset's: resnet, but orig for cifar)
     cond: bool = False                  # class-conditional (labels embedded in mapping, projection in D)
 
     def resolved(self) -> types.SimpleNamespace:

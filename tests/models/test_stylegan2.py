@@ -152,6 +152,9 @@ def test_presets_fill_only_unset_fields():
     assert (r.resolution, r.mapping_layers, r.r1_gamma, r.pl_weight, r.style_mixing) == (256, 8, 3.0, 2.0, 0.9)
     r = sg2.StyleGAN2Recipe(preset="cifar").resolved()
     assert (r.resolution, r.mapping_layers, r.r1_gamma) == (32, 2, 0.01)
+    assert r.d_arch == "orig"  # StyleGAN2-ADA's cifar config drops D's residual skips
+    assert sg2.StyleGAN2Recipe(preset="cifar", d_arch="resnet").resolved().d_arch == "resnet"
+    assert sg2.StyleGAN2Recipe().resolved().d_arch == "resnet"
     phases = [p.name for p in _family().phases()]
     assert phases == ["G", "Greg", "D", "Dreg"]
     f = _family()
