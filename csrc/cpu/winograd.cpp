@@ -30,6 +30,12 @@ constexpr int kA = 6;   // input tile
 constexpr int kM = 4;   // output tile
 constexpr int kK = 36;  // transform points
 
+// The pad columns of a transformed row holding t tiles: [t, padded_cols(t)) set to zero (see winograd.h).
+template <class T>
+inline void zero_pad(T* row, int64_t t) {
+  std::fill(row + t, row + padded_cols(t), T(0));
+}
+
 // o = B^T d (d and o with element strides ds, os).
 template <class T>
 inline void bt6(const T* d, int64_t ds, T* o, int64_t os) {
@@ -132,8 +138,7 @@ void input_run(const T* x, T* V, int64_t ks, int64_t cs, int64_t N, int64_t C, i
           rows_to_batch(x + c * xs[1] + iy * xs[2] + u0 * xs[3], xs[0], xs[3], u1 - u0, N,
                         xb + ((iy + ph) * Wp + u0 + pw) * N, tmp.data());
       T* vc = V + c * cs;
-      for (int k = 0; k < kK; ++k)  // the pad columns (see winograd.h)
-        std::fill(vc + k * ks + Tall, vc + k * ks + padded_cols(Tall), T(0));
+      for (int k = 0; k < kK; ++k) zero_pad(vc + k * ks, Tall);
       for (int64_t ty = 0; ty < TH; ++ty)
         for (int64_t tx = 0; tx < TW; ++tx) {
           const T* base = xb + (kM * ty * Wp + kM * tx) * N;
@@ -247,8 +252,7 @@ void output_adjoint_run(const T* dy, T* dM, int64_t ks, int64_t os, int64_t N, i
       for (int64_t p = 0; p < OH; ++p)
         rows_to_batch(dy + o * dys[1] + p * dys[2], dys[0], dys[3], OW, N, ybuf.data() + p * Wq * N, tmp.data());
       T* mc = dM + o * os;
-      for (int k = 0; k < kK; ++k)  // the pad columns (see winograd.h)
-        std::fill(mc + k * ks + Tall, mc + k * ks + padded_cols(Tall), T(0));
+      for (int k = 0; k < kK; ++k) zero_pad(mc + k * ks, Tall);
       for (int64_t ty = 0; ty < TH; ++ty)
         for (int64_t tx = 0; tx < TW; ++tx) {
           const T* base = ybuf.data() + (kM * ty * Wq + kM * tx) * N;
@@ -414,11 +418,10 @@ Phases<T> cast(const S2Phases& p) {
 // The columns after the tiles (padded_cols, see winograd.h) are zero in every transformed tensor.
 template <class T>
 void zero_pads(const Phases<T>& v, int64_t c, int64_t Tall) {
-  const int64_t e1 = padded_cols(Tall), t3 = 3 * Tall, o1 = padded_cols(t3);
-  for (int k = 0; k < 16; ++k) std::fill(v.ee + c * v.ee_c + k * v.ee_k + Tall, v.ee + c * v.ee_c + k * v.ee_k + e1, T(0));
+  for (int k = 0; k < 16; ++k) zero_pad(v.ee + c * v.ee_c + k * v.ee_k, Tall);
   for (int k = 0; k < 4; ++k) {
-    std::fill(v.eo + c * v.eo_c + k * v.eo_k + t3, v.eo + c * v.eo_c + k * v.eo_k + o1, T(0));
-    std::fill(v.oe + c * v.oe_c + k * v.oe_k + t3, v.oe + c * v.oe_c + k * v.oe_k + o1, T(0));
+    zero_pad(v.eo + c * v.eo_c + k * v.eo_k, 3 * Tall);
+    zero_pad(v.oe + c * v.oe_c + k * v.oe_k, 3 * Tall);
   }
 }
 

@@ -5,7 +5,7 @@ namespace fastgan::cpu {
 
 // Columns of a transformed tensor (and of the GEMM output made from it) holding t tiles: t rounded up
 // past t to a multiple of 8, i.e. 1-8 zero columns. The row stride is then a multiple of 32 bytes (the
-// GEMMs measured 1.2-2x faster than with the odd t + 1 at the 32/16 px shapes) and, for t a multiple
+// GEMMs at the 32/16 px shapes ran 1.2-1.35x faster than with the odd t + 1, in the bench loop at 1 thread) and, for t a multiple
 // of 16, not a multiple of 64 bytes times a power of two (which kept the transforms' strided accesses
 // out of the same cache sets). winograd.py's padded_cols is the same function (tested).
 inline int64_t padded_cols(int64_t t) { return (t + 8) / 8 * 8; }

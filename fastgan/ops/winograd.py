@@ -60,8 +60,8 @@ LAYOUT = {"transformed": "channel"}
 def padded_cols(t: int) -> int:
     """Columns of a transformed tensor holding t tiles: t rounded up past t to a multiple of 8 (1-8 zero
     columns after the tiles, which the C++ kernels that write these tensors set). The rows are then a
-    multiple of 32 bytes apart, which the batched GEMMs take 1.2-2x faster than the odd t + 1 at the
-    32/16 px shapes (`python benchmarks/bench_train.py`'s loop; see the commit), and, for t a multiple
+    multiple of 32 bytes apart, which the batched GEMMs take 1.2-1.35x faster than the odd t + 1 at the
+    32/16 px shapes (`benchmarks/bench_train.py`'s loop at one thread; all bmm 1158 -> 961 ms/step), and, for t a multiple
     of 16, not a large power of two apart, which keeps the transforms' strided accesses out of the same
     cache sets. The zeros add nothing to any product. The C++ ``padded_cols`` is the same function."""
     return (t + 8) // 8 * 8
