@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cpu/parallel.h"
+#include "cpu/transpose.h"
 #include "fastgan/common.h"
 
 namespace fastgan::cpu {
@@ -48,16 +49,26 @@ inline void bt6(const T* d, int64_t ds, T* o, int64_t os) {
   o[5 * os] = T(4) * d1 - T(5) * d3 + d5;
 }
 
-// d = B o (the adjoint of bt6).
-template <class T>
+// dst = v, or dst += v with kAdd: how the adjoint transforms store (overlapping windows add up).
+template <bool kAdd, class T>
+inline void put(T& dst, T v) {
+  if constexpr (kAdd) {
+    dst += v;
+  } else {
+    dst = v;
+  }
+}
+
+// d = B o (the adjoint of bt6); d += B o with kAdd.
+template <bool kAdd = false, class T>
 inline void b6(const T* o, int64_t os, T* d, int64_t ds) {
   const T o0 = o[0], o1 = o[os], o2 = o[2 * os], o3 = o[3 * os], o4 = o[4 * os], o5 = o[5 * os];
-  d[0] = T(4) * o0;
-  d[ds] = T(4) * (o2 - o1 + o5) + T(2) * (o4 - o3);
-  d[2 * ds] = -T(5) * o0 - T(4) * (o1 + o2) - o3 - o4;
-  d[3 * ds] = o1 - o2 + T(2) * (o3 - o4) - T(5) * o5;
-  d[4 * ds] = o0 + o1 + o2 + o3 + o4;
-  d[5 * ds] = o5;
+  put<kAdd>(d[0], T(4) * o0);
+  put<kAdd>(d[ds], T(4) * (o2 - o1 + o5) + T(2) * (o4 - o3));
+  put<kAdd>(d[2 * ds], -T(5) * o0 - T(4) * (o1 + o2) - o3 - o4);
+  put<kAdd>(d[3 * ds], o1 - o2 + T(2) * (o3 - o4) - T(5) * o5);
+  put<kAdd>(d[4 * ds], o0 + o1 + o2 + o3 + o4);
+  put<kAdd>(d[5 * ds], o5);
 }
 
 // y = A^T m.
@@ -99,14 +110,12 @@ void rows_to_batch(const T* src, int64_t s0, int64_t s1, int64_t len, int64_t N,
       for (int64_t u = 0; u < len; ++u) t[u] = r[u * s1];
     }
   }
-  for (int64_t u = 0; u < len; ++u)
-    for (int64_t n = 0; n < N; ++n) buf[u * N + n] = tmp[n * len + u];
+  transpose(tmp, len, buf, N, N, len);
 }
 
 template <class T>
 void batch_to_rows(const T* buf, int64_t len, int64_t N, T* dst, int64_t s0, int64_t s1, T* tmp) {
-  for (int64_t u = 0; u < len; ++u)
-    for (int64_t n = 0; n < N; ++n) tmp[n * len + u] = buf[u * N + n];
+  transpose(buf, N, tmp, len, len, N);
   for (int64_t n = 0; n < N; ++n) {
     T* r = dst + n * s0;
     const T* t = tmp + n * len;
@@ -186,11 +195,7 @@ void input_adjoint_run(const T* dV, int64_t ks, int64_t cs, T* dx, int64_t N, in
             const T* __restrict sj = s + j * N;
             T* __restrict col = base + j * N;
 #pragma omp simd
-            for (int64_t n = 0; n < N; ++n) {
-              T d[kA];
-              b6(sj + n, kA * N, d, 1);
-              for (int i = 0; i < kA; ++i) col[i * Wp * N + n] += d[i];
-            }
+            for (int64_t n = 0; n < N; ++n) b6<true>(sj + n, kA * N, col + n, Wp * N);
           }
         }
       const int64_t w0 = std::min(W, std::max<int64_t>(0, -pw)), w1 = std::max(w0, std::min(W, Wp - pw));
@@ -425,6 +430,13 @@ void zero_pads(const Phases<T>& v, int64_t c, int64_t Tall) {
   }
 }
 
+// dst[n] = src[n] for the N samples of one tile column (a vector copy).
+template <class T>
+inline void copy_n(const T* __restrict src, T* __restrict dst, int64_t N) {
+#pragma omp simd
+  for (int64_t n = 0; n < N; ++n) dst[n] = src[n];
+}
+
 // The s2 kernels work on one channel at a time, with the batch innermost: a tile's column for
 // sample n is t * N + n, so every transform is a vector operation over the batch (whole AVX
 // vectors at the usual batch sizes, whatever the plane size). The planes of the channel are first
@@ -435,16 +447,12 @@ void s2_input_run(const T* x, const int64_t* xs, int64_t N, int64_t C, int64_t H
   const int64_t Tall = N * TH * TW, Wp = kS2 * TW + 1, Hp = kS2 * TH + 1;
   const int64_t ek = v.ee_k, ok = v.eo_k, qk = v.oe_k;
   parallel_for(C, Tall * 49, nt, [&](int64_t c0, int64_t c1) {
-    std::vector<T> xbuf(Hp * Wp * N);
+    std::vector<T> xbuf(Hp * Wp * N), tmp(N * W), sbuf(16 * N);
     for (int64_t c = c0; c < c1; ++c) {
       T* xb = xbuf.data();  // x[n, c, iy, ix] at xb[((iy + 1) * Wp + ix + 1) * N + n]
       std::fill(xbuf.begin(), xbuf.end(), T(0));
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t iy = 0; iy < H; ++iy) {
-          const T* xr = x + n * xs[0] + c * xs[1] + iy * xs[2];
-          T* dst = xb + ((iy + 1) * Wp + 1) * N + n;
-          for (int64_t ix = 0; ix < W; ++ix) dst[ix * N] = xr[ix * xs[3]];
-        }
+      for (int64_t iy = 0; iy < H; ++iy)
+        rows_to_batch(x + c * xs[1] + iy * xs[2], xs[0], xs[3], W, N, xb + ((iy + 1) * Wp + 1) * N, tmp.data());
       zero_pads(v, c, Tall);
       for (int64_t ty = 0; ty < TH; ++ty)
         for (int64_t tx = 0; tx < TW; ++tx) {
@@ -453,17 +461,25 @@ void s2_input_run(const T* x, const int64_t* xs, int64_t N, int64_t C, int64_t H
           T* __restrict ee = v.ee + c * v.ee_c + t;
           T* __restrict eo = v.eo + c * v.eo_c + t;
           T* __restrict oe = v.oe + c * v.oe_c + t;
+          T* __restrict s = sbuf.data();  // s[a * 4 + j][n] = (B^T d)[a][j], d the tile's 4x4 window
+          for (int j = 0; j < 4; ++j) {
+            const T* __restrict col = base + j * N;
+            T* __restrict sj = s + j * N;
 #pragma omp simd
-          for (int64_t n = 0; n < N; ++n) {
-            T d[4][4], s[4][4];
-            for (int i = 0; i < 4; ++i)
-              for (int j = 0; j < 4; ++j) d[i][j] = base[(i * Wp + j) * N + n];
-            for (int j = 0; j < 4; ++j) bt4(&d[0][j], 4, &s[0][j], 4);
-            for (int a = 0; a < 4; ++a) {
-              bt4(&s[a][0], 1, ee + a * 4 * ek + n, ek);
-              for (int b = 0; b < kS2; ++b) eo[a * ok + b * Tall + n] = s[a][1 + b];
-            }
-            for (int a = 0; a < kS2; ++a) bt4(&d[1 + a][0], 1, oe + a * Tall + n, qk);
+            for (int64_t n = 0; n < N; ++n) bt4(col + n, Wp * N, sj + n, 4 * N);
+          }
+          for (int a = 0; a < 4; ++a) {
+            const T* __restrict sa = s + a * 4 * N;
+            T* __restrict ea = ee + a * 4 * ek;
+#pragma omp simd
+            for (int64_t n = 0; n < N; ++n) bt4(sa + n, N, ea + n, ek);
+            for (int b = 0; b < kS2; ++b) copy_n(sa + (1 + b) * N, eo + a * ok + b * Tall, N);
+          }
+          for (int a = 0; a < kS2; ++a) {
+            const T* __restrict row = base + (1 + a) * Wp * N;
+            T* __restrict qa = oe + a * Tall;
+#pragma omp simd
+            for (int64_t n = 0; n < N; ++n) bt4(row + n, N, qa + n, qk);
           }
         }
     }
@@ -503,12 +519,8 @@ void s2_input_adjoint_run(Phases<T> v, T* dx, const int64_t* dxs, int64_t N, int
             }
           }
         }
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t iy = 0; iy < H; ++iy) {
-          T* dr = dx + n * dxs[0] + c * dxs[1] + iy * dxs[2];
-          const T* src = xb + ((iy + 1) * Wp + 1) * N + n;
-          for (int64_t ix = 0; ix < W; ++ix) dr[ix * dxs[3]] = src[ix * N];
-        }
+      for (int64_t iy = 0; iy < H; ++iy)
+        batch_to_rows(xb + ((iy + 1) * Wp + 1) * N, W, N, dx + c * dxs[1] + iy * dxs[2], dxs[0], dxs[3], tmp.data());
     }
   });
 }
@@ -519,17 +531,13 @@ void s2_output_run(Phases<T> m, const T* moo, const int64_t* ms, T* y, const int
   const int64_t Tall = N * TH * TW, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW, Wo = kS2 * TW;
   const int64_t ek = m.ee_k, ok = m.eo_k, qk = m.oe_k;
   parallel_for(O, Tall * 49, nt, [&](int64_t o0, int64_t o1) {
-    std::vector<T> ybuf(6 * TH * Wq * N), obuf(kS2 * TH * Wo * N), hbuf(6 * 7 * N);
+    std::vector<T> ybuf(6 * TH * Wq * N), obuf(kS2 * TH * Wo * N), hbuf(6 * 7 * N), tmp(N * OW);
     for (int64_t o = o0; o < o1; ++o) {
       T* yb = ybuf.data();  // y[n, o, Y, X] at yb[(Y * Wq + X) * N + n]
       T* ob = obuf.data();  // moo[n, o, p, q] at ob[(p * Wo + q) * N + n], zero outside [H, W]
       std::fill(obuf.begin(), obuf.end(), T(0));
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t p = 0; p < H; ++p) {
-          const T* src = moo + n * ms[0] + o * ms[1] + p * ms[2];
-          T* dst = ob + p * Wo * N + n;
-          for (int64_t q = 0; q < W; ++q) dst[q * N] = src[q * ms[3]];
-        }
+      for (int64_t p = 0; p < H; ++p)
+        rows_to_batch(moo + o * ms[1] + p * ms[2], ms[0], ms[3], W, N, ob + p * Wo * N, tmp.data());
       for (int64_t ty = 0; ty < TH; ++ty)
         for (int64_t tx = 0; tx < TW; ++tx) {
           const int64_t t = (ty * TW + tx) * N;
@@ -539,48 +547,30 @@ void s2_output_run(Phases<T> m, const T* moo, const int64_t* ms, T* y, const int
           const T* __restrict oo = ob + (kS2 * ty * Wo + kS2 * tx) * N;
           T* __restrict yt = yb + (6 * ty * Wq + 6 * tx) * N;
           T* hb = hbuf.data();  // h[r * 7 + b][n]: output row r of the tile x x point b (4 Winograd, 3 identity)
-          for (int b = 0; b < 4; ++b) {
+          for (int b = 0; b < 4; ++b) {  // even rows (2i) from the Winograd columns; odd rows (2i + 1) copied
+            const T* __restrict eb = ee + b * ek;
+            T* __restrict hcol = hb + b * N;
 #pragma omp simd
-            for (int64_t n = 0; n < N; ++n) {
-              T col[3];
-              at3(ee + b * ek + n, 4 * ek, col, 1);
-              for (int i = 0; i < kS2; ++i) {
-                hb[(2 * i * 7 + b) * N + n] = col[i];
-                hb[((2 * i + 1) * 7 + b) * N + n] = oe[b * qk + i * Tall + n];
-              }
-            }
+            for (int64_t n = 0; n < N; ++n) at3(eb + n, 4 * ek, hcol + n, 14 * N);
+            for (int i = 0; i < kS2; ++i) copy_n(oe + b * qk + i * Tall, hb + ((2 * i + 1) * 7 + b) * N, N);
           }
           for (int b = 0; b < kS2; ++b) {
+            const T* __restrict eb = eo + b * Tall;
+            T* __restrict hcol = hb + (4 + b) * N;
 #pragma omp simd
-            for (int64_t n = 0; n < N; ++n) {
-              T col[3];
-              at3(eo + b * Tall + n, ok, col, 1);
-              for (int i = 0; i < kS2; ++i) {
-                hb[(2 * i * 7 + 4 + b) * N + n] = col[i];
-                hb[((2 * i + 1) * 7 + 4 + b) * N + n] = oo[(i * Wo + b) * N + n];
-              }
-            }
+            for (int64_t n = 0; n < N; ++n) at3(eb + n, ok, hcol + n, 14 * N);
+            for (int i = 0; i < kS2; ++i) copy_n(oo + (i * Wo + b) * N, hb + ((2 * i + 1) * 7 + 4 + b) * N, N);
           }
-          for (int r = 0; r < 6; ++r) {
+          for (int r = 0; r < 6; ++r) {  // even columns (2j) from the Winograd points; odd columns copied
             T* __restrict yr = yt + r * Wq * N;
             const T* __restrict hr = hb + r * 7 * N;
 #pragma omp simd
-            for (int64_t n = 0; n < N; ++n) {
-              T row[3];
-              at3(hr + n, N, row, 1);
-              for (int j = 0; j < kS2; ++j) {
-                yr[(2 * j) * N + n] = row[j];
-                yr[(2 * j + 1) * N + n] = hr[(4 + j) * N + n];
-              }
-            }
+            for (int64_t n = 0; n < N; ++n) at3(hr + n, N, yr + n, 2 * N);
+            for (int j = 0; j < kS2; ++j) copy_n(hr + (4 + j) * N, yr + (2 * j + 1) * N, N);
           }
         }
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t Y = 0; Y < OH; ++Y) {
-          T* yr = y + n * ys[0] + o * ys[1] + Y * ys[2];
-          const T* src = yb + Y * Wq * N + n;
-          for (int64_t X = 0; X < OW; ++X) yr[X * ys[3]] = src[X * N];
-        }
+      for (int64_t Y = 0; Y < OH; ++Y)
+        batch_to_rows(yb + Y * Wq * N, OW, N, y + o * ys[1] + Y * ys[2], ys[0], ys[3], tmp.data());
     }
   });
 }
@@ -591,16 +581,13 @@ void s2_output_adjoint_run(const T* dy, const int64_t* dys, Phases<T> m, T* moo,
   const int64_t Tall = N * TH * TW, OH = 2 * H + 1, OW = 2 * W + 1, Wq = 6 * TW;
   const int64_t ek = m.ee_k, ok = m.eo_k, qk = m.oe_k;
   parallel_for(O, Tall * 49, nt, [&](int64_t o0, int64_t o1) {
-    std::vector<T> ybuf(6 * TH * Wq * N), hbuf(6 * 7 * N);
+    std::vector<T> ybuf(6 * TH * Wq * N), hbuf(6 * 7 * N), tmp(N * OW);
     for (int64_t o = o0; o < o1; ++o) {
       T* yb = ybuf.data();
       std::fill(ybuf.begin(), ybuf.end(), T(0));
+      for (int64_t Y = 0; Y < OH; ++Y)
+        rows_to_batch(dy + o * dys[1] + Y * dys[2], dys[0], dys[3], OW, N, yb + Y * Wq * N, tmp.data());
       for (int64_t n = 0; n < N; ++n) {
-        for (int64_t Y = 0; Y < OH; ++Y) {
-          const T* src = dy + n * dys[0] + o * dys[1] + Y * dys[2];
-          T* dst = yb + Y * Wq * N + n;
-          for (int64_t X = 0; X < OW; ++X) dst[X * N] = src[X * dys[3]];
-        }
         for (int64_t p = 0; p < H; ++p) {  // the odd/odd phase: dy's odd rows and columns
           const T* src = dy + n * dys[0] + o * dys[1] + (2 * p + 1) * dys[2] + dys[3];
           T* dst = moo + n * ms[0] + o * ms[1] + p * ms[2];
@@ -620,26 +607,21 @@ void s2_output_adjoint_run(const T* dy, const int64_t* dys, Phases<T> m, T* moo,
             const T* __restrict yr = yt + r * Wq * N;
             T* __restrict hr = hb + r * 7 * N;
 #pragma omp simd
-            for (int64_t n = 0; n < N; ++n) {
-              const T row[3] = {yr[n], yr[2 * N + n], yr[4 * N + n]};
-              a4(row, 1, hr + n, N);
-              for (int j = 0; j < kS2; ++j) hr[(4 + j) * N + n] = yr[(2 * j + 1) * N + n];
-            }
+            for (int64_t n = 0; n < N; ++n) a4(yr + n, 2 * N, hr + n, N);
+            for (int j = 0; j < kS2; ++j) copy_n(yr + (2 * j + 1) * N, hr + (4 + j) * N, N);
           }
           for (int b = 0; b < 4; ++b) {
+            const T* __restrict hcol = hb + b * N;
+            T* __restrict eb = ee + b * ek;
 #pragma omp simd
-            for (int64_t n = 0; n < N; ++n) {
-              const T col[3] = {hb[b * N + n], hb[(14 + b) * N + n], hb[(28 + b) * N + n]};
-              a4(col, 1, ee + b * ek + n, 4 * ek);
-              for (int i = 0; i < kS2; ++i) oe[b * qk + i * Tall + n] = hb[((2 * i + 1) * 7 + b) * N + n];
-            }
+            for (int64_t n = 0; n < N; ++n) a4(hcol + n, 14 * N, eb + n, 4 * ek);
+            for (int i = 0; i < kS2; ++i) copy_n(hb + ((2 * i + 1) * 7 + b) * N, oe + b * qk + i * Tall, N);
           }
           for (int b = 0; b < kS2; ++b) {
+            const T* __restrict hcol = hb + (4 + b) * N;
+            T* __restrict eb = eo + b * Tall;
 #pragma omp simd
-            for (int64_t n = 0; n < N; ++n) {
-              const T col[3] = {hb[(4 + b) * N + n], hb[(18 + b) * N + n], hb[(32 + b) * N + n]};
-              a4(col, 1, eo + b * Tall + n, ok);
-            }
+            for (int64_t n = 0; n < N; ++n) a4(hcol + n, 14 * N, eb + n, ok);
           }
         }
     }

@@ -238,3 +238,22 @@ def test_direct_dispatch_is_bitwise_the_registered_ops():
     assert type(registered[0].grad_fn).__name__.startswith("GeneratedBackwardFor_fastgan_wino_output")
     for a, b in zip(direct, registered):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("n", [8, 11, 16, 19])
+def test_float32_batches_through_the_vector_transposes(n):
+    """float32 batches of 8 or more go through the kernels' 8x8 AVX transposes between sample rows and the
+    batch-innermost buffers (whole blocks, and leftover samples and columns): values and both gradients
+    against float64, on channels_last input with a plane width that is not a multiple of 8."""
+    torch.manual_seed(n)
+    x = randn(n, 3, 13, 11, dtype=torch.float32, layout="channels_last", requires_grad=True)
+    w = torch.randn(4, 3, 3, 3, dtype=torch.float32, requires_grad=True)
+    dy = torch.randn(n, 4, 13, 11, dtype=torch.float64)
+    y = W.conv2d_3x3(x, w, 1)
+    gx, gw = torch.autograd.grad(y, (x, w), dy.float())
+    xd, wd = x.detach().double().requires_grad_(), w.detach().double().requires_grad_()
+    r = _ref(xd, wd, 1)
+    rx, rw = torch.autograd.grad(r, (xd, wd), dy)
+    torch.testing.assert_close(y.double(), r, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(gx.double(), rx, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(gw.double(), rw, rtol=1e-4, atol=2e-4)

@@ -287,3 +287,26 @@ def test_direct_dispatch_is_bitwise_the_registered_ops():
         registered = run()
     for a, b in zip(direct, registered):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("n", [8, 11, 16, 19])
+def test_float32_batches_through_the_vector_transposes(n):
+    """float32 batches of 8 or more go through the kernels' 8x8 AVX transposes (whole blocks, and leftover
+    samples and columns): the transposed and the strided convolution, values and gradients, against float64
+    on channels_last input whose plane width is not a multiple of 8."""
+    torch.manual_seed(n)
+    x = randn(n, 3, 6, 5, dtype=torch.float32, layout="channels_last", requires_grad=True)
+    u = randn(n, 3, 13, 11, dtype=torch.float32, layout="channels_last", requires_grad=True)
+    wt = torch.randn(3, 4, 3, 3, dtype=torch.float32, requires_grad=True)
+    for fn, ref, inp in ((S.conv_transpose2d_s2, lambda a, b: F.conv_transpose2d(a, b, stride=2), x),
+                         (S.conv2d_s2, lambda a, b: F.conv2d(a, b.transpose(0, 1), stride=2), u)):
+        w = wt if fn is S.conv_transpose2d_s2 else wt.transpose(0, 1)
+        y = fn(inp, w)
+        dy = torch.randn(y.shape, dtype=torch.float64)
+        g = torch.autograd.grad(y, (inp, wt), dy.float())
+        ind, wd = inp.detach().double().requires_grad_(), wt.detach().double().requires_grad_()
+        r = ref(ind, wd)
+        rg = torch.autograd.grad(r, (ind, wd), dy)
+        torch.testing.assert_close(y.double(), r, rtol=1e-4, atol=1e-4)
+        for a, b in zip(g, rg):
+            torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=2e-4)
