@@ -6,7 +6,13 @@ The loop is the engine's: G main; G path length every 4 steps; D main; D R1 ever
 path-length weight 2, style mixing 0.9, minibatch-std group 4.  Each backend runs in its own
 subprocess so its peak memory (max RSS) is its own; both are measured in one invocation.
 
-    .venv/bin/python benchmarks/bench_train.py [--cycles 1] [--threads 2] [--no-write]
+The backends take turns: both children build and warm up, then measure one cycle each in
+alternation (cpu, ref, cpu, ref, ...; the idle one waits on a pipe), so a drift in the machine's
+speed (this shared VM's varies by tens of percent over minutes) lands on both alike. The table
+gives each backend's median cycle, and the speed-up of every round (cycle r of ref over cycle r of
+the kernels) besides the ratio of the medians.
+
+    .venv/bin/python benchmarks/bench_train.py [--cycles 3] [--threads 2] [--no-write]
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -51,7 +58,9 @@ class _Cifar32:
         return "random 3x32x32"
 
 
-def child(backend: str, cycles: int, threads: int, out: str) -> dict:
+def child(backend: str, threads: int, out: str) -> None:
+    """Build the trainer, run the warm-up cycle, then one measured 16-step cycle per "go" line on stdin,
+    answering each with a JSON line; "stop" answers with the peak RSS and ends."""
     import torch
 
     from fastgan import ops
@@ -64,46 +73,76 @@ def child(backend: str, cycles: int, threads: int, out: str) -> dict:
         t = Trainer("stylegan2", _Cifar32(), overrides=ov)
         for _ in range(16):  # warm-up cycle
             t.train_step()
-        n0, t0 = t.nimg, time.perf_counter()
-        for _ in range(16 * cycles):
-            t.train_step()
-        dt = time.perf_counter() - t0
-    return {"backend": backend, "s_per_kimg": dt / ((t.nimg - n0) / 1000), "steps": 16 * cycles,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        print(json.dumps({"ready": backend}), flush=True)
+        for line in sys.stdin:
+            if line.strip() != "go":
+                break
+            n0, t0 = t.nimg, time.perf_counter()
+            for _ in range(16):
+                t.train_step()
+            dt = time.perf_counter() - t0
+            print(json.dumps({"s_per_kimg": dt / ((t.nimg - n0) / 1000)}), flush=True)
+    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+
+
+def _answer(proc) -> dict:
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait()
+        raise RuntimeError(f"bench_train child exited with code {proc.returncode}:\n{proc.stderr.read()[-3000:]}")
+    return json.loads(line)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cycles", type=int, default=1, help="16-step cycles measured per backend")
+    p.add_argument("--cycles", type=int, default=3, help="16-step cycles measured per backend, in alternation")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--backends", default="cpu,ref")
     p.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=os.path.join("runs", "bench_train"))
     a = p.parse_args(argv)
+    if a.cycles < 1:
+        p.error(f"--cycles must be >= 1, got {a.cycles}")
     if a.child:
-        print(json.dumps(child(a.child, a.cycles, a.threads, a.out)))
+        child(a.child, a.threads, a.out)
         return 0
-    rows = []
-    for b in a.backends.split(","):
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", b, "--cycles", str(a.cycles),
-               "--threads", str(a.threads), "--out", a.out]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode:
-            print(res.stderr[-3000:], file=sys.stderr)
-            return res.returncode
-        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-        print(rows[-1])
-    by = {r["backend"]: r for r in rows}
+    backends = a.backends.split(",")
+    procs = {}
+    try:
+        for b in backends:  # one at a time, so the warm-ups do not overlap either
+            procs[b] = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", b, "--threads",
+                                         str(a.threads), "--out", f"{a.out}-{b}"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            _answer(procs[b])
+        times = {b: [] for b in backends}
+        for r in range(a.cycles):
+            for b in backends:
+                procs[b].stdin.write("go\n")
+                procs[b].stdin.flush()
+                times[b].append(_answer(procs[b])["s_per_kimg"])
+                print(f"cycle {r + 1} {b}: {times[b][-1]:.1f} s/kimg", flush=True)
+        peak = {}
+        for b in backends:
+            procs[b].stdin.write("stop\n")
+            procs[b].stdin.flush()
+            peak[b] = _answer(procs[b])["peak_rss_mb"]
+            procs[b].wait()
+    finally:
+        for q in procs.values():
+            if q.poll() is None:
+                q.kill()
+    med = {b: statistics.median(times[b]) for b in backends}
     lines = ["## StyleGAN2 training loop (bench_train.py)", "",
              "32x32x3, z=w=256, 2 mapping layers, channel_base 4096, channel_max 256, batch 16, R1 γ 0.01 every 16, "
-             f"path length 2 every 4, style mixing 0.9, mbstd group 4; {a.threads} threads, "
-             f"{16 * a.cycles} measured steps per backend (after 16 warm-up steps), one run.", "",
-             "| backend | s / kimg | peak RSS (MB) |", "|---|---|---|"]
-    lines += [f"| {r['backend']} | {r['s_per_kimg']:.1f} | {r['peak_rss_mb']:.0f} |" for r in rows]
-    if "cpu" in by and "ref" in by:
-        lines += ["", f"Speed-up of the kernels over `impl=ref`: {by['ref']['s_per_kimg'] / by['cpu']['s_per_kimg']:.2f}x "
-                      "(target 2x)."]
+             f"path length 2 every 4, style mixing 0.9, mbstd group 4; {a.threads} threads; after a 16-step warm-up, "
+             f"{a.cycles} cycles of 16 steps per backend, the backends alternating cycle by cycle.", "",
+             "| backend | s / kimg (median cycle) | cycles | peak RSS (MB) |", "|---|---|---|---|"]
+    lines += [f"| {b} | {med[b]:.1f} | {', '.join(f'{t:.1f}' for t in times[b])} | {peak[b]:.0f} |" for b in backends]
+    if "cpu" in med and "ref" in med:
+        rounds = [r / c for r, c in zip(times["ref"], times["cpu"])]
+        lines += ["", f"Speed-up of the kernels over `impl=ref`: {med['ref'] / med['cpu']:.2f}x (ratio of the medians; "
+                      f"per round {', '.join(f'{x:.2f}x' for x in rounds)}; target 2x)."]
     md = "\n".join(lines)
     print(md)
     if not a.no_write:
