@@ -197,7 +197,8 @@ class StyleGAN2(Family):
         G = Generator(c.z_dim, self.c_dim, c.w_dim, c.resolution, ch, c.mapping_layers, c.channel_base,
                       c.channel_max, c.g_arch, clamp, c.mapping_lr_mul, c.w_avg_beta, num_fp16_res=c.num_fp16_res)
         D = Discriminator(self.c_dim, c.resolution, ch, c.channel_base, c.channel_max, c.d_arch, c.mbstd_group,
-                          1, clamp, num_fp16_res=c.num_fp16_res)
+                          1, clamp, mapping_layers=c.mapping_layers, num_fp16_res=c.num_fp16_res,
+                          mapping_lr_mul=c.mapping_lr_mul)
         return {"G": G, "D": D}
 
     def optimizers(self, nets):

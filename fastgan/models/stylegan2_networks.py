@@ -12,7 +12,9 @@ StyleGAN") on fastgan's layers and ops.
 * :class:`Discriminator`: FromRGB, blocks of two 3x3 convs (the second downsampling by 2 with
   the FIR filter) with a 1x1 residual skip scaled by sqrt(1/2) in ``arch="resnet"``; the
   epilogue is minibatch_std (group 4, one channel), a 3x3 conv, an FC layer and the output
-  (projection onto a class embedding when conditional).
+  (projection onto a class embedding when conditional: as in StyleGAN2-ADA, the label's embedding
+  is pixel_norm'ed and passed through ``mapping_layers`` lrelu FC layers with the mapping network's
+  lr multiplier 0.01).
 
 Every computation goes through ``fastgan.ops`` (directly or via ``fastgan.nn``), so the
 backend (``impl=`` of the ops, ``fastgan.ops.use_backend``) switches the whole model.
@@ -221,7 +223,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, c_dim, resolution, img_channels, channel_base=32768, channel_max=512, arch="resnet",
                  mbstd_group=4, mbstd_channels=1, conv_clamp=None, cmap_dim=None, mapping_layers=8,
-                 num_fp16_res=0):
+                 num_fp16_res=0, mapping_lr_mul=0.01):
         super().__init__()
         if arch not in ("resnet", "orig"):
             raise ValueError(f"discriminator arch must be 'resnet' or 'orig', got {arch!r}")
@@ -240,10 +242,14 @@ class Discriminator(nn.Module):
                          if resolution == 4 else None)
         self.cmap_dim = (c4 if cmap_dim is None else cmap_dim) if c_dim else 0
         if c_dim:
-            layers = [fnn.EqualizedLinear(c_dim, self.cmap_dim)]
-            layers += [fnn.EqualizedLinear(self.cmap_dim, self.cmap_dim, activation="lrelu")
-                       for _ in range(max(mapping_layers - 1, 0))]
-            self.c_mapping = nn.ModuleList(layers)
+            if mapping_layers < 0:
+                raise ValueError(f"mapping_layers must be >= 0, got {mapping_layers}")
+            # c -> embedding (lr 1) -> pixel_norm -> mapping_layers lrelu FC layers (lr mapping_lr_mul): the
+            # z-less mapping network of StyleGAN2-ADA's conditional D
+            self.c_embed = fnn.EqualizedLinear(c_dim, self.cmap_dim)
+            self.c_mapping = nn.ModuleList(fnn.EqualizedLinear(self.cmap_dim, self.cmap_dim, activation="lrelu",
+                                                               lr_multiplier=mapping_lr_mul)
+                                           for _ in range(mapping_layers))
         self.mbstd_group, self.mbstd_channels = mbstd_group, mbstd_channels
         self.conv = fnn.EqualizedConv2d(c4 + mbstd_channels, c4, 3, activation="lrelu", conv_clamp=conv_clamp)
         self.fc = fnn.EqualizedLinear(c4 * 16, c4, activation="lrelu")
@@ -264,7 +270,7 @@ class Discriminator(nn.Module):
         if self.c_dim:
             if c is None or c.dim() != 2 or c.shape[1] != self.c_dim:
                 raise ValueError(f"c must be one-hot labels of shape [N, {self.c_dim}]")
-            cmap = c.to(x.dtype)
+            cmap = ops.pixel_norm(self.c_embed(c.to(x.dtype)), dim=1)
             for layer in self.c_mapping:
                 cmap = layer(cmap)
             x = (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)

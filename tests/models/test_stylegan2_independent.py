@@ -171,3 +171,35 @@ def test_gradients_reach_every_generator_parameter_as_computed_independently(bac
     for name in got:
         torch.testing.assert_close(got[name], want[name], rtol=1e-8, atol=1e-10, msg=name)
     assert all(want[n].abs().max() > 0 for n in want if "affine" in n)
+
+
+@pytest.mark.parametrize("backend", ["ref", "cpu"])
+def test_conditional_projection_matches_the_ada_label_mapping(backend):
+    """Conditional D: logits = <the output layer's features, cmap> / sqrt(cmap_dim), where cmap is the label's
+    embedding (lr multiplier 1) normalised to unit second moment, then `mapping_layers` lrelu FC layers with
+    the mapping network's lr multiplier 0.01 (StyleGAN2-ADA's z-less mapping network in D)."""
+    torch.manual_seed(3)
+    D = nets.Discriminator(5, 16, 1, channel_base=128, channel_max=16, mbstd_group=4, mapping_layers=2).double()
+    with torch.no_grad():
+        for p in D.parameters():
+            if p.dim() <= 1:
+                p.add_(0.2 * torch.randn_like(p))
+    D.eval()
+    img = torch.randn(8, 1, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    c = F.one_hot(torch.arange(8) % 5, 5).double()
+    feats = {}
+    D.out.register_forward_hook(lambda m, i, o: feats.__setitem__("h", o))
+    with ops.use_backend(backend):
+        logits = D(img, c)
+
+    def linear(layer, x, lr):
+        return x @ (layer.weight * (lr / math.sqrt(layer.in_features))).t() + layer.bias * lr
+
+    e = linear(D.c_embed, c, 1.0)
+    e = e / (e.square().mean(dim=1, keepdim=True) + 1e-8).sqrt()
+    assert len(D.c_mapping) == 2
+    for layer in D.c_mapping:
+        e = lrelu(linear(layer, e, 0.01))
+    torch.testing.assert_close(feats["h"], discriminator(D, img), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(logits, (feats["h"] * e).sum(dim=1, keepdim=True) / math.sqrt(e.shape[1]),
+                               rtol=1e-10, atol=1e-10)
