@@ -98,8 +98,9 @@ inline void a6(const T* y, int64_t ys, T* m, int64_t ms) {
 // The F(4x4, 3x3) kernels walk the transformed tensors one tile column at a time across all 36
 // transform-point rows: more concurrent streams than the hardware prefetchers follow. So each tile first
 // prefetches the rows' columns kAhead tiles on (for writing too: the line is then owned before the
-// stores), 1.1-1.6x faster at 16 and 32 px planes. Prefetches never fault, so the last tiles need no
-// bounds check. (The phase split's kernels, with 40 rows, measured no faster with it.)
+// stores), 1.1-1.6x faster at 16 and 32 px planes (1.1-1.3x at two threads). Planes of a few tiles skip
+// it (8 px measured slightly slower with it). Prefetches never fault, so the last tiles need no bounds
+// check. (The phase split's kernels, with 40 rows, measured no faster with it.)
 constexpr int64_t kAhead = 4;
 
 template <int kRW, class T>
@@ -164,7 +165,7 @@ void input_run(const T* x, T* V, int64_t ks, int64_t cs, int64_t N, int64_t C, i
         for (int64_t tx = 0; tx < TW; ++tx) {
           const T* base = xb + (kM * ty * Wp + kM * tx) * N;
           T* vt = vc + (ty * TW + tx) * N;
-          prefetch_rows<1>(vt + kAhead * N, ks, kK);
+          if (TH * TW > 2 * kAhead) prefetch_rows<1>(vt + kAhead * N, ks, kK);
           T* s = sbuf.data();  // s[a * 6 + j][n] = (B^T d)[a][j]
           for (int j = 0; j < kA; ++j) {
             const T* __restrict col = base + j * N;
@@ -197,7 +198,7 @@ void input_adjoint_run(const T* dV, int64_t ks, int64_t cs, T* dx, int64_t N, in
         for (int64_t tx = 0; tx < TW; ++tx) {  // overlapping windows add up
           T* base = xb + (kM * ty * Wp + kM * tx) * N;
           const T* vt = vc + (ty * TW + tx) * N;
-          prefetch_rows<0>(vt + kAhead * N, ks, kK);
+          if (TH * TW > 2 * kAhead) prefetch_rows<0>(vt + kAhead * N, ks, kK);
           T* s = sbuf.data();  // s[a * 6 + j][n]: the rows' adjoint
           for (int a = 0; a < kA; ++a) {
             const T* __restrict va = vt + a * kA * ks;
@@ -239,7 +240,7 @@ void output_run(const T* M, int64_t ks, int64_t os, T* y, int64_t N, int64_t O, 
       for (int64_t ty = 0; ty < TH; ++ty)
         for (int64_t tx = 0; tx < TW; ++tx) {
           const T* mt = mc + (ty * TW + tx) * N;
-          prefetch_rows<0>(mt + kAhead * N, ks, kK);
+          if (TH * TW > 2 * kAhead) prefetch_rows<0>(mt + kAhead * N, ks, kK);
           T* base = ybuf.data() + (kM * ty * Wq + kM * tx) * N;
           T* h = hbuf.data();  // h[p * 6 + b][n] = (A^T m)[p][b]
           for (int b = 0; b < kA; ++b) {
@@ -277,7 +278,7 @@ void output_adjoint_run(const T* dy, T* dM, int64_t ks, int64_t os, int64_t N, i
         for (int64_t tx = 0; tx < TW; ++tx) {
           const T* base = ybuf.data() + (kM * ty * Wq + kM * tx) * N;
           T* mt = mc + (ty * TW + tx) * N;
-          prefetch_rows<1>(mt + kAhead * N, ks, kK);
+          if (TH * TW > 2 * kAhead) prefetch_rows<1>(mt + kAhead * N, ks, kK);
           T* h = hbuf.data();  // h[p * 6 + b][n]: the rows' adjoint
           for (int p = 0; p < kM; ++p) {
             const T* __restrict row = base + p * Wq * N;
