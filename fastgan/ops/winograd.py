@@ -7,7 +7,7 @@ Convolutional Neural Networks", 2016). The convolution becomes
 
     V = B^T d B   per 6x6 input window (fastgan::wino_input, C++)
     U = G g G^T   per 3x3 filter (fastgan::wino_weight, C++)
-    M = U @ V     36 GEMMs [O, I] x [I, tiles] (torch.matmul: MKL / oneDNN)
+    M = U @ V     36 GEMMs [O, I] x [I, tiles] (fastgan::bmm, fastgan.ops.gemm)
     y = A^T M A   per 4x4 output tile (fastgan::wino_output, C++)
 
 Each data transform is linear and registered with its adjoint as backward (and the adjoint's backward
@@ -25,6 +25,7 @@ import torch
 
 from . import _common as C
 from . import _dispatch as D
+from .gemm import bmm
 
 TILE = 4  # output tile; the input window is TILE + 2
 
@@ -261,5 +262,5 @@ def conv2d_3x3(x: torch.Tensor, w: torch.Tensor, padding=(1, 1)) -> torch.Tensor
         raise ValueError(f"padding {(ph, pw)} leaves an empty output for x of shape {tuple(x.shape)}")
     th, tw = _tiles(oh, ow)
     v = _input(x, ph, pw, th, tw)
-    m = torch.matmul(weight_transform(w), v)
+    m = bmm(weight_transform(w), v)
     return _output(m, n, oh, ow, th, tw)

@@ -13,7 +13,7 @@ That is ~5.6 multiplications per input pixel and channel pair at 32x32 (tile rou
 instead of the 9 a direct transposed convolution does. The F(3, 2) points are 0, +-1 and infinity,
 so the transforms only add and subtract (B^T, A^T) or halve (G): float32 results are as accurate
 as the direct convolution's. The data transforms are C++ (csrc/cpu/winograd.cpp, s2_*), each a
-registered op whose backward is its adjoint; the products are torch.matmul, batched over the
+registered op whose backward is its adjoint; the products are fastgan::bmm (fastgan.ops.gemm), batched over the
 transform points; the weight transform is C++ too (fastgan::wino_s2_weight). Everything is linear or a matmul, so
 autograd gives exact gradients of any order.
 
@@ -30,6 +30,7 @@ import torch
 
 from . import _common as C
 from . import _dispatch as D
+from .gemm import bmm
 from .winograd import DTYPES, _native, padded_cols
 from .winograd import _tiles_inner as _cols_inner  # unit stride along the columns, as the kernels index
 
@@ -237,7 +238,7 @@ def conv_transpose2d_s2(x: torch.Tensor, wt: torch.Tensor) -> torch.Tensor:
     uee, ueo, uoe, uoo = weight_transform(wt.transpose(0, 1))  # [k, O, C]
     vee, veo, voe = _input(x, th, tw)
     moo = torch.nn.functional.conv2d(x, uoo[:, :, None, None])
-    return _output(torch.matmul(uee, vee), torch.matmul(ueo, veo), torch.matmul(uoe, voe), moo)
+    return _output(bmm(uee, vee), bmm(ueo, veo), bmm(uoe, voe), moo)
 
 
 def conv2d_s2(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -251,5 +252,5 @@ def conv2d_s2(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     # w as a transposed-conv weight [O, C] maps O -> C; its adjoint takes the transformed weights [k, O, C]
     uee, ueo, uoe, uoo = weight_transform(w)
     mee, meo, moe, moo = _output_adj(u)
-    y = _input_adj(torch.matmul(uee, mee), torch.matmul(ueo, meo), torch.matmul(uoe, moe), n, h, wd)
+    y = _input_adj(bmm(uee, mee), bmm(ueo, meo), bmm(uoe, moe), n, h, wd)
     return y + torch.nn.functional.conv2d(moo, uoo[:, :, None, None])
