@@ -159,7 +159,8 @@ void bgemm_f32(int64_t nb, int64_t M, int64_t N, int64_t K, const float* A, int6
     float* ap = scratch(abuf, mpad * kc_step + 8);
     float* bp = scratch(bbuf, kc_step * NC);
     alignas(32) float ctmp[MR * NR];
-    int64_t packed = -1;  // batch entry whose A panels are in ap (only when K is one block)
+    const float* packed = nullptr;  // the A whose panels are in ap (only when K is one block; a stride-0
+                                    // batch, one weight for all samples, is packed once)
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t b = task / runs, run = task % runs;
       const int64_t j_begin = run * per_run * NC, j_end = std::min(N, j_begin + per_run * NC);
@@ -169,9 +170,9 @@ void bgemm_f32(int64_t nb, int64_t M, int64_t N, int64_t K, const float* A, int6
       float* c = C + b * scb;
       for (int64_t k0 = 0; k0 < K; k0 += kc_step) {
         const int64_t kc = std::min(kc_step, K - k0);
-        if (kblocks > 1 || packed != b) {
+        if (kblocks > 1 || packed != a) {
           pack_a(a + k0 * sak, sam, sak, M, kc, ap);
-          packed = b;
+          packed = a;
         }
         for (int64_t j0 = j_begin; j0 < j_end; j0 += NC) {
           const int64_t nc = std::min(NC, j_end - j0);

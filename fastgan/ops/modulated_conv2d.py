@@ -43,6 +43,7 @@ import torch
 from . import _common as C
 from . import _dispatch as D
 from . import reference, winograd, winograd_s2
+from .gemm import bmm
 from ._backend import resolve
 from .bias_act import _grad_call as _bias_act_grad
 from .upfirdn2d import upfirdn2d
@@ -55,14 +56,31 @@ ACTS = tuple(reference.ACTIVATIONS)
 # convolutions run as Winograd F(4x4, 3x3) (fastgan.ops.winograd) instead of oneDNN's direct one.
 # "winograd_s2": whether the stride-2 3x3 convolutions of up=2 / down=2 layers (the transposed one before
 # the FIR filter, the strided one after it) run by output phase with Winograd F(3, 2) (fastgan.ops.winograd_s2).
-STRATEGY = {"channels_last": False, "fused_dcoefs": "epilogue", "winograd": True, "winograd_s2": True}
+# "gemm_1x1": whether unpadded 1x1 float32 convolutions (ToRGB, the resnet D's skips) run as one batched
+# GEMM (fastgan.ops.gemm) instead of oneDNN. fwd+bwd, 2 threads, batch 16 (scratch timing against F.conv2d):
+# 1.2-2.2x at the resnet D's skips (128->256 at 16 px, 256->256 at 8 and 4 px), 1.2-10x at ToRGB's 3 output
+# channels (oneDNN's backward is slow there), 2x at FromRGB's 3 inputs; in the bench_train loop the 1x1
+# convolutions went from 156 to ~100 ms/step of oneDNN + GEMM time (profiled).
+STRATEGY = {"channels_last": False, "fused_dcoefs": "epilogue", "winograd": True, "winograd_s2": True,
+            "gemm_1x1": True}
 
 
 def _conv_cpu(x, w, padding, groups):
-    """The cpu backend's stride-1 convolution: Winograd for 3x3 float32/64 single-group, else PyTorch's."""
+    """The cpu backend's stride-1 convolution: Winograd for 3x3 float32/64 single-group, one batched GEMM
+    for an unpadded 1x1 float32 one, else PyTorch's."""
     if STRATEGY["winograd"] and winograd.supported(x, w, groups):
         return winograd.conv2d_3x3(x, w, padding)
+    if STRATEGY["gemm_1x1"] and _gemm_1x1_ok(x, w, padding, groups):
+        n, c, h, wd = x.shape
+        o = w.shape[0]
+        # one weight for every sample (a stride-0 batch); x [N, C, H*W] is a view for NCHW and NHWC alike
+        return bmm(w.reshape(1, o, c).expand(n, o, c), x.reshape(n, c, h * wd)).view(n, o, h, wd)
     return torch.nn.functional.conv2d(x, w, padding=padding, groups=groups)
+
+
+def _gemm_1x1_ok(x, w, padding, groups):
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and w.dtype == x.dtype and x.dim() == 4
+            and w.dim() == 4 and tuple(w.shape[1:]) == (x.shape[1], 1, 1) and groups == 1 and not any(padding))
 
 
 # The phase split pays from 8x8 planes up (the smaller side of the transposed conv's input / the strided conv's

@@ -147,3 +147,32 @@ def test_bad_input():
         G.bmm(torch.randn(1, 2, 4), torch.randn(1, 4, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match="dtype"):
         G.bmm(torch.randn(1, 2, 4).half(), torch.randn(1, 4, 5).half())
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("n,c,o,h,w", [(3, 5, 3, 7, 9), (2, 3, 17, 6, 5), (4, 33, 20, 4, 4)])
+def test_cpu_backend_1x1_convolution_is_one_gemm(n, c, o, h, w, layout, monkeypatch):
+    """The cpu backend's unpadded 1x1 float32 convolution (ToRGB, D's skips) goes through fastgan::bmm
+    and matches float64 F.conv2d, values and both gradients."""
+    import importlib
+
+    mc = importlib.import_module("fastgan.ops.modulated_conv2d")
+    calls = []
+    real = mc.bmm
+    monkeypatch.setattr(mc, "bmm", lambda a, b: calls.append(a.shape) or real(a, b))
+    torch.manual_seed(n * c + o)
+    x = torch.randn(n, c, h, w)
+    if layout == "channels_last":
+        x = x.to(memory_format=torch.channels_last)
+    x.requires_grad_()
+    wt = torch.randn(o, c, 1, 1, requires_grad=True)
+    y = mc._conv_cpu(x, wt, [0, 0], 1)
+    assert calls == [(n, o, c)]
+    x64, w64 = x.detach().double().requires_grad_(), wt.detach().double().requires_grad_()
+    r = torch.nn.functional.conv2d(x64, w64)
+    torch.testing.assert_close(y.double(), r, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(r)
+    gx, gw = torch.autograd.grad(y, (x, wt), g.float())
+    rx, rw = torch.autograd.grad(r, (x64, w64), g)
+    torch.testing.assert_close(gx.double(), rx, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(gw.double(), rw, rtol=1e-5, atol=1e-4)
