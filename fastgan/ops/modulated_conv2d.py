@@ -59,8 +59,8 @@ ACTS = tuple(reference.ACTIVATIONS)
 # "gemm_1x1": whether unpadded 1x1 float32 convolutions (ToRGB, the resnet D's skips) run as one batched
 # GEMM (fastgan.ops.gemm) instead of oneDNN. fwd+bwd, 2 threads, batch 16 (scratch timing against F.conv2d):
 # 1.2-2.2x at the resnet D's skips (128->256 at 16 px, 256->256 at 8 and 4 px), 1.2-10x at ToRGB's 3 output
-# channels (oneDNN's backward is slow there), 2x at FromRGB's 3 inputs; in the bench_train loop the 1x1
-# convolutions went from 156 to ~100 ms/step of oneDNN + GEMM time (profiled).
+# channels (oneDNN's backward is slow there), 2x at FromRGB's 3 inputs. In the bench_train loop (profiled,
+# 2 threads) oneDNN's time fell by 62 ms/step and fastgan::bmm's rose by 35.
 STRATEGY = {"channels_last": False, "fused_dcoefs": "epilogue", "winograd": True, "winograd_s2": True,
             "gemm_1x1": True}
 
