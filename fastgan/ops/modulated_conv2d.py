@@ -42,8 +42,7 @@ import torch
 
 from . import _common as C
 from . import _dispatch as D
-from . import reference, winograd, winograd_s2
-from .gemm import bmm
+from . import gemm, reference, winograd, winograd_s2
 from ._backend import resolve
 from .bias_act import _grad_call as _bias_act_grad
 from .upfirdn2d import upfirdn2d
@@ -71,10 +70,7 @@ def _conv_cpu(x, w, padding, groups):
     if STRATEGY["winograd"] and winograd.supported(x, w, groups):
         return winograd.conv2d_3x3(x, w, padding)
     if STRATEGY["gemm_1x1"] and _gemm_1x1_ok(x, w, padding, groups):
-        n, c, h, wd = x.shape
-        o = w.shape[0]
-        # one weight for every sample (a stride-0 batch); x [N, C, H*W] is a view for NCHW and NHWC alike
-        return bmm(w.reshape(1, o, c).expand(n, o, c), x.reshape(n, c, h * wd)).view(n, o, h, wd)
+        return gemm.conv1x1(x, w)
     return torch.nn.functional.conv2d(x, w, padding=padding, groups=groups)
 
 

@@ -262,5 +262,5 @@ def conv2d_3x3(x: torch.Tensor, w: torch.Tensor, padding=(1, 1)) -> torch.Tensor
         raise ValueError(f"padding {(ph, pw)} leaves an empty output for x of shape {tuple(x.shape)}")
     th, tw = _tiles(oh, ow)
     v = _input(x, ph, pw, th, tw)
-    m = bmm(weight_transform(w), v)
+    m = bmm(weight_transform(w), v, n_valid=n * th * tw)  # the pad columns of V are zeros
     return _output(m, n, oh, ow, th, tw)

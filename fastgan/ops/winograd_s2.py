@@ -30,7 +30,7 @@ import torch
 
 from . import _common as C
 from . import _dispatch as D
-from .gemm import bmm
+from .gemm import bmm, conv1x1
 from .winograd import DTYPES, _native, padded_cols
 from .winograd import _tiles_inner as _cols_inner  # unit stride along the columns, as the kernels index
 
@@ -237,8 +237,9 @@ def conv_transpose2d_s2(x: torch.Tensor, wt: torch.Tensor) -> torch.Tensor:
     th, tw = tiles(h, w)
     uee, ueo, uoe, uoo = weight_transform(wt.transpose(0, 1))  # [k, O, C]
     vee, veo, voe = _input(x, th, tw)
-    moo = torch.nn.functional.conv2d(x, uoo[:, :, None, None])
-    return _output(bmm(uee, vee), bmm(ueo, veo), bmm(uoe, voe), moo)
+    moo = conv1x1(x, uoo)
+    t = n * th * tw  # tiles of ee; eo and oe have 3t (their pad columns are zeros)
+    return _output(bmm(uee, vee, n_valid=t), bmm(ueo, veo, n_valid=3 * t), bmm(uoe, voe, n_valid=3 * t), moo)
 
 
 def conv2d_s2(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -252,5 +253,7 @@ def conv2d_s2(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     # w as a transposed-conv weight [O, C] maps O -> C; its adjoint takes the transformed weights [k, O, C]
     uee, ueo, uoe, uoo = weight_transform(w)
     mee, meo, moe, moo = _output_adj(u)
-    y = _input_adj(bmm(uee, mee), bmm(ueo, meo), bmm(uoe, moe), n, h, wd)
-    return y + torch.nn.functional.conv2d(moo, uoo[:, :, None, None])
+    th, tw = tiles(h, wd)
+    t = n * th * tw
+    y = _input_adj(bmm(uee, mee, n_valid=t), bmm(ueo, meo, n_valid=3 * t), bmm(uoe, moe, n_valid=3 * t), n, h, wd)
+    return y + conv1x1(moo, uoo)

@@ -96,6 +96,33 @@ def test_native_switch_gives_torch_bmm(monkeypatch):
     _close(c, a, b)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_structural_zeros_of_b(dtype):
+    """k_valid / n_valid: b zero from row k and column n (the Winograd pad columns) gives the plain product,
+    with the zero columns written; the gradient of a is exact and b's is exact off the declared zeros, to
+    second order."""
+    torch.manual_seed(7)
+    nb, m, k, n, kv, nv = 3, 14, 40, 37, 29, 24
+    a = torch.randn(nb, m, k, dtype=torch.float64)
+    b = torch.zeros(nb, k, n, dtype=torch.float64)
+    b[:, :kv, :nv] = torch.randn(nb, kv, nv, dtype=torch.float64)
+    g = torch.randn(nb, m, n, dtype=torch.float64)
+    g[:, :, nv:] = 0  # as the adjoint transforms write the pad columns of the gradients
+    torch.testing.assert_close(G.bmm(a.to(dtype), b.to(dtype), kv, nv).double(), torch.bmm(a, b),
+                               rtol=1e-5, atol=1e-5)
+
+    def grads(a, b, g, fn):
+        a, b = a.clone().requires_grad_(), b.clone().requires_grad_()
+        ga, gb = torch.autograd.grad(fn(a, b), (a, b), g, create_graph=True)
+        (gga,) = torch.autograd.grad((gb[:, :kv, :nv] ** 2).sum() + (ga ** 3).sum(), a)
+        return ga, gb[:, :kv, :nv], gga
+
+    got = grads(a.to(dtype), b.to(dtype), g.to(dtype), lambda a, b: G.bmm(a, b, kv, nv))
+    want = grads(a, b, g, torch.bmm)
+    for x, y in zip(got, want):
+        torch.testing.assert_close(x.double(), y, rtol=1e-4, atol=1e-4 * y.abs().max().item())
+
+
 def test_gradients_float64_first_and_second_order():
     torch.manual_seed(4)
     a = torch.randn(3, 5, 7, dtype=torch.float64, requires_grad=True)
@@ -126,9 +153,9 @@ def test_float32_gradients_and_double_backward_match_float64():
 
 
 def test_opcheck():
-    torch.library.opcheck(torch.ops.fastgan.bmm.default, (torch.randn(2, 9, 13), torch.randn(2, 13, 18)))
+    torch.library.opcheck(torch.ops.fastgan.bmm.default, (torch.randn(2, 9, 13), torch.randn(2, 13, 18), 13, 18))
     torch.library.opcheck(torch.ops.fastgan.bmm.default,
-                          (torch.randn(2, 13, 9).transpose(1, 2), torch.randn(2, 18, 13).transpose(1, 2)))
+                          (torch.randn(2, 13, 9).transpose(1, 2), torch.randn(2, 18, 13).transpose(1, 2), 10, 11))
 
 
 def test_torch_compile_fullgraph():
@@ -147,6 +174,8 @@ def test_bad_input():
         G.bmm(torch.randn(1, 2, 4), torch.randn(1, 4, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match="dtype"):
         G.bmm(torch.randn(1, 2, 4).half(), torch.randn(1, 4, 5).half())
+    with pytest.raises(ValueError, match="n_valid"):
+        G.bmm(torch.randn(1, 2, 4), torch.randn(1, 4, 5), n_valid=-1)
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
@@ -158,8 +187,8 @@ def test_cpu_backend_1x1_convolution_is_one_gemm(n, c, o, h, w, layout, monkeypa
 
     mc = importlib.import_module("fastgan.ops.modulated_conv2d")
     calls = []
-    real = mc.bmm
-    monkeypatch.setattr(mc, "bmm", lambda a, b: calls.append(a.shape) or real(a, b))
+    real = G._bmm
+    monkeypatch.setattr(G, "_bmm", lambda a, b, *args: calls.append(a.shape) or real(a, b, *args))
     torch.manual_seed(n * c + o)
     x = torch.randn(n, c, h, w)
     if layout == "channels_last":
