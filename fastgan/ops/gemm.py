@@ -4,7 +4,8 @@ The Winograd transforms turn a convolution into 4-36 independent GEMMs (one per 
 128-256 channels on two sides and the tiles on the third. At these shapes MKL's batched GEMM (what
 torch.bmm calls) reaches ~70% of the FMA peak of an AVX2 machine in the training loop; float32 here runs
 our own (csrc/cpu/gemm.cpp: packed operands, a 6x16 register tile), which takes the operands in any
-strides, so the transposed operands of the backward products are not copied first. float64, or a build
+strides, so the transposed operands of the backward products are not copied first, and skips the zero
+pad columns of the transformed tensors (k_valid / n_valid). float64, or a build
 without AVX2/FMA, runs torch.bmm. The backward is this op again on transposed views, so gradients of
 any order (R1, path length) go through it.
 
@@ -67,9 +68,8 @@ def _backward(ctx, g):
     # k zero and the terms of its contraction from n vanish
     a, b = ctx.saved_tensors
     k, n = ctx.valid
-    big = max(a.shape[1], b.shape[2], a.shape[2])
     ga = _bmm(g, b.transpose(1, 2), n, k) if ctx.needs_input_grad[0] else None
-    gb = _bmm(a.transpose(1, 2), g, big, n) if ctx.needs_input_grad[1] else None
+    gb = _bmm(a.transpose(1, 2), g, a.shape[1], n) if ctx.needs_input_grad[1] else None
     return ga, gb, None, None
 
 
