@@ -55,11 +55,11 @@ ACTS = tuple(reference.ACTIVATIONS)
 # convolutions run as Winograd F(4x4, 3x3) (fastgan.ops.winograd) instead of oneDNN's direct one.
 # "winograd_s2": whether the stride-2 3x3 convolutions of up=2 / down=2 layers (the transposed one before
 # the FIR filter, the strided one after it) run by output phase with Winograd F(3, 2) (fastgan.ops.winograd_s2).
-# "gemm_1x1": whether unpadded 1x1 float32 convolutions (ToRGB, the resnet D's skips) run as one batched
-# GEMM (fastgan.ops.gemm) instead of oneDNN. fwd+bwd, 2 threads, batch 16 (scratch timing against F.conv2d):
-# 1.2-2.2x at the resnet D's skips (128->256 at 16 px, 256->256 at 8 and 4 px), 1.2-10x at ToRGB's 3 output
-# channels (oneDNN's backward is slow there), 2x at FromRGB's 3 inputs. In the bench_train loop (profiled,
-# 2 threads) oneDNN's time fell by 62 ms/step and fastgan::bmm's rose by 35.
+# "gemm_1x1": whether unpadded 1x1 float32 convolutions (ToRGB, FromRGB, the resnet D's skips, the phase
+# split's odd/odd phase) run as one batched GEMM (fastgan.ops.gemm.conv1x1) instead of oneDNN. fwd+bwd,
+# 2 threads, batch 16, alternating calls (benchmarks/bench_gemm.py): 1.04-1.2x at the D skips, 1.7-1.8x at
+# ToRGB's 3 output channels, 1.4-1.5x at FromRGB's 3 inputs. In the bench_train loop (profiled, 2 threads)
+# oneDNN's time fell by 62 ms/step and fastgan::bmm's rose by 35.
 STRATEGY = {"channels_last": False, "fused_dcoefs": "epilogue", "winograd": True, "winograd_s2": True,
             "gemm_1x1": True}
 
