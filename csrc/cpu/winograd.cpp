@@ -449,7 +449,7 @@ void zero_pads(const Phases<T>& v, int64_t c, int64_t Tall) {
 
 // dst[n] = src[n] for the N samples of one tile column (a vector copy).
 template <class T>
-inline void copy_n(const T* __restrict src, T* __restrict dst, int64_t N) {
+inline void copy_column(const T* __restrict src, T* __restrict dst, int64_t N) {
 #pragma omp simd
   for (int64_t n = 0; n < N; ++n) dst[n] = src[n];
 }
@@ -490,7 +490,7 @@ void s2_input_run(const T* x, const int64_t* xs, int64_t N, int64_t C, int64_t H
             T* __restrict ea = ee + a * 4 * ek;
 #pragma omp simd
             for (int64_t n = 0; n < N; ++n) bt4(sa + n, N, ea + n, ek);
-            for (int b = 0; b < kS2; ++b) copy_n(sa + (1 + b) * N, eo + a * ok + b * Tall, N);
+            for (int b = 0; b < kS2; ++b) copy_column(sa + (1 + b) * N, eo + a * ok + b * Tall, N);
           }
           for (int a = 0; a < kS2; ++a) {
             const T* __restrict row = base + (1 + a) * Wp * N;
@@ -569,21 +569,21 @@ void s2_output_run(Phases<T> m, const T* moo, const int64_t* ms, T* y, const int
             T* __restrict hcol = hb + b * N;
 #pragma omp simd
             for (int64_t n = 0; n < N; ++n) at3(eb + n, 4 * ek, hcol + n, 14 * N);
-            for (int i = 0; i < kS2; ++i) copy_n(oe + b * qk + i * Tall, hb + ((2 * i + 1) * 7 + b) * N, N);
+            for (int i = 0; i < kS2; ++i) copy_column(oe + b * qk + i * Tall, hb + ((2 * i + 1) * 7 + b) * N, N);
           }
           for (int b = 0; b < kS2; ++b) {
             const T* __restrict eb = eo + b * Tall;
             T* __restrict hcol = hb + (4 + b) * N;
 #pragma omp simd
             for (int64_t n = 0; n < N; ++n) at3(eb + n, ok, hcol + n, 14 * N);
-            for (int i = 0; i < kS2; ++i) copy_n(oo + (i * Wo + b) * N, hb + ((2 * i + 1) * 7 + 4 + b) * N, N);
+            for (int i = 0; i < kS2; ++i) copy_column(oo + (i * Wo + b) * N, hb + ((2 * i + 1) * 7 + 4 + b) * N, N);
           }
           for (int r = 0; r < 6; ++r) {  // even columns (2j) from the Winograd points; odd columns copied
             T* __restrict yr = yt + r * Wq * N;
             const T* __restrict hr = hb + r * 7 * N;
 #pragma omp simd
             for (int64_t n = 0; n < N; ++n) at3(hr + n, N, yr + n, 2 * N);
-            for (int j = 0; j < kS2; ++j) copy_n(hr + (4 + j) * N, yr + (2 * j + 1) * N, N);
+            for (int j = 0; j < kS2; ++j) copy_column(hr + (4 + j) * N, yr + (2 * j + 1) * N, N);
           }
         }
       for (int64_t Y = 0; Y < OH; ++Y)
@@ -625,14 +625,14 @@ void s2_output_adjoint_run(const T* dy, const int64_t* dys, Phases<T> m, T* moo,
             T* __restrict hr = hb + r * 7 * N;
 #pragma omp simd
             for (int64_t n = 0; n < N; ++n) a4(yr + n, 2 * N, hr + n, N);
-            for (int j = 0; j < kS2; ++j) copy_n(yr + (2 * j + 1) * N, hr + (4 + j) * N, N);
+            for (int j = 0; j < kS2; ++j) copy_column(yr + (2 * j + 1) * N, hr + (4 + j) * N, N);
           }
           for (int b = 0; b < 4; ++b) {
             const T* __restrict hcol = hb + b * N;
             T* __restrict eb = ee + b * ek;
 #pragma omp simd
             for (int64_t n = 0; n < N; ++n) a4(hcol + n, 14 * N, eb + n, 4 * ek);
-            for (int i = 0; i < kS2; ++i) copy_n(hb + ((2 * i + 1) * 7 + b) * N, oe + b * qk + i * Tall, N);
+            for (int i = 0; i < kS2; ++i) copy_column(hb + ((2 * i + 1) * 7 + b) * N, oe + b * qk + i * Tall, N);
           }
           for (int b = 0; b < kS2; ++b) {
             const T* __restrict hcol = hb + (4 + b) * N;
