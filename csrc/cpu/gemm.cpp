@@ -93,15 +93,12 @@ void pack_a(const float* a, int64_t sm, int64_t sk, int64_t m, int64_t kc, float
   }
 }
 
-// B[0:kc, 0:nc] (strides sk, sn) -> panels [ceil(nc / NR)][kc][NR], columns past nc zero. With rows
-// contiguous, the next block's nxt columns of each row are prefetched: the rows are far apart (a
-// channel of a transformed tensor each), more streams than the hardware prefetchers follow.
-void pack_b(const float* b, int64_t sk, int64_t sn, int64_t kc, int64_t nc, float* out, int64_t nxt) {
+// B[0:kc, 0:nc] (strides sk, sn) -> panels [ceil(nc / NR)][kc][NR], columns past nc zero.
+void pack_b(const float* b, int64_t sk, int64_t sn, int64_t kc, int64_t nc, float* out) {
   const int64_t full = nc / NR;
   if (sn == 1) {  // rows contiguous: read each row's nc floats in one pass
     for (int64_t k = 0; k < kc; ++k) {
       const float* row = b + k * sk;
-      for (int64_t j = 0; j < nxt; j += 16) _mm_prefetch(reinterpret_cast<const char*>(row + nc + j), _MM_HINT_T0);
       float* o = out + k * NR;
       for (int64_t p = 0; p < full; ++p) {
         _mm256_store_ps(o + p * kc * NR, _mm256_loadu_ps(row + p * NR));
@@ -176,7 +173,7 @@ void bgemm_f32(int64_t nb, int64_t M, int64_t N, int64_t K, const float* A, int6
         }
         for (int64_t j0 = j_begin; j0 < j_end; j0 += NC) {
           const int64_t nc = std::min(NC, j_end - j0);
-          pack_b(bb + k0 * sbk + j0 * sbn, sbk, sbn, kc, nc, bp, std::min(NC, j_end - j0 - nc));
+          pack_b(bb + k0 * sbk + j0 * sbn, sbk, sbn, kc, nc, bp);
           for (int64_t jp = 0; jp < nc; jp += NR) {
             const int64_t nr = std::min(NR, nc - jp);
             const float* bpan = bp + jp * kc;

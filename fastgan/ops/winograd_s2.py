@@ -13,9 +13,9 @@ That is ~5.6 multiplications per input pixel and channel pair at 32x32 (tile rou
 instead of the 9 a direct transposed convolution does. The F(3, 2) points are 0, +-1 and infinity,
 so the transforms only add and subtract (B^T, A^T) or halve (G): float32 results are as accurate
 as the direct convolution's. The data transforms are C++ (csrc/cpu/winograd.cpp, s2_*), each a
-registered op whose backward is its adjoint; the products are fastgan::bmm (fastgan.ops.gemm), batched over the
-transform points; the weight transform is C++ too (fastgan::wino_s2_weight). Everything is linear or a matmul, so
-autograd gives exact gradients of any order.
+registered op whose backward is its adjoint; the products are fastgan::bmm (fastgan.ops.gemm), batched
+over the transform points; the weight transform is C++ too (fastgan::wino_s2_weight). Everything is linear
+or a matmul, so autograd gives exact gradients of any order.
 
 The strided convolution y = conv2d(u, w, stride=2) (3x3, no padding) is the adjoint of the
 transposed one with the same weight, so it runs the same pieces in reverse order: the output
