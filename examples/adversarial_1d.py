@@ -13,7 +13,9 @@ import torch
 from scipy import stats
 
 from _common import parse_args, plt, save
-from fastgan.models import toy
+from fastgan import theory
+from fastgan.data import toy as toydata
+from fastgan.train.toy import run_toy, toy_trainer
 
 MEAN, STD = 4.0, 0.5
 
@@ -34,10 +36,10 @@ def evaluate(tr, grid):
 def main(argv=None):
     a = parse_args(__doc__.splitlines()[0], argv, steps=(int, 1500, "G steps"))
     steps = 60 if a.quick else a.steps
-    data = toy.gaussian_dataset(20000, MEAN, STD, seed=a.seed)
-    tr = toy.toy_trainer(data, seed=a.seed, z_dim=4, hidden=32, depth=2, batch=128, loss="ns")
+    data = toydata.gaussian_dataset(20000, MEAN, STD, seed=a.seed)
+    tr = toy_trainer(data, seed=a.seed, z_dim=4, hidden=32, depth=2, batch=128, loss="ns")
     grid = np.linspace(0, 7, 351)
-    hist = toy.run_toy(tr, steps, max(1, steps // 10), lambda t: evaluate(t, grid))
+    hist = run_toy(tr, steps, max(1, steps // 10), lambda t: evaluate(t, grid))
     shown = hist[::2]
     for h in hist:
         print(f"step {h['step']:5d}: KS vs N({MEAN:g},{STD:g}^2) = {h['ks']:.3f} (mean {h['mean']:.2f}, "
@@ -45,7 +47,7 @@ def main(argv=None):
     fig, axes = plt.subplots(1, len(shown) + 1, figsize=(3.2 * (len(shown) + 1), 3.2))
     for ax, h in zip(axes, shown):
         ax.hist(h["samples"], bins=80, range=(grid[0], grid[-1]), density=True, alpha=0.5, label="p_g")
-        ax.plot(grid, toy.normal_pdf(grid, MEAN, STD), "k", label="p_data")
+        ax.plot(grid, theory.normal_pdf(grid, MEAN, STD), "k", label="p_data")
         ax.plot(grid, h["d"], "r", label="D(x)")
         ax.axhline(0.5, color="grey", lw=0.5, ls=":")
         ax.set_ylim(0, 1.2)

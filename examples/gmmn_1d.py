@@ -19,7 +19,7 @@ from scipy import stats
 
 from _common import parse_args, plt, save
 from fastgan.data import TableDataset
-from fastgan.models import toy
+from fastgan.train.toy import run_toy, toy_trainer
 
 MODES, SD = (-2.0, 2.0), 0.5
 
@@ -43,9 +43,9 @@ def main(argv=None):
     print(f"target: mean {pts.mean():.3f}, std {pts.std():.3f}")
     res = {}
     for crit in ("moments", "mmd"):
-        tr = toy.toy_trainer(data, seed=a.seed, model="gmmn", criterion=crit, z_dim=1, hidden=[64, 64],
+        tr = toy_trainer(data, seed=a.seed, model="gmmn", criterion=crit, z_dim=1, hidden=[64, 64],
                              batch=256, bandwidths=[0.25, 0.5, 1.0, 2.0, 4.0])
-        res[crit] = toy.run_toy(tr, steps, steps, evaluate)[-1]
+        res[crit] = run_toy(tr, steps, steps, evaluate)[-1]
         r = res[crit]
         print(f"{crit:8s}: mean {r['mean']:.3f}, std {r['std']:.3f}, KS vs target {r['ks']:.3f}")
     fig, ax = plt.subplots(figsize=(6, 3.6))

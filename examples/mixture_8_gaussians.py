@@ -12,7 +12,9 @@ WGAN-GP uses the toy settings of Gulrajani et al.'s code (lambda = 0.1, n_critic
 import torch
 
 from _common import parse_args, plt, save
-from fastgan.models import toy
+from fastgan.data import toy as toydata
+from fastgan.metrics.mixture import mode_stats
+from fastgan.train.toy import run_toy, toy_trainer
 
 STD = 0.05
 LOSSES = {   # name: (recipe overrides, G steps relative to --steps)
@@ -24,18 +26,18 @@ LOSSES = {   # name: (recipe overrides, G steps relative to --steps)
 
 def evaluate(tr, centers):
     x = tr.sample(tr.family.latent(2000, torch.Generator().manual_seed(1)))
-    return {**toy.mode_stats(x, centers, STD), "x": x.numpy()}
+    return {**mode_stats(x, centers, STD), "x": x.numpy()}
 
 
 def main(argv=None):
     a = parse_args(__doc__.splitlines()[0], argv, steps=(int, 1200, "G steps of the minimax / ns runs"))
     steps = 50 if a.quick else a.steps
-    data, centers = toy.ring_dataset(20000, std=STD, seed=a.seed), toy.ring_centers()
+    data, centers = toydata.ring_dataset(20000, std=STD, seed=a.seed), toydata.ring_centers()
     runs = {}
     for name, (ov, frac) in LOSSES.items():
         n = max(10, int(steps * frac) // 10 * 10)
-        tr = toy.toy_trainer(data, seed=a.seed, hidden=64, batch=128, **ov)
-        runs[name] = toy.run_toy(tr, n, n // 6 if n >= 60 else n, lambda t: evaluate(t, centers))
+        tr = toy_trainer(data, seed=a.seed, hidden=64, batch=128, **ov)
+        runs[name] = run_toy(tr, n, n // 6 if n >= 60 else n, lambda t: evaluate(t, centers))
         print(f"{name:15s} " + "  ".join(f"step {h['step']}: {h['modes']}/8 modes, hq {h['hq']:.2f}"
                                          for h in runs[name]))
     fig, axes = plt.subplots(len(runs), 2, figsize=(8, 3.6 * len(runs)), squeeze=False)

@@ -16,7 +16,8 @@ import torch
 
 from _common import parse_args, plt, save
 from fastgan import losses
-from fastgan.models import toy
+from fastgan.data import toy as toydata
+from fastgan.train.toy import run_toy, toy_trainer
 
 
 def logit_grads(a: torch.Tensor):
@@ -57,10 +58,10 @@ def main(argv=None):
     print(f"at a = -10: saturating {float(grads['saturating'][0]):.2e}, "
           f"non-saturating {float(grads['non-saturating'][0]):.4f}")
 
-    data = toy.gaussian_dataset(20000, 4.0, 0.5, seed=a.seed)
-    tr = toy.toy_trainer(data, seed=a.seed, z_dim=1, hidden=32, depth=2, batch=128, lr_g=0.0)
+    data = toydata.gaussian_dataset(20000, 4.0, 0.5, seed=a.seed)
+    tr = toy_trainer(data, seed=a.seed, z_dim=1, hidden=32, depth=2, batch=128, lr_g=0.0)
     z = tr.family.latent(512, torch.Generator().manual_seed(3))
-    hist = toy.run_toy(tr, steps, max(1, steps // 10), lambda t: g_grad_norms(t, z))
+    hist = run_toy(tr, steps, max(1, steps // 10), lambda t: g_grad_norms(t, z))
     for h in hist:
         print(f"D step {h['step']:4d}: D(G(z)) = {h['D(G(z))']:.4f}; |grad_G| saturating = {h['saturating']:.2e}, "
               f"non-saturating = {h['non-saturating']:.2e}")

@@ -9,7 +9,7 @@ For p_data = N(0, 1) and several generators p_g, on a fine grid:
    it is -log 4 and D* = 1/2;
 3. for the tutorial's absolute-error formulation E(G, D) = 1/2 E_data[1 - D] + 1/2 E_g[D],
    the minimising D is the indicator 1[p_data >= p_g], and the minimum error is
-   1/2 integral of min(p_data, p_g) (closed form for two Gaussians: ``toy.normal_overlap``).
+   1/2 integral of min(p_data, p_g) (closed form for two Gaussians: ``theory.normal_overlap``).
 
     python examples/theory_checks.py [--out DIR]
 """
@@ -19,23 +19,23 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 
 from _common import parse_args, plt, save
-from fastgan.models import toy
+from fastgan import theory
 
 GENERATORS = [(0.0, 1.0), (1.0, 1.0), (2.0, 1.5), (-3.0, 0.5)]   # (mean, std) of p_g
 
 
 def check(mu, sd, x, levels=4001):
-    p, q = toy.normal_pdf(x), toy.normal_pdf(x, mu, sd)
-    d_num = toy.pointwise_best(p, q, "value", levels)           # brute force, no formula
+    p, q = theory.normal_pdf(x), theory.normal_pdf(x, mu, sd)
+    d_num = theory.pointwise_best(p, q, "value", levels)           # brute force, no formula
     d_closed = p / (p + q)
-    d_abs = toy.pointwise_best(p, q, "absolute", levels)
+    d_abs = theory.pointwise_best(p, q, "absolute", levels)
     mask = (p + q) > 1e-6                                       # where the densities are resolved
     return {"p_g": f"N({mu:g}, {sd:g}^2)",
             "max|D_num - D*|": float(np.abs(d_num - d_closed)[mask].max()),
-            "V(G,D*)": toy.gan_value(d_closed, p, q, x),
+            "V(G,D*)": theory.gan_value(d_closed, p, q, x),
             "-log4+2JS": -math.log(4) + 2 * jensenshannon(p, q) ** 2,   # scipy: JS distance, nats
-            "E(D_abs) num.": toy.absolute_error(d_abs, p, q, x),
-            "E* closed": 0.5 * toy.normal_overlap(0.0, 1.0, mu, sd),
+            "E(D_abs) num.": theory.absolute_error(d_abs, p, q, x),
+            "E* closed": 0.5 * theory.normal_overlap(0.0, 1.0, mu, sd),
             "D_abs = 1[p>=q]": bool(np.array_equal(d_abs[mask & (p != q)], (p > q)[mask & (p != q)])),
             "curves": (p, q, d_closed)}
 

@@ -18,7 +18,7 @@ from .embedded import (  # noqa: F401
 from .images import ArrayImages, FileImages, ImageDataset, load_array_file  # noqa: F401
 from .loader import BatchLoader  # noqa: F401
 from .tables import TableDataset, read_csv  # noqa: F401
-from .transforms import hflip, resize_uint8, to_float, to_uint8  # noqa: F401
+from .transforms import hflip, resize_uint8, save_grid, to_float, to_uint8  # noqa: F401
 
 IMAGE_SETS = ("mnist", "digits")
 NAMES = IMAGE_SETS + TABLES

@@ -6,10 +6,14 @@ and makes every transform exact and deterministic.
 """
 from __future__ import annotations
 
+import math
+import os
+
 import numpy as np
 import torch
+from PIL import Image
 
-__all__ = ["to_float", "to_uint8", "resize_uint8", "hflip", "parse_size", "RESAMPLE"]
+__all__ = ["to_float", "to_uint8", "resize_uint8", "hflip", "parse_size", "save_grid", "RESAMPLE"]
 
 RESAMPLE = ("nearest", "bilinear", "bicubic", "lanczos")
 
@@ -42,8 +46,6 @@ def parse_size(size, name: str = "size") -> tuple[int, int] | None:
 
 def resize_uint8(images: np.ndarray, size, resample: str = "bilinear") -> np.ndarray:
     """Resize uint8 images ``[N, H, W]`` or ``[N, H, W, C]`` with PIL (antialiased)."""
-    from PIL import Image
-
     hw = parse_size(size)
     if resample not in RESAMPLE:
         raise ValueError(f"resample must be one of {RESAMPLE}, got {resample!r}")
@@ -67,3 +69,23 @@ def hflip(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     if mask.shape != images.shape[:1] or mask.dtype != torch.bool:
         raise ValueError(f"mask must be bool [{images.shape[0]}], got {mask.dtype} {tuple(mask.shape)}")
     return torch.where(mask[:, None, None, None], images.flip(-1), images)
+
+
+def save_grid(images: torch.Tensor, path: str, nrow: int | None = None, pad: int = 2) -> str:
+    """Save float images ``[N, C, H, W]`` in [-1, 1] (C = 1 or 3) as one PNG grid."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must be [N, 1|3, H, W], got shape {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    ncol = math.ceil(n / nrow)
+    grid = torch.zeros(c, pad + ncol * (h + pad), pad + nrow * (w + pad), dtype=torch.uint8)
+    u8 = to_uint8(images.cpu())
+    for i in range(n):
+        y, x = pad + (i // nrow) * (h + pad), pad + (i % nrow) * (w + pad)
+        grid[:, y:y + h, x:x + w] = u8[i]
+    arr = grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}.png"
+    Image.fromarray(arr).save(tmp)
+    os.replace(tmp, path)
+    return path

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 
+from ..data import make_dataset
+
 from ._result import MetricResult
+from .digits import DigitsFeatures
 from .features import FeatureExtractor, extract, get_extractor
 from .fid import fid_from_stats
 from .scores import (density_coverage, inception_score, kernel_inception_distance, mode_coverage,
                      precision_recall)
 from .stats import FIDStats
 
-__all__ = ["compute_stats", "compute_fid", "compute_metrics", "fid_digits", "METRICS", "resolve_source"]
+__all__ = ["compute_stats", "compute_fid", "compute_metrics", "fid_digits", "TRAINING_METRICS", "METRICS",
+           "resolve_source"]
 
 METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
 _EXTRACTORS: dict = {}
@@ -36,7 +41,6 @@ def _extractor(features, device, **kw) -> FeatureExtractor:
 def resolve_source(source, *, split: str = "heldout"):
     """Paths and data names become data sets (``fastgan.data.make_dataset``); others pass through."""
     if isinstance(source, (str, os.PathLike)):
-        from ..data import make_dataset
         name = os.fspath(source)
         return make_dataset(name, split=split) if name == "mnist" else make_dataset(name)
     return source
@@ -48,7 +52,6 @@ def _is_stats(x) -> bool:
 
 
 def _has_header(path: str) -> bool:
-    import numpy as np
     with np.load(path, allow_pickle=False) as z:
         return "header" in z.files
 
@@ -127,31 +130,30 @@ def compute_fid(fake, real, *, features="digits", n: int | None = None, **kw) ->
     return compute_metrics(real, fake, ("fid",), features=features, n=n, **kw)["fid"]
 
 
-_REAL_DIGITS: dict = {}
+@torch.no_grad()
+def fid_digits(sample, real, *, n: int = 5000, batch_size: int = 500, device=None,
+               cache: dict | None = None) -> MetricResult:
+    """FID with the digits features of ``n`` generated images against a real data set.
+
+    ``sample(i, b)`` returns images ``i .. i+b-1`` in [-1, 1] of a fixed evaluation set;
+    ``real`` is a data set with ``get_batch`` (images of the generated size).  ``cache``
+    (a dict kept between calls) holds the feature network and the real statistics."""
+    cache = {} if cache is None else cache
+    if "net" not in cache:
+        cache["net"] = DigitsFeatures().to(device or "cpu")
+    net = cache["net"]
+
+    def feats(batches):
+        return torch.cat([net(x.to(next(net.parameters()).device))[0].double().cpu() for x in batches]).numpy()
+    if "real" not in cache:
+        m = len(real)
+        f = feats(real.get_batch(torch.arange(i, min(i + batch_size, m)))[0] for i in range(0, m, batch_size))
+        cache["real"] = FIDStats.from_features(f, net.feature_id, net.preprocess_id)
+    f = feats(sample(i, min(batch_size, n - i)) for i in range(0, n, batch_size))
+    res = fid_from_stats(cache["real"], FIDStats.from_features(f, net.feature_id, net.preprocess_id))
+    res.conventions.update(features="digits", n_fake=n)
+    return res
 
 
-def fid_digits(trainer, *, n: int = 2000, batch_size: int = 250) -> MetricResult:
-    """Periodic FID for ``fastgan.train``: the trainer's (EMA) generator against the held-out
-    MNIST-5k (500 real digits) with the digits features; the real stats are cached."""
-    family = trainer.family
-    name = family.generator_net
-    G = trainer.ema.get(name) if getattr(trainer, "ema", None) else None
-    G = G if G is not None else trainer.nets[name]
-    device = getattr(trainer, "device", torch.device("cpu"))
-    num_classes = int(getattr(family.data, "num_classes", 0) or 0)
-    gen = torch.Generator().manual_seed(12345)
-    if "heldout" not in _REAL_DIGITS:
-        _REAL_DIGITS["heldout"] = compute_stats("mnist", "digits", device=device)
-
-    @torch.no_grad()
-    def sample(b):
-        z = family.latent(b, gen).to(device)
-        labels = (torch.arange(b, device=device) % num_classes) if (family.conditional and num_classes) else None
-        was_training = G.training
-        G.eval()
-        try:
-            return family.generate(G, z, labels).float()
-        finally:
-            G.train(was_training)
-    return compute_fid(sample, _REAL_DIGITS["heldout"], features="digits", n=n, batch_size=batch_size,
-                       device=device)
+# metrics a family names in ``Family.metrics``; the engine calls ``fn(sample, real, n=, device=, cache=)``
+TRAINING_METRICS = {"fid_digits": fid_digits}

@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from .. import models
 from .api import METRICS, compute_metrics, compute_stats, resolve_source
 
 _EPILOG = """metrics:
@@ -67,20 +68,16 @@ def _is_checkpoint(path: str) -> bool:
 
 
 def _checkpoint_sampler(path: str, device, seed: int):
-    from ..train.generate import load_generator
-    family, G = load_generator(path, device=device)
+    family, G = models.load_generator(path, device=device)
     gen = torch.Generator().manual_seed(seed)
-    num_classes = int(getattr(family.data, "num_classes", 0) or 0)
     counter = [0]
 
     @torch.no_grad()
     def sample(b):
         z = family.latent(b, gen).to(device)
-        labels = None
-        if family.conditional and num_classes:
-            labels = (torch.arange(counter[0], counter[0] + b) % num_classes).to(device)
+        labels = family.sample_labels(counter[0] + b, device)
         counter[0] += b
-        return family.generate(G, z, labels).float()
+        return family.generate(G, z, None if labels is None else labels[-b:]).float()
     return sample
 
 

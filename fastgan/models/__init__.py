@@ -1,17 +1,25 @@
 """Model registry: ``fastgan.models.get(name)`` and ``fastgan.models.names()``.
 
 A family module in this package lists its families in a module-level
-``FAMILIES = (MyFamily, ...)``; each is a :class:`fastgan.train.family.Family`
+``FAMILIES = (MyFamily, ...)``; each is a :class:`fastgan.family.Family`
 subclass with a unique ``name``.  The registry finds them by importing the
 modules of this package, so adding a family means adding one module, nothing else.
 Families defined elsewhere can be added with :func:`register`.
+:func:`load_generator` rebuilds a family and its generator from a checkpoint.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 
-__all__ = ["get", "names", "register", "describe", "DEFAULT"]
+import torch
+
+from .. import checkpoint as ckpt
+from ..family import DataInfo, Family
+from ..family.config import apply_overrides
+
+__all__ = ["get", "names", "register", "describe", "load_generator", "DEFAULT"]
 
 DEFAULT = "dcgan28"   # the model `fastgan train` uses when --model is not given
 
@@ -22,8 +30,6 @@ _scanned = False
 
 def register(family: type, *, replace: bool = False) -> type:
     """Add a Family subclass under ``family.name`` (usable as a class decorator)."""
-    from ..train.family import Family
-
     if not (isinstance(family, type) and issubclass(family, Family)):
         raise TypeError(f"family must be a Family subclass, got {family!r}")
     name = family.name
@@ -75,3 +81,22 @@ def get(name: str) -> type:
 def describe() -> list[tuple[str, str]]:
     """``[(name, one-line description)]`` for listings."""
     return [(n, get(n).description) for n in names()]
+
+
+def load_generator(path: str, *, device="cpu", ema: bool = True) -> tuple[Family, torch.nn.Module]:
+    """``(family, G)`` from a checkpoint file or run directory; G is in eval mode, frozen."""
+    state = ckpt.load(ckpt.find(path))
+    fam_cls = get(state["model"])
+    recipe, _ = apply_overrides(fam_cls.Recipe(), _NoRun(), {f"model.{k}": v for k, v in state["recipe"].items()})
+    info = state["data_info"]
+    family = fam_cls(recipe, DataInfo(tuple(info["shape"]), int(info["num_classes"]), info.get("name", "")))
+    name = family.generator_net
+    G = family.build()[name]
+    source = state["ema"] if ema and name in state["ema"] else state["nets"]
+    G.load_state_dict(source[name])
+    return family, G.to(device).eval().requires_grad_(False)
+
+
+@dataclasses.dataclass
+class _NoRun:
+    """No run options: a checkpoint's generator needs only its recipe."""

@@ -16,7 +16,7 @@ DCGAN-style convnets for 1- or 3-channel images whose size is a multiple of 4
 Label-controlled sampling:
 
 * API: :func:`sample` (``sample("runs/cgan-mnist", labels=[3, 3, 7])``) or
-  ``fastgan.train.generate(..., labels=...)``;
+  ``fastgan.family.sampling.generate(pair, seeds, labels=...)``;
 * command line: ``python -m fastgan.models.cgan --ckpt RUN --labels 0-9 --per-label 8 --out grid.png``
   (one row per label).
 """
@@ -28,7 +28,11 @@ import dataclasses
 import torch
 from torch import nn
 
-from ._classic import ClassicGAN, ClassicRecipe, init_normal
+from ..data import save_grid
+from ..family import GAN, GANRecipe
+from ..family.sampling import generate, parse_seeds
+from . import load_generator
+from ._common import init_normal
 
 __all__ = ["Generator", "ConcatDiscriminator", "ProjectionDiscriminator", "spectral_normalize", "CGANRecipe",
            "CGAN", "sample",
@@ -120,7 +124,7 @@ def spectral_normalize(module: nn.Module) -> nn.Module:
 
 
 @dataclasses.dataclass
-class CGANRecipe(ClassicRecipe):
+class CGANRecipe(GANRecipe):
     cond: str = "concat"         # how D sees the label: concat | projection
     z_dim: int = 64
     embed: int = 16              # size of G's label embedding
@@ -134,7 +138,7 @@ class CGANRecipe(ClassicRecipe):
     betas: tuple[float, float] = (0.5, 0.999)
 
 
-class CGAN(ClassicGAN):
+class CGAN(GAN):
     name = "cgan"
     Recipe = CGANRecipe
     conditional = True
@@ -157,8 +161,6 @@ class CGAN(ClassicGAN):
 
 
 def _parse_labels(text) -> list[int]:
-    from ..train.generate import parse_seeds   # same "0-9" / "1,5,9" syntax
-
     try:
         return parse_seeds(text)
     except ValueError:
@@ -169,8 +171,6 @@ def sample(ckpt_or_pair, labels, *, seed: int = 0, device="cpu", ema: bool = Tru
     """Images in [-1, 1] of the given classes from a conditional checkpoint (or a ``(family, G)`` pair).
 
     ``labels``: a sequence/tensor of class ids or a string like ``"0-9"``; sample i uses seed ``seed + i``."""
-    from ..train.generate import generate, load_generator
-
     pair = load_generator(ckpt_or_pair, device=device, ema=ema) if isinstance(ckpt_or_pair, str) else ckpt_or_pair
     family = pair[0]
     if not family.conditional:
@@ -184,8 +184,6 @@ def sample(ckpt_or_pair, labels, *, seed: int = 0, device="cpu", ema: bool = Tru
 
 def main(argv=None) -> int:
     """``python -m fastgan.models.cgan --ckpt RUN --labels 0-9 --per-label 8 --out grid.png``."""
-    from ..train.monitor import save_grid
-
     p = argparse.ArgumentParser(prog="python -m fastgan.models.cgan", description="class-controlled samples")
     p.add_argument("--ckpt", required=True, help="checkpoint file or run directory of a conditional model")
     p.add_argument("--labels", default="0-9", help="classes, e.g. 0-9 or 3,3,7 (one grid row each)")

@@ -25,7 +25,8 @@ import math
 import torch
 from torch import nn
 
-from ._classic import ClassicGAN, ClassicRecipe, init_normal
+from ..family import GAN, GANRecipe
+from ._common import init_normal
 
 __all__ = ["Generator", "Discriminator", "DCGANRecipe", "DCGAN", "NORMS", "check_resolution"]
 
@@ -91,7 +92,7 @@ class Discriminator(nn.Module):
 
 
 @dataclasses.dataclass
-class DCGANRecipe(ClassicRecipe):
+class DCGANRecipe(GANRecipe):
     z_dim: int = 100
     width: int = 64              # G's last / D's first feature maps; doubled at every halving
     resolution: int = 64         # 32 or 64 in the paper's spirit; any power of two >= 16
@@ -104,7 +105,7 @@ class DCGANRecipe(ClassicRecipe):
     betas: tuple[float, float] = (0.5, 0.999)
 
 
-class DCGAN(ClassicGAN):
+class DCGAN(GAN):
     name = "dcgan"
     Recipe = DCGANRecipe
     description = "Radford et al.'s DCGAN at 32/64 px (--set resolution=32); any image data, resized"

@@ -19,7 +19,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from ..train.family import GAN, GANRecipe
+from ..family import GAN, GANRecipe
 
 
 @dataclasses.dataclass

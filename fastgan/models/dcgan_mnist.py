@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._classic import ClassicGAN, ClassicRecipe, best_of_n, keras_param_counts
+from ..family import GAN, GANRecipe
+from ._common import best_of_n, keras_param_counts
 
 __all__ = ["SameConv2d", "SameConvTranspose2d", "Generator", "Discriminator", "DCGANMnistRecipe",
            "DCGANMnist", "keras_param_counts", "best_of_n", "best_samples"]
@@ -136,7 +137,7 @@ class _ChannelsFirst(nn.Module):
 
 
 @dataclasses.dataclass
-class DCGANMnistRecipe(ClassicRecipe):
+class DCGANMnistRecipe(GANRecipe):
     z_dim: int = 100
     latent_dist: str = "uniform"         # the source's text: uniform noise
     dropout: float = 0.3                 # not given by the source (TensorFlow's DCGAN tutorial)
@@ -149,7 +150,7 @@ class DCGANMnistRecipe(ClassicRecipe):
     betas: tuple[float, float] = (0.9, 0.999)
 
 
-class DCGANMnist(ClassicGAN):
+class DCGANMnist(GAN):
     name = "dcgan-mnist"
     Recipe = DCGANMnistRecipe
     description = "the source's Keras DCGAN for MNIST, layer for layer (G 2,963,328 / D 213,633 Keras weights)"
@@ -167,7 +168,7 @@ class DCGANMnist(ClassicGAN):
         return {"G": Generator(r.z_dim, r.dropout, r.slope), "D": Discriminator(r.dropout, r.slope)}
 
 
-def best_samples(family: ClassicGAN, G: nn.Module, D: nn.Module, n: int = 16 * 64, k: int = 64,
+def best_samples(family: GAN, G: nn.Module, D: nn.Module, n: int = 16 * 64, k: int = 64,
                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The source's figure selection: draw ``n`` latents of ``family``'s distribution
     (seeded) and keep the ``k`` samples D scores highest (``best_of_n``)."""

@@ -5,7 +5,7 @@ between a generated and a real batch small,
 
     MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y),   k = sum_sigma exp(-|x - y|^2 / (2 sigma^2)),
 
-a mixture of Gaussian kernels (``fastgan.metrics.mmd2``, differentiable).  With a
+a mixture of Gaussian kernels (``fastgan.losses.mmd2``, differentiable).  With a
 characteristic kernel MMD = 0 only when the two distributions are equal, so all
 moments are matched.  ``criterion = "moments"`` matches only the mean and the
 variance of every feature instead: the source tutorial's 1-D demo
@@ -25,9 +25,8 @@ import math
 import torch
 from torch import nn
 
-from ..metrics import mmd2
-from ..metrics.mmd import DEFAULT_BANDWIDTHS
-from ..train.family import Context, Family, Phase, Recipe
+from ..family import Context, Family, Phase, Recipe
+from ..losses import DEFAULT_BANDWIDTHS, mmd2
 
 __all__ = ["Generator", "GMMNRecipe", "GMMN", "moment_loss", "mmd_loss", "CRITERIA"]
 

@@ -9,7 +9,7 @@
 
 The source trains on the digits 1 and 2 only: ``--set digits=[1,2]`` (the default
 here is all ten digits, so that FID with the digits features is comparable with
-the other families; see :mod:`fastgan.models._classic` for how a subset is drawn).
+the other families; see :mod:`fastgan.family.gan` for how a subset is drawn).
 The source gives no learning rate; Adam 2e-4 with beta1 = 0.5 is used.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from ._classic import ClassicGAN, ClassicRecipe
+from ..family import GAN, GANRecipe
 
 __all__ = ["Generator", "Discriminator", "MLPRecipe", "MLPGAN"]
 
@@ -58,7 +58,7 @@ class Discriminator(nn.Module):
 
 
 @dataclasses.dataclass
-class MLPRecipe(ClassicRecipe):
+class MLPRecipe(GANRecipe):
     z_dim: int = 100
     hidden: int = 256
     loss: str = "ns"             # BCE(D(G(z)), 1) is the non-saturating loss
@@ -69,7 +69,7 @@ class MLPRecipe(ClassicRecipe):
     betas: tuple[float, float] = (0.5, 0.999)
 
 
-class MLPGAN(ClassicGAN):
+class MLPGAN(GAN):
     name = "mlp"
     Recipe = MLPRecipe
     description = "the source's plain MLP GAN (784-256-1 / 100-256-784); --set digits=[1,2] as in the source"

@@ -30,22 +30,13 @@ import torch
 from torch import nn
 
 from .. import losses, ops
+from ..family import Context, Family, Phase, Recipe
+from ..nn import EqualizedConv2d, EqualizedLinear
 from ..ops.upfirdn2d import downsample2d, setup_filter, upsample2d
-from ..train.family import Context, Family, Phase, Recipe
 
 __all__ = ["ProGANRecipe", "ProGAN", "Generator", "Discriminator", "schedule"]
 
 _BOX = setup_filter([1.0, 1.0])   # nearest-neighbour upsampling / 2x2 average pooling as a FIR filter
-
-
-def _layers():
-    """The equalized-lr layers of ``fastgan.nn`` (issue 4)."""
-    from .. import nn as fnn
-
-    missing = [n for n in ("EqualizedLinear", "EqualizedConv2d") if not hasattr(fnn, n)]
-    if missing:
-        raise ImportError(f"progan needs fastgan.nn.{', '.join(missing)} (issue 4), which this install lacks")
-    return fnn.EqualizedLinear, fnn.EqualizedConv2d
 
 
 @dataclasses.dataclass
@@ -106,9 +97,8 @@ class GBlock(nn.Module):
 
     def __init__(self, cin, cout):
         super().__init__()
-        _, Conv = _layers()
-        self.conv0 = Conv(cin, cout, 3, activation="lrelu")
-        self.conv1 = Conv(cout, cout, 3, activation="lrelu")
+        self.conv0 = EqualizedConv2d(cin, cout, 3, activation="lrelu")
+        self.conv1 = EqualizedConv2d(cout, cout, 3, activation="lrelu")
 
     def forward(self, x):
         x = ops.pixel_norm(self.conv0(_up(x)))
@@ -120,14 +110,13 @@ class Generator(nn.Module):
 
     def __init__(self, z_dim, resolution, channels, chan):
         super().__init__()
-        Linear, Conv = _layers()
         self.z_dim, self.max_lod = z_dim, int(math.log2(resolution)) - 2
         c4 = chan(4)
         self.c4 = c4
-        self.dense = Linear(z_dim, c4 * 16, activation="lrelu")   # the paper's 4x4 transposed conv
-        self.conv4 = Conv(c4, c4, 3, activation="lrelu")
+        self.dense = EqualizedLinear(z_dim, c4 * 16, activation="lrelu")   # the paper's 4x4 transposed conv
+        self.conv4 = EqualizedConv2d(c4, c4, 3, activation="lrelu")
         self.blocks = nn.ModuleList(GBlock(chan(4 << i), chan(8 << i)) for i in range(self.max_lod))
-        self.torgb = nn.ModuleList(Conv(chan(4 << i), channels, 1) for i in range(self.max_lod + 1))
+        self.torgb = nn.ModuleList(EqualizedConv2d(chan(4 << i), channels, 1) for i in range(self.max_lod + 1))
 
     def forward(self, z, lod=None, alpha=1.0):
         lod = self.max_lod if lod is None else int(lod)
@@ -148,9 +137,8 @@ class DBlock(nn.Module):
 
     def __init__(self, cin, cout):
         super().__init__()
-        _, Conv = _layers()
-        self.conv0 = Conv(cin, cin, 3, activation="lrelu")
-        self.conv1 = Conv(cin, cout, 3, activation="lrelu")
+        self.conv0 = EqualizedConv2d(cin, cin, 3, activation="lrelu")
+        self.conv1 = EqualizedConv2d(cin, cout, 3, activation="lrelu")
 
     def forward(self, x):
         return _down(self.conv1(self.conv0(x)))
@@ -161,16 +149,15 @@ class Discriminator(nn.Module):
 
     def __init__(self, resolution, channels, chan, mbstd_group=4):
         super().__init__()
-        Linear, Conv = _layers()
         self.max_lod = int(math.log2(resolution)) - 2
-        self.fromrgb = nn.ModuleList(Conv(channels, chan(4 << i), 1, activation="lrelu")
+        self.fromrgb = nn.ModuleList(EqualizedConv2d(channels, chan(4 << i), 1, activation="lrelu")
                                      for i in range(self.max_lod + 1))
         self.blocks = nn.ModuleList(DBlock(chan(8 << i), chan(4 << i)) for i in range(self.max_lod))
         c4 = chan(4)
         self.mbstd_group = mbstd_group
-        self.conv = Conv(c4 + 1, c4, 3, activation="lrelu")
-        self.fc = Linear(c4 * 16, c4, activation="lrelu")
-        self.out = Linear(c4, 1)
+        self.conv = EqualizedConv2d(c4 + 1, c4, 3, activation="lrelu")
+        self.fc = EqualizedLinear(c4 * 16, c4, activation="lrelu")
+        self.out = EqualizedLinear(c4, 1)
 
     def forward(self, img, lod=None, alpha=1.0):
         lod = self.max_lod if lod is None else int(lod)
@@ -199,6 +186,7 @@ class ProGAN(Family):
     name = "progan"
     Recipe = ProGANRecipe
     description = "Progressive GAN: growing from 4x4 with fade-in, WGAN-GP + drift, equalized lr"
+    presets = {"cpu": {}, "paper": {"z_dim": 512, "fmap_base": 8192, "fmap_max": 512, "phase_kimg": 600.0}}
 
     def __init__(self, recipe, data):
         super().__init__(recipe, data)

@@ -21,7 +21,8 @@ ws from a random layer on.  The path-length running mean lives in ``self.state["
 compile with ``fullgraph=True`` on the CPU.  The regularisation phases (R1, path length)
 run eager: they need a double backward, which PyTorch's compile does not support.
 
-**Presets** (``--set preset=NAME``; a field set explicitly wins over the preset):
+**Presets** (``--preset NAME``, or ``--set preset=NAME``; a field set explicitly wins over the preset;
+``cpu`` is ``mnist32`` and ``paper`` is ``paper256``):
 
 * ``mnist32`` (default): CPU-sized, 32x32 (MNIST padded/resized), z = w = 128, 2 mapping
   layers, channel_base 1024 / channel_max 64 (32-64 channels), γ = 0.05; the README's demo
@@ -36,15 +37,16 @@ The engine-level fields (``batch``, ``kimg``, ``ema_kimg``) are not set by the p
 them with ``--batch``, ``--kimg``, ``--set ema_kimg=...``.
 
 **Tools**: :func:`generate_images` (seeds + truncation), :func:`style_mixing_grid` and
-:func:`interpolation_gif`, all on the command line (ψ = 0 is the average image ``w_avg``;
-truncation applies to the first ``trunc_cutoff`` ws)::
+:func:`interpolation_gif`, all on the command line, the last two as the family's
+``generate_modes`` (ψ = 0 is the average image ``w_avg``; truncation applies to the first
+``trunc_cutoff`` ws)::
 
     fastgan generate --ckpt RUN --seeds 0-15 --trunc 0.7 --out samples.png
     fastgan generate --ckpt RUN --seeds 0-7 --trunc-grid 1,0.7,0.5,0 --out truncation.png
     fastgan generate --ckpt RUN --style-mix 0-4:10-15 --styles 0-3 --out style-mix.png
     fastgan generate --ckpt RUN --interpolate --seeds 0-3 --frames 16 --out walk.gif
 
-At the end of training the engine writes ``samples/truncation-<step>.png``: seeds 0-7 (rows) at
+The family's final snapshot adds ``samples/truncation-<step>.png``: seeds 0-7 (rows) at
 ψ = 1, 0.7, 0.5, 0 (columns), the same grid as the second command.
 """
 from __future__ import annotations
@@ -55,8 +57,11 @@ import types
 import torch
 import torch.nn.functional as F
 
+from PIL import Image
+
 from .. import losses
-from ..train.family import Context, Family, Phase, Recipe
+from ..family import Context, Family, Phase, Recipe
+from ..family.sampling import parse_seeds, seed_latents, truncation_images
 from .stylegan2_networks import Discriminator, Generator
 
 __all__ = ["StyleGAN2Recipe", "StyleGAN2", "PRESETS", "mix_styles", "g_main_loss", "d_main_loss",
@@ -170,7 +175,11 @@ class StyleGAN2(Family):
     name = "stylegan2"
     Recipe = StyleGAN2Recipe
     description = "StyleGAN2 (skip G, resnet D, R1, path length, style mixing) on the fused ops; presets mnist32/cifar/paper256"
-    truncation_psis = (1.0, 0.7, 0.5, 0.0)   # the truncation grid written at the end of training
+    presets = {**{name: {"preset": name} for name in PRESETS}, "cpu": {"preset": "mnist32"},
+               "paper": {"preset": "paper256"}}
+    generate_modes = ("style-mix", "interpolate")
+    truncation_psis = (1.0, 0.7, 0.5, 0.0)   # columns of the truncation grid of the final snapshot
+    truncation_rows = 8                       # its rows: seeds 0..7
 
     def __init__(self, recipe, data):
         self.cfg = recipe.resolved() if isinstance(recipe, StyleGAN2Recipe) else None
@@ -270,15 +279,45 @@ class StyleGAN2(Family):
         psi = 1.0 if trunc is None else float(trunc)
         return G(z, c, psi=psi, trunc_cutoff=self.cfg.trunc_cutoff, noise_mode=noise_mode)
 
+    def snapshot(self, G, inputs, snap):
+        """The sample grid; the final snapshot adds the truncation grid (rows: seeds, columns: ψ)."""
+        out = super().snapshot(G, inputs, snap)
+        if snap.final:
+            dev = next(G.parameters()).device
+            imgs = truncation_images((self, G), range(self.truncation_rows), self.truncation_psis, device=dev)
+            path = f"{snap.base.replace('fakes-', 'truncation-')}.png"
+            out["truncation"] = snap.image("", imgs, path, nrow=len(self.truncation_psis))
+        return out
+
+    def render(self, G, mode, out, *, seeds=(), spec=None, styles=(0, 1, 2, 3), psi=1.0, frames=16,
+               duration=80, labels=None, **_):
+        """``style-mix`` (``spec`` = ROWSEEDS:COLSEEDS, ``styles`` from the columns) or ``interpolate``
+        (a GIF through the ws of ``seeds``)."""
+        if mode == "style-mix":
+            if not isinstance(spec, str) or spec.count(":") != 1:
+                raise ValueError(f"--style-mix must look like ROWSEEDS:COLSEEDS (e.g. 0-4:10-15), got {spec!r}")
+            rows, cols = (parse_seeds(p) for p in spec.split(":"))
+            n = len(rows) + len(cols)
+            lab = None
+            if self.conditional:
+                want = list(labels) if labels else list(range(self.data.num_classes))
+                lab = torch.tensor([want[i % len(want)] for i in range(n)], dtype=torch.long)
+            grid = style_mixing_grid(self, G, rows, cols, col_styles=styles, psi=psi, labels=lab)
+            save_image(grid, out)
+            return (f"a style-mixing grid ({len(rows)} row seeds x {len(cols)} column seeds, styles "
+                    f"{','.join(map(str, styles))} of {G.num_ws} from the columns, psi {psi:g}; "
+                    f"{grid.shape[2]}x{grid.shape[1]} px)")
+        if mode == "interpolate":
+            interpolation_gif(self, G, seeds, out, frames=frames, psi=psi, duration_ms=duration)
+            return (f"an interpolation GIF ({len(seeds)} seeds x {frames} frames = {len(seeds) * frames} "
+                    f"frames of {'x'.join(map(str, self.data.shape))}, psi {psi:g})")
+        return super().render(G, mode, out)
+
 
 # ------------------------------------------------------------------------------ tools
 def _check_psi(psi):
     if not 0 <= psi <= 1:
         raise ValueError(f"psi must be in [0, 1] (0: the average image w_avg), got {psi}")
-
-
-def _z(family, seeds, device):
-    return torch.cat([family.latent(1, torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
 
 
 def _dev(G):
@@ -289,7 +328,7 @@ def _dev(G):
 def generate_images(family, G, seeds, psi=1.0, labels=None, noise_mode="const"):
     """One image per seed (the latent of ``torch.Generator().manual_seed(seed)``), truncated by psi."""
     _check_psi(psi)
-    z = _z(family, seeds, _dev(G))
+    z = seed_latents(family, seeds, _dev(G))
     return family.generate(G, z, labels, trunc=psi, noise_mode=noise_mode)
 
 
@@ -304,7 +343,7 @@ def style_mixing_grid(family, G, row_seeds, col_seeds, col_styles=(0, 1, 2, 3), 
     dev = _dev(G)
     seeds = list(row_seeds) + list(col_seeds)
     c = family.onehot(labels, len(seeds), dev) if family.c_dim else None
-    ws = G.mapping(_z(family, seeds, dev), c, psi=psi, trunc_cutoff=family.cfg.trunc_cutoff, update_w_avg=False)
+    ws = G.mapping(seed_latents(family, seeds, dev), c, psi=psi, trunc_cutoff=family.cfg.trunc_cutoff, update_w_avg=False)
     bad = [s for s in col_styles if not 0 <= s < ws.shape[1]]
     if bad:
         raise ValueError(f"col_styles {bad} out of range [0, {ws.shape[1]})")
@@ -321,8 +360,6 @@ def style_mixing_grid(family, G, row_seeds, col_seeds, col_styles=(0, 1, 2, 3), 
 
 
 def _to_pil(img):
-    from PIL import Image
-
     a = ((img.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
     a = a.permute(1, 2, 0).numpy()
     return Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a)
@@ -343,7 +380,7 @@ def interpolation_gif(family, G, seeds, path, frames=16, psi=1.0, duration_ms=80
     _check_psi(psi)
     dev = _dev(G)
     c = family.onehot(torch.zeros(len(seeds), dtype=torch.long), len(seeds), dev) if family.c_dim else None
-    ws = G.mapping(_z(family, seeds, dev), c, psi=psi, trunc_cutoff=family.cfg.trunc_cutoff, update_w_avg=False)
+    ws = G.mapping(seed_latents(family, seeds, dev), c, psi=psi, trunc_cutoff=family.cfg.trunc_cutoff, update_w_avg=False)
     ws = torch.cat([ws, ws[:1]])
     t = torch.arange(frames, dtype=ws.dtype, device=dev) / frames
     images = []

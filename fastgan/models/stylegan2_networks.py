@@ -26,23 +26,13 @@ import math
 import torch
 from torch import nn
 
+from .. import nn as fnn
 from .. import ops
 from ..ops.upfirdn2d import setup_filter, upsample2d
 
 __all__ = ["MappingNetwork", "SynthesisNetwork", "Generator", "Discriminator", "channels_for"]
 
 _FILTER = [1, 3, 3, 1]
-
-
-def _nn():
-    """fastgan.nn with the StyleGAN2 layers of issue 4 (raises a clear ImportError without them)."""
-    from .. import nn as fnn
-
-    need = ("EqualizedLinear", "EqualizedConv2d", "ModulatedConv2d", "ToRGB")
-    missing = [n for n in need if not hasattr(fnn, n)]
-    if missing:
-        raise ImportError(f"stylegan2 needs fastgan.nn.{', '.join(missing)} (issue 4), which this install lacks")
-    return fnn
 
 
 def channels_for(res: int, channel_base: int, channel_max: int) -> int:
@@ -63,7 +53,6 @@ class MappingNetwork(nn.Module):
         super().__init__()
         if depth < 1:
             raise ValueError(f"mapping depth must be >= 1, got {depth}")
-        fnn = _nn()
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
         self.w_avg_beta = w_avg_beta
         embed_features = w_dim if embed_features is None else embed_features
@@ -113,7 +102,6 @@ FP16_ON_CPU = False  # run the fp16 blocks in float16 on the CPU too (slow; for 
 class SynthesisBlock(nn.Module):
     def __init__(self, cin, cout, w_dim, res, img_channels, is_last, arch="skip", conv_clamp=None, use_fp16=False):
         super().__init__()
-        fnn = _nn()
         self.cin, self.res, self.arch, self.is_last, self.use_fp16 = cin, res, arch, is_last, use_fp16
         if cin == 0:
             self.const = nn.Parameter(torch.randn(cout, res, res))
@@ -196,7 +184,6 @@ class Generator(nn.Module):
 class DiscriminatorBlock(nn.Module):
     def __init__(self, cin, ctmp, cout, img_channels, arch="resnet", conv_clamp=None, use_fp16=False):
         super().__init__()
-        fnn = _nn()
         self.arch, self.use_fp16 = arch, use_fp16
         self.fromrgb = fnn.EqualizedConv2d(img_channels, ctmp, 1, activation="lrelu", conv_clamp=conv_clamp) \
             if cin == 0 else None
@@ -227,7 +214,6 @@ class Discriminator(nn.Module):
         super().__init__()
         if arch not in ("resnet", "orig"):
             raise ValueError(f"discriminator arch must be 'resnet' or 'orig', got {arch!r}")
-        fnn = _nn()
         top = _check_res(resolution)
         self.c_dim, self.resolution, self.img_channels = c_dim, resolution, img_channels
         res = [2 ** i for i in range(top, 2, -1)]

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from ..train.family import GAN, GANRecipe, Phase
+from ..family import GAN, GANRecipe, Phase
 
 
 @dataclasses.dataclass

@@ -4,6 +4,19 @@ from __future__ import annotations
 import argparse
 import os
 
+import torch
+import torch.distributed as dist
+from torch.profiler import ProfilerActivity, profile, record_function
+
+from .. import models
+from ..data import save_grid
+from ..family.config import load_yaml, parse_set
+from ..family.sampling import generate, parse_floats, parse_seeds, truncation_images
+from ..ops import _backend
+from . import ddp
+from .engine import Trainer
+from .metrics_hook import fid_status
+
 __all__ = ["register"]
 
 _TRAIN_EPILOG = """\
@@ -19,9 +32,10 @@ _GENERATE_EPILOG = """\
 Seed s always names the image of the latent torch.Generator().manual_seed(s).
   fastgan generate --ckpt RUN --seeds 0-15 --trunc 0.7 --out samples.png
   fastgan generate --ckpt RUN --seeds 0-7 --trunc-grid 1,0.7,0.5,0 --out truncation.png
-  fastgan generate --ckpt RUN --style-mix 0-4:10-15 --styles 0-3 --out mix.png    (stylegan2)
-  fastgan generate --ckpt RUN --interpolate --seeds 0-3 --frames 16 --out walk.gif  (stylegan2)
---trunc also applies to --style-mix and --interpolate."""
+  fastgan generate --ckpt RUN --style-mix 0-4:10-15 --styles 0-3 --out mix.png    (a family's mode)
+  fastgan generate --ckpt RUN --interpolate --seeds 0-3 --frames 16 --out walk.gif  (a family's mode)
+--style-mix and --interpolate are modes of the families that list them in
+generate_modes (stylegan2); --trunc also applies to them."""
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -35,7 +49,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field (repeatable)")
     p.add_argument("--loss", default=None, help="adversarial loss of families that take one (minimax, ns, ls, hinge, "
                    "wasserstein; see fastgan.losses)")
-    p.add_argument("--preset", default=None, help="the family's named preset (e.g. stylegan2: mnist32, cifar, paper256)")
+    p.add_argument("--preset", default=None, help="the family's named preset of overrides, below --config/--set "
+                   "(every family: cpu; most: paper; stylegan2: mnist32, cifar, paper256)")
 
 
 def register(subparsers) -> None:
@@ -84,12 +99,11 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=10, help="profiled steps (after 2 warm-up steps)")
     p.add_argument("--out", default="runs/profile", help="directory for trace.json")
     p.add_argument("--top", type=int, default=20, help="rows of the top-ops table")
+    p.add_argument("--nvtx", action="store_true", help="NVTX ranges per stage/phase (CUDA; see them in Nsight Systems)")
     p.set_defaults(func=cmd_profile)
 
 
 def _overrides(args) -> dict:
-    from .config import load_yaml, parse_set
-
     ov = load_yaml(args.config) if args.config else {}
     for flag, key in (("batch", "model.batch"), ("kimg", "model.kimg"), ("seed", "run.seed"),
                       ("device", "run.device"), ("threads", "run.threads"), ("amp", "run.amp")):
@@ -97,8 +111,6 @@ def _overrides(args) -> dict:
             ov[key] = getattr(args, flag)
     if getattr(args, "loss", None) is not None:
         ov["model.loss"] = args.loss
-    if getattr(args, "preset", None) is not None:
-        ov["model.preset"] = args.preset
     if getattr(args, "overwrite", False):
         ov["run.overwrite"] = True
     if getattr(args, "no_progress", False):
@@ -108,9 +120,6 @@ def _overrides(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from .. import models
-    from .engine import Trainer
-
     if args.list_models:
         for name, desc in models.describe():
             print(f"{name:16s} {desc}")
@@ -127,22 +136,16 @@ def cmd_train(args) -> int:
         resume = out
     if args.skip_bad_files:
         ov["run.skip_bad_files"] = True
-    trainer = Trainer(model, data, overrides=ov, resume=resume)
+    trainer = Trainer(model, data, overrides=ov, resume=resume, preset=args.preset)
     summary = trainer.fit()
     if trainer.rank == 0:
         _print_summary(summary)
-    from . import ddp
-
     if ddp.is_distributed():
-        import torch.distributed as dist
-
         dist.destroy_process_group()
     return 0
 
 
 def _print_summary(s: dict) -> None:
-    from .metrics_hook import FID_UNAVAILABLE, fid_status
-
     print(f"{s['status']}: step {s['step']}, {s['kimg']:.1f} kimg in {s['seconds']:.0f} s")
     for key, label in (("checkpoint", "checkpoint"), ("grid", "samples"), ("trunc_grid", "truncation"),
                        ("loss_plot", "loss plot")):
@@ -152,17 +155,13 @@ def _print_summary(s: dict) -> None:
     if s["metrics"]:
         print("metrics    " + ", ".join(f"{k} = {v:.2f}" for k, v in s["metrics"].items()))
     elif s["status"] == "done":
-        print(fid_status() or f"{FID_UNAVAILABLE} (computed for mnist/digits data, or with --set fid_kimg=K)")
+        print(fid_status() or "metrics: none computed (FID runs for mnist/digits data, or with --set fid_kimg=K)")
     if s["status"] != "done":
         print(f"resume with: fastgan train --resume {s['out']}")
 
 
-def _labels_for(family, text, n):
-    """Class labels for ``n`` images of a conditional family from ``--labels`` (cycled), or None."""
-    import torch
-
-    from .generate import parse_seeds
-
+def _label_list(family, text) -> list[int] | None:
+    """The classes of ``--labels`` for a conditional family, checked, or None."""
     if not text:
         return None
     if not family.conditional:
@@ -172,23 +171,16 @@ def _labels_for(family, text, n):
     bad = [c for c in want if not 0 <= c < k]
     if bad:
         raise ValueError(f"--labels: {bad} out of range for {k} classes")
-    return torch.tensor([want[i % len(want)] for i in range(n)], dtype=torch.long)
+    return want
 
 
-def _style_family(family, flag):
-    from ..models import stylegan2
-
-    if not isinstance(family, stylegan2.StyleGAN2):
-        raise ValueError(f"{flag} needs a style-based model (stylegan2); the checkpoint holds {family.name}")
-    return stylegan2
+def _labels_for(family, text, n):
+    """Class labels for ``n`` images of a conditional family from ``--labels`` (cycled), or None."""
+    want = _label_list(family, text)
+    return None if want is None else torch.tensor([want[i % len(want)] for i in range(n)], dtype=torch.long)
 
 
 def cmd_generate(args) -> int:
-    import torch
-
-    from .generate import generate, load_generator, parse_floats, parse_seeds, truncation_images
-    from .monitor import save_grid
-
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
     if args.trunc is not None and not 0 <= args.trunc <= 1:
@@ -199,33 +191,23 @@ def cmd_generate(args) -> int:
                        else "interpolation.gif" if args.interpolate else "grid.png")
     if args.interpolate and not out.lower().endswith(".gif"):
         raise ValueError(f"--interpolate writes an animated GIF: give --out NAME.gif, got {out!r}")
-    pair = load_generator(args.ckpt, device=args.device, ema=not args.no_ema)
+    pair = models.load_generator(args.ckpt, device=args.device, ema=not args.no_ema)
     family, G = pair
     psi = 1.0 if args.trunc is None else args.trunc
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
-    if args.style_mix:
-        sg2 = _style_family(family, "--style-mix")
-        if args.style_mix.count(":") != 1:
-            raise ValueError(f"--style-mix must look like ROWSEEDS:COLSEEDS (e.g. 0-4:10-15), got {args.style_mix!r}")
-        rows, cols = (parse_seeds(p) for p in args.style_mix.split(":"))
-        styles = parse_seeds(args.styles)
-        labels = _labels_for(family, args.labels, len(rows) + len(cols))
-        if family.conditional and labels is None:
-            labels = torch.arange(len(rows) + len(cols)) % max(family.data.num_classes, 1)
-        grid = sg2.style_mixing_grid(family, G, rows, cols, col_styles=styles, psi=psi, labels=labels)
-        sg2.save_image(grid, out)
-        print(f"wrote a style-mixing grid ({len(rows)} row seeds x {len(cols)} column seeds, styles "
-              f"{','.join(map(str, styles))} of {G.num_ws} from the columns, psi {psi:g}; "
-              f"{grid.shape[2]}x{grid.shape[1]} px) from {args.ckpt} to {out}")
-        return 0
-    if args.interpolate:
-        sg2 = _style_family(family, "--interpolate")
-        if args.labels:
+    mode = "style-mix" if args.style_mix else "interpolate" if args.interpolate else None
+    if mode is not None:
+        if mode not in family.generate_modes:
+            having = [n for n in models.names() if mode in models.get(n).generate_modes]
+            raise ValueError(f"--{mode} is a mode of {', '.join(having) or 'no model'}; the checkpoint "
+                             f"holds {family.name}, whose modes are: {', '.join(family.generate_modes) or 'none'}")
+        if mode == "interpolate" and args.labels:
             raise ValueError("--interpolate does not take --labels (a conditional model interpolates class 0)")
-        sg2.interpolation_gif(family, G, seeds, out, frames=args.frames, psi=psi, duration_ms=args.duration)
-        print(f"wrote an interpolation GIF ({len(seeds)} seeds x {args.frames} frames = {len(seeds) * args.frames} "
-              f"frames of {'x'.join(map(str, family.data.shape))}, psi {psi:g}) from {args.ckpt} to {out}")
+        what = family.render(G, mode, out, spec=args.style_mix, seeds=seeds, styles=parse_seeds(args.styles),
+                             psi=psi, frames=args.frames, duration=args.duration,
+                             labels=_label_list(family, args.labels))
+        print(f"wrote {what} from {args.ckpt} to {out}")
         return 0
 
     labels = _labels_for(family, args.labels, len(seeds))
@@ -254,24 +236,20 @@ def cmd_generate(args) -> int:
 def _op_backend(name: str, device) -> str:
     """Backend a ``fastgan::<op>`` resolves to on ``device`` (best effort)."""
     try:
-        from ..ops import _backend
-
         return _backend.resolve(name.split("::", 1)[1], None, device)
     except Exception:  # noqa: BLE001 - profiling must not fail on an op the registry does not know
         return "?"
 
 
 def cmd_profile(args) -> int:
-    from torch.profiler import ProfilerActivity, profile, record_function
-
-    from .. import models
-    from .engine import Trainer
-
     if args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    if args.nvtx and not torch.cuda.is_available():
+        print("--nvtx: no CUDA device, so no NVTX ranges are emitted")
     ov = _overrides(args)
     ov.update({"run.out": args.out, "run.overwrite": True, "run.progress": False, "run.tensorboard": False})
-    trainer = Trainer(args.model or models.DEFAULT, args.data or "mnist", overrides=ov)
+    trainer = Trainer(args.model or models.DEFAULT, args.data or "mnist", overrides=ov, preset=args.preset)
+    trainer.nvtx = args.nvtx
     for _ in range(2):
         trainer.train_step()
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])

@@ -1,19 +1,9 @@
-"""Run options and ``key=value`` overrides of a recipe.
-
-Two dataclasses describe a run: the family's recipe (model and training
-hyper-parameters, the paper defaults) and :class:`RunConfig` (where to write,
-how often, on which device).  Overrides come from ``--config file.yaml`` (a flat
-mapping, or sections ``model:``/``run:``) and ``--set key=value``; a key is a
-field of either; ``model.key``/``run.key`` disambiguate.  Values are parsed as
-YAML scalars and checked against the field's type.
-"""
+"""The engine's run options: :class:`RunConfig` (what a run does, not what it trains)."""
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 
-__all__ = ["RunConfig", "apply_overrides", "parse_set", "load_yaml", "to_dict"]
+__all__ = ["RunConfig"]
 
 
 @dataclasses.dataclass
@@ -38,109 +28,3 @@ class RunConfig:
     tensorboard: bool = True    # TensorBoard event files
     skip_bad_files: bool = False  # leave out unreadable/mismatched data files (counted) instead of failing
     overwrite: bool = False     # a new run may replace an earlier run's files in `out`
-
-
-def to_dict(obj) -> dict:
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-
-
-def _coerce(value, tp, name: str):
-    """Check/convert ``value`` to the annotated type ``tp``."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, name)
-            except (TypeError, ValueError) as e:
-                errors.append(str(e))
-        raise TypeError(f"{name}: {value!r} does not fit {tp} ({'; '.join(errors)})")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise TypeError(f"{name} must be a list like [a, b], got {value!r}")
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], name) for v in value)
-        if len(args) != len(value):
-            raise ValueError(f"{name} needs {len(args)} values, got {len(value)}")
-        return tuple(_coerce(v, a, name) for v, a in zip(value, args))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise TypeError(f"{name} must be an integer, got {value!r}")
-        return int(value)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise TypeError(f"{name} must be a string, got {value!r}")
-        return str(value)
-    return value
-
-
-def parse_set(items) -> dict:
-    """``["a=1", "b=[0.5, 0.99]"]`` -> ``{"a": 1, "b": [0.5, 0.99]}`` (values parsed as YAML)."""
-    import yaml
-
-    out = {}
-    for item in items or ():
-        if "=" not in item:
-            raise ValueError(f"--set expects key=value, got {item!r}")
-        key, raw = item.split("=", 1)
-        try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as e:
-            raise ValueError(f"--set {key}: cannot parse {raw!r}: {e}") from e
-    return out
-
-
-def load_yaml(path: str) -> dict:
-    import yaml
-
-    try:
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
-    except OSError as e:
-        raise FileNotFoundError(f"config file {path}: {e}") from e
-    except yaml.YAMLError as e:
-        raise ValueError(f"config file {path} is not valid YAML: {e}") from e
-    if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping of key: value")
-    flat = {}
-    for k, v in data.items():
-        if k in ("model", "run") and isinstance(v, dict):
-            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
-        else:
-            flat[k] = v
-    return flat
-
-
-def apply_overrides(recipe, run: RunConfig, overrides: dict):
-    """Return ``(recipe', run')`` with ``overrides`` applied; unknown keys list the valid ones."""
-    targets = {"model": recipe, "run": run}
-    hints = {k: typing.get_type_hints(type(v)) for k, v in targets.items()}
-    fields = {k: [f.name for f in dataclasses.fields(v)] for k, v in targets.items()}
-    changes = {"model": {}, "run": {}}
-    for key, value in overrides.items():
-        scope, _, name = key.rpartition(".")
-        scopes = [scope] if scope else [s for s in targets if name in fields[s]]
-        if scope and scope not in targets:
-            raise ValueError(f"unknown option scope {scope!r} in {key!r}; use model.<field> or run.<field>")
-        if not scopes or name not in fields[scopes[0]]:
-            raise ValueError(f"unknown option {key!r}; model options: {', '.join(fields['model'])}; "
-                             f"run options: {', '.join(fields['run'])}")
-        if len(scopes) > 1:
-            raise ValueError(f"option {name!r} exists in both model and run; write model.{name} or run.{name}")
-        s = scopes[0]
-        changes[s][name] = _coerce(value, hints[s][name], key)
-    return dataclasses.replace(recipe, **changes["model"]), dataclasses.replace(run, **changes["run"])

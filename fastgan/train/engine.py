@@ -1,16 +1,18 @@
-"""The training engine: one loop for every GAN family (see ``family.py`` for the plug-in side).
+"""The training engine: one loop for every GAN family (``fastgan.family`` is the plug-in side).
 
-A step runs the family's phases in order.  A phase with ``interval = k > 1``
-(lazy regularisation) runs on steps where ``step % k == 0`` with its loss
-multiplied by k, and the optimiser it steps gets StyleGAN2's adjustment
-``lr * c``, ``betas ** c`` with ``c = k / (k + 1)`` (applied once, at build time).
-``kimg`` counts real images drawn from the data (over all processes), so
-``n_critic = 5`` shows five batches per step.
+A run is a sequence of the family's stages; a step runs the current stage's phases
+in order.  A phase with ``interval = k > 1`` (lazy regularisation) runs on steps where
+``step % k == 0`` with its loss multiplied by k, and the optimiser it steps gets
+StyleGAN2's adjustment ``lr * c``, ``betas ** c`` with ``c = k / (k + 1)`` (applied
+once, at build time).  ``kimg`` counts real items drawn from the data (over all
+processes), so ``n_critic = 5`` shows five batches per step.  The family's
+learning-rate schedules are stepped once per step.
 
 Everything that decides the future of a run is in its checkpoint, so a resumed
-run on the CPU continues bit-exactly: networks, EMA copies, optimisers,
-GradScalers, step and image counters, the loader position, the noise generator,
-the python/numpy/torch RNG states and the family's own state.
+run on the CPU continues bit-exactly: networks, EMA copies, optimisers, schedules,
+GradScalers, step and image counters, the stage and where it began, the loader
+position, the noise generator, the python/numpy/torch RNG states and the family's
+own state.  Frozen helper networks are rebuilt by the family, never saved.
 """
 from __future__ import annotations
 
@@ -26,49 +28,22 @@ import time
 import numpy as np
 import torch
 
-from . import checkpoint as ckpt
-from . import ddp
-from .config import RunConfig, apply_overrides, to_dict
-from .family import Context, DataInfo, Family
-from .monitor import Monitor, plot_scalars, read_scalars, save_grid
+from .. import checkpoint as ckpt
+from .. import models
+from ..data import NAMES, BatchLoader, make_dataset
+from ..family import Context, DataInfo, Family, Snapshot
+from ..family.config import apply_overrides, to_dict
+from ..family.contract import total_length
+from . import ddp, metrics_hook
+from . import state as st
+from .config import RunConfig
+from .monitor import Monitor, plot_scalars, read_scalars
 
-__all__ = ["Trainer", "train", "check_writable"]
+__all__ = ["Trainer", "train"]
 
 
 # run options that describe one invocation, not the run: a resumed run does not inherit them
 _NOT_RESUMED = ("max_steps", "overwrite", "device", "threads", "progress")
-
-
-def check_writable(out: str) -> None:
-    """Create ``out`` and prove a file can be written there, or raise ValueError."""
-    try:
-        os.makedirs(out, exist_ok=True)
-        probe = os.path.join(out, f".write-test-{os.getpid()}")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.unlink(probe)
-    except OSError as e:
-        raise ValueError(f"output directory {out!r} is not writable: {e}") from e
-
-
-def clear_run_files(out: str, overwrite: bool) -> None:
-    """Refuse (or, with ``overwrite``, remove) an earlier run's files in ``out``."""
-    import shutil
-
-    old = [p for p in (os.path.join(out, "scalars.csv"), os.path.join(out, "checkpoints"),
-                       os.path.join(out, "samples"), os.path.join(out, "tensorboard"),
-                       os.path.join(out, "losses.png")) if os.path.exists(p)]
-    if old and not overwrite:
-        raise ValueError(f"output directory {out!r} already holds a run ({', '.join(map(os.path.basename, old))}); "
-                         f"resume it with --resume {out}, pick another --out, or --set overwrite=true")
-    for p in old:
-        shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
-
-
-def _run_dir_of(path: str) -> str:
-    """Run directory holding a checkpoint file (``<run>/checkpoints/ckpt-*.safetensors``)."""
-    d = os.path.dirname(os.path.abspath(path))
-    return os.path.dirname(d) if os.path.basename(d) == "checkpoints" else d
 
 
 class Trainer:
@@ -77,23 +52,24 @@ class Trainer:
     Args:
         model: a registered model name (``fastgan.models.names()``) or a Family subclass.
         data: a ``fastgan.data.make_dataset`` name/path, or a data set object.
-        overrides: ``{field: value}`` for the recipe and the RunConfig (see ``config.py``).
+        overrides: ``{field: value}`` for the recipe and the RunConfig (``--set`` keys).
         resume: a checkpoint file or run directory to continue from; its recipe and
             run options are the base that ``overrides`` change.
         metric_fn: ``f(trainer) -> {name: value}`` evaluated every ``fid_kimg`` and at
-            the end (rank 0); default: FID with the digits features when available.
+            the end (rank 0); default: the family's metrics (``metrics_hook.evaluate``).
+        preset: a name in the family's ``presets``: overrides applied below ``overrides``.
     """
 
     def __init__(self, model=None, data=None, *, overrides: dict | None = None, resume: str | None = None,
-                 metric_fn=None):
-        from .. import models
-
+                 metric_fn=None, preset: str | None = None):
         overrides = dict(overrides or {})
         state = None
         if resume is not None:
+            if preset is not None:
+                raise ValueError("preset: a resumed run keeps its recipe; give --preset to a new run only")
             path = ckpt.find(resume)
             state = ckpt.load(path)
-            overrides.setdefault("run.out", _run_dir_of(path))
+            overrides.setdefault("run.out", st.run_dir_of(path))
             given = model.name if isinstance(model, type) else model
             if given is not None and given != state["model"]:
                 raise ValueError(f"model {given!r} differs from the checkpoint's model {state['model']!r}")
@@ -107,67 +83,106 @@ class Trainer:
             recipe, run = apply_overrides(recipe, run, {f"model.{k}": v for k, v in state["recipe"].items()})
             recipe, run = apply_overrides(recipe, run, {f"run.{k}": v for k, v in state["run"].items()
                                                         if k not in _NOT_RESUMED})
+        if preset is not None:
+            recipe, run = apply_overrides(recipe, run, fam_cls.preset(preset))
         self.recipe, self.run = apply_overrides(recipe, run, overrides)
         r, run = self.recipe, self.run
         if run.amp not in ("off", "bf16", "fp16"):
             raise ValueError(f"amp must be off, bf16 or fp16, got {run.amp!r}")
-        check_writable(run.out)
+        st.check_writable(run.out)
         self.rank, self.world, self.device = ddp.init_from_env(run.device)
         if state is None and self.rank == 0:
-            clear_run_files(run.out, run.overwrite)
+            st.clear_run_files(run.out, run.overwrite)
         if run.amp == "fp16" and self.device.type != "cuda":
             raise ValueError("amp=fp16 needs a CUDA device; use amp=bf16 on the CPU")
         if run.threads:
             torch.set_num_threads(run.threads)
 
-        # data
-        from ..data import NAMES, BatchLoader, make_dataset
-
-        self.data_spec = getattr(data, "name", "custom") if not isinstance(data, (str, os.PathLike)) else (
+        # data: the family's own data set, or fastgan.data's
+        named = isinstance(data, (str, os.PathLike))
+        self.data_spec = getattr(data, "name", "custom") if not named else (
             os.fspath(data) if data in NAMES or not os.path.exists(data) else os.path.abspath(data))
         opts = dict(fam_cls.data_options(r), on_error="skip" if run.skip_bad_files else "raise")
-        self.dataset = make_dataset(data, **opts) if isinstance(data, (str, os.PathLike)) else data
+        self.dataset = data
+        if named:
+            own = fam_cls.make_dataset(data, r, **opts)
+            self.dataset = own if own is not None else make_dataset(data, **opts)
         info = DataInfo(tuple(self.dataset.shape), int(getattr(self.dataset, "num_classes", 0)),
                         str(getattr(self.dataset, "name", "")))
-        self.loader = BatchLoader(self.dataset, r.batch, seed=run.seed, rank=self.rank, world=self.world,
-                                  hflip=r.hflip)
 
-        # networks, optimisers, EMA (same initialisation on every rank)
+        # networks, helpers, optimisers, schedules, EMA (same initialisation on every rank)
         torch.manual_seed(run.seed)
         self.family: Family = fam_cls(r, info)
         self.model_name = fam_cls.name
+        metrics_hook.check_metrics(self.family)
+        self.loader = self.family.make_loader(self.dataset, r.batch, seed=run.seed, rank=self.rank,
+                                              world=self.world)
+        if self.loader is None:
+            self.loader = BatchLoader(self.dataset, r.batch, seed=run.seed, rank=self.rank, world=self.world,
+                                      hflip=r.hflip)
         self.nets = {k: v.to(self.device).train() for k, v in self.family.build().items()}
+        self.helpers = {k: v.to(self.device).eval().requires_grad_(False) for k, v in self.family.helpers().items()}
+        clash = sorted(set(self.helpers) & set(self.nets))
+        if clash:
+            raise ValueError(f"{self.model_name}: helper networks {clash} have the names of trained networks")
+        self.initialised = []
+        if state is None and r.init:
+            self.initialised = st.init_from_checkpoint(self.nets, r.init, r.init_match)
+        self._frozen = st.frozen_parameters(self.nets, r.freeze)
         for net in self.nets.values():
             ddp.broadcast_module(net)
         self.opts = self.family.optimizers(self.nets)
-        self.phases = list(self.family.phases())
+        self.stages = list(self.family.stages())
         self._check_phases()
         self._adjust_lazy_optimizers()
+        self.scheds = dict(self.family.schedulers(self.opts))
+        unknown = sorted(set(self.scheds) - set(self.opts))
+        if unknown:
+            raise ValueError(f"{self.model_name}: schedules for unknown optimisers {unknown} (have {sorted(self.opts)})")
         self.ema = {}
         if r.ema_kimg > 0:
             self.ema = {k: copy.deepcopy(self.nets[k]).eval().requires_grad_(False)
                         for k in self.family.ema_nets if k in self.nets}
         self.scalers = ({k: torch.amp.GradScaler("cuda") for k in self.opts} if run.amp == "fp16" else {})
+        for p in (p for net in self.nets.values() for p in net.parameters() if id(p) in self._frozen):
+            p.requires_grad_(False)
 
         # counters and random streams
         self.step, self.nimg = 0, 0
+        self.stage_index, self.stage_starts = 0, [(0, 0)]   # (step, nimg) where each stage began
         self.noise = torch.Generator().manual_seed(run.seed * 7919 + 17)
         torch.manual_seed(run.seed * 1000 + self.rank)
         np.random.seed((run.seed * 1000 + self.rank) % 2**32)
         random.seed(run.seed * 1000 + self.rank)
-        self.grid_z = self.family.latent(run.grid, torch.Generator().manual_seed(run.seed + 123)).to(self.device)
-        self.grid_labels = (torch.arange(run.grid, device=self.device) % info.num_classes
-                            if info.num_classes and self.family.conditional else None)
+        self.grid_inputs = st.to_device(
+            self.family.snapshot_inputs(run.grid, torch.Generator().manual_seed(run.seed + 123)), self.device)
         if state is not None:
             self._load_state(state)
-        self.metric_fn = metric_fn if metric_fn is not None else _default_metric
+        self._advance_stages()
+        self.metric_fn = metric_fn if metric_fn is not None else metrics_hook.evaluate
         self.last_metrics: dict = {}
+        self.nvtx = False
         self._evaluated_at = -1
         self._stop = None
 
     # -- construction helpers -----------------------------------------------------
+    @property
+    def phases(self) -> list:
+        """The phases of the current stage (the last stage's once training is done)."""
+        return list(self.stages[min(self.stage_index, len(self.stages) - 1)].phases)
+
+    @property
+    def stage(self):
+        return self.stages[min(self.stage_index, len(self.stages) - 1)]
+
+    @property
+    def finished(self) -> bool:
+        return self.stage_index >= len(self.stages)
+
     def _check_phases(self):
-        for ph in self.phases:
+        if not self.stages:
+            raise ValueError(f"{self.model_name}: stages() returned no stage")
+        for ph in (p for s in self.stages for p in s.phases):
             if ph.opt not in self.opts:
                 raise ValueError(f"phase {ph.name}: no optimiser {ph.opt!r} (have {sorted(self.opts)})")
             missing = [n for n in ph.trained if n not in self.nets]
@@ -176,8 +191,9 @@ class Trainer:
         self._params = {k: [p for g in o.param_groups for p in g["params"]] for k, o in self.opts.items()}
 
     def _adjust_lazy_optimizers(self):
+        phases = [p for s in self.stages for p in s.phases]
         for name, opt in self.opts.items():
-            ks = {ph.interval for ph in self.phases if ph.opt == name and ph.interval > 1}
+            ks = {ph.interval for ph in phases if ph.opt == name and ph.interval > 1}
             if len(ks) > 1:
                 raise ValueError(f"optimiser {name}: lazy phases with different intervals {sorted(ks)}")
             if ks:
@@ -188,6 +204,14 @@ class Trainer:
                     if "betas" in g:
                         g["betas"] = tuple(b ** c for b in g["betas"])
 
+    def _advance_stages(self):
+        while not self.finished:
+            step0, nimg0 = self.stage_starts[self.stage_index]
+            if not self.stage.done(self.step - step0, self.nimg - nimg0):
+                break
+            self.stage_index += 1
+            self.stage_starts = self.stage_starts[:self.stage_index] + [(self.step, self.nimg)]
+
     # -- state ------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {
@@ -195,32 +219,39 @@ class Trainer:
             "data_info": to_dict(self.family.data),
             "recipe": to_dict(self.recipe), "run": to_dict(self.run),
             "step": self.step, "nimg": self.nimg, "world": self.world,
+            "stage": {"index": self.stage_index, "starts": [list(p) for p in self.stage_starts]},
             "nets": {k: v.state_dict() for k, v in self.nets.items()},
             "ema": {k: v.state_dict() for k, v in self.ema.items()},
             "opts": {k: v.state_dict() for k, v in self.opts.items()},
+            "scheds": {k: v.state_dict() for k, v in self.scheds.items()},
             "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
             "family": self.family.state_dict(),
             "loader": self.loader.state_dict(),
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state(),
-                    "numpy": _np_state_to_tensor(), "python": random.getstate(),
+                    "numpy": st.np_state_to_tensor(), "python": random.getstate(),
                     "cuda": (torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)},
         }
 
     def _load_state(self, s: dict):
         for group, target in (("nets", self.nets), ("ema", self.ema), ("opts", self.opts),
-                              ("scalers", self.scalers)):
+                              ("scheds", self.scheds), ("scalers", self.scalers)):
             for k, obj in target.items():
-                if k not in s[group]:
+                if k not in s.get(group, {}):
                     raise ValueError(f"checkpoint has no {group}/{k}; it was written by a different setup")
                 obj.load_state_dict(s[group][k])
         self.family.load_state_dict(s["family"])
         self.loader.load_state_dict(s["loader"])
         self.step, self.nimg = int(s["step"]), int(s["nimg"])
+        # a run resumed with a longer last stage (a larger --kimg) continues that stage
+        stage = s.get("stage", {"index": 0, "starts": [[0, 0]]})
+        self.stage_starts = [(int(a), int(b)) for a, b in stage["starts"]]
+        self.stage_index = min(int(stage["index"]), len(self.stages) - 1)
+        self.stage_starts = self.stage_starts[:self.stage_index + 1]
         rng = s["rng"]
         self.noise.set_state(rng["noise"])
         if self.world == s.get("world", 1):  # per-rank streams only carry over with the same world size
             torch.set_rng_state(rng["torch"])
-            _np_state_from_tensor(rng["numpy"])
+            st.np_state_from_tensor(rng["numpy"])
             random.setstate(rng["python"])
             if rng.get("cuda") is not None and self.device.type == "cuda":
                 torch.cuda.set_rng_state(rng["cuda"], self.device)
@@ -242,8 +273,11 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def _set_trainable(self, names):
+        """requires_grad on the parameters of ``names`` except the frozen ones; off elsewhere."""
         for k, net in self.nets.items():
-            net.requires_grad_(k in names)
+            on = k in names
+            for p in net.parameters():
+                p.requires_grad_(on and id(p) not in self._frozen)
 
     def _optimise(self, opt_name: str, loss: torch.Tensor):
         opt, scaler, params = self.opts[opt_name], self.scalers.get(opt_name), self._params[opt_name]
@@ -259,32 +293,45 @@ class Trainer:
         else:
             opt.step()
 
+    def _next_batch(self):
+        raw = next(self.loader)
+        data, labels = raw if isinstance(raw, tuple) and len(raw) == 2 else (raw, None)
+        data, labels = st.to_device(data, self.device), st.to_device(labels, self.device)
+        self.nimg += self.recipe.batch
+        return self.family.prepare(data, labels, self.device)
+
     def train_step(self, monitor: Monitor | None = None) -> None:
+        if self.finished:
+            raise ValueError(f"{self.model_name}: training is complete (all {len(self.stages)} stages done)")
         batch = labels = ctx = None
-        for ph in self.phases:
+        stage = self.stage
+        for ph in stage.phases:
             if self.step % ph.interval:
                 continue
             for _ in range(ph.repeat):
-                if ph.fresh_batch or batch is None:
-                    raw, lab = next(self.loader)
-                    batch, labels = self.family.prepare(raw, lab, self.device)
-                    self.nimg += self.recipe.batch
-                self._set_trainable(ph.trained)
-                self.opts[ph.opt].zero_grad(set_to_none=True)
-                ctx = Context(self.nets, batch, labels, self.step, self.nimg, self.rank, self.world,
-                              self.device, self.noise, self.family, ph)
-                with self._autocast():
-                    out = getattr(self.family, ph.loss)(ctx)
-                loss, scalars = out if isinstance(out, tuple) else (out, {})
-                self._optimise(ph.opt, loss * ph.interval if ph.interval > 1 else loss)
-                self.family.after_phase(ph, ctx)
+                with st.nvtx_range(f"{stage.name}/{ph.name}", self.nvtx):
+                    if ph.fresh_batch or batch is None:
+                        batch, labels = self._next_batch()
+                    self._set_trainable(ph.trained)
+                    self.opts[ph.opt].zero_grad(set_to_none=True)
+                    ctx = Context(self.nets, batch, labels, self.step, self.nimg, self.rank, self.world,
+                                  self.device, self.noise, self.family, ph, self.helpers, stage.name)
+                    with self._autocast():
+                        out = getattr(self.family, ph.loss)(ctx)
+                    loss, scalars = out if isinstance(out, tuple) else (out, {})
+                    self._optimise(ph.opt, loss * ph.interval if ph.interval > 1 else loss)
+                    self.family.after_phase(ph, ctx)
                 if monitor is not None:
                     monitor.add({f"loss/{ph.name}": loss.detach().float(),
                                  **{f"{ph.name}/{k}": v for k, v in scalars.items()}})
         self._set_trainable(())
-        self._update_ema()
+        with st.nvtx_range("ema", self.nvtx):
+            self._update_ema()
         self.family.end_step(ctx)
+        for sched in self.scheds.values():
+            sched.step()
         self.step += 1
+        self._advance_stages()
 
     def _update_ema(self):
         if not self.ema:
@@ -308,50 +355,35 @@ class Trainer:
         name = self.family.generator_net
         return self.ema[name] if name in self.ema else self.nets[name]
 
+    @contextlib.contextmanager
+    def _eval_sampler(self):
+        G = self.sampler
+        was_training = G.training
+        G.eval()
+        try:
+            yield G
+        finally:
+            G.train(was_training)
+
     @torch.no_grad()
     def sample(self, z: torch.Tensor, labels=None, trunc=None) -> torch.Tensor:
-        G = self.sampler
-        was_training = G.training
-        G.eval()
-        try:
+        with self._eval_sampler() as G:
             return self.family.generate(G, z, labels, trunc).float()
-        finally:
-            G.train(was_training)
 
-    def snapshot(self, monitor: Monitor) -> str:
-        """Samples from the fixed grid noise: a PNG grid for images, a CSV for table rows."""
-        imgs = torch.cat([self.sample(z, lab) for z, lab in _chunks(self.grid_z, self.grid_labels, 256)])
-        base = os.path.join(self.run.out, "samples", f"fakes-{self.step:09d}")
-        if imgs.ndim != 4 or imgs.shape[1] not in (1, 3):
-            if self.rank == 0:
-                os.makedirs(os.path.dirname(base), exist_ok=True)
-                np.savetxt(base + ".csv", imgs.reshape(len(imgs), -1).numpy(), delimiter=",", fmt="%.6g")
-            return base + ".csv"
-        monitor.image("samples", imgs, base + ".png", self.nimg / 1000)
-        if self.rank == 0:
-            save_grid(imgs, os.path.join(self.run.out, "samples", "latest.png"))
-        return base + ".png"
+    def snapshot(self, monitor: Monitor, final: bool = False) -> dict[str, str]:
+        """The family's snapshot of the fixed grid inputs (rank 0): ``{kind: path}``."""
+        if self.rank != 0:
+            return {}
+        kimg = self.nimg / 1000
 
-    def truncation_grid(self) -> str | None:
-        """``samples/truncation-<step>.png`` for families with ``truncation_psis`` (rank 0): rows are
-        seeds 0..``truncation_rows``-1 (the ``fastgan generate`` seed convention), columns the ψ values."""
-        psis = tuple(getattr(self.family, "truncation_psis", ()) or ())
-        if self.rank != 0 or not psis:
-            return None
-        from .generate import truncation_images
-
-        G = self.sampler
-        was_training = G.training
-        G.eval()
-        try:
-            imgs = truncation_images((self.family, G), range(self.family.truncation_rows), psis,
-                                     device=self.device)
-        finally:
-            G.train(was_training)
-        if imgs.ndim != 4 or imgs.shape[1] not in (1, 3):
-            return None
-        return save_grid(imgs, os.path.join(self.run.out, "samples", f"truncation-{self.step:09d}.png"),
-                         nrow=len(psis))
+        def image(tag, imgs, path, nrow=None):
+            monitor.image(tag, imgs, path, kimg, nrow=nrow)
+            if tag == "samples":
+                monitor.image("", imgs, os.path.join(self.run.out, "samples", "latest.png"), kimg)
+            return path
+        snap = Snapshot(os.path.join(self.run.out, "samples", f"fakes-{self.step:09d}"), self.step, kimg, final, image)
+        with self._eval_sampler() as G:
+            return self.family.snapshot(G, self.grid_inputs, snap)
 
     # -- the loop -------------------------------------------------------------------------
     def _on_signal(self, signum, frame):
@@ -374,10 +406,10 @@ class Trainer:
             monitor.write(f"kimg {self.nimg / 1000:.1f}: " + ", ".join(f"{k} {v:.3f}" for k, v in res.items()))
 
     def fit(self) -> dict:
-        """Train until ``recipe.kimg`` (or ``run.max_steps``); returns a summary dict."""
+        """Train through every stage (or ``run.max_steps`` steps); returns a summary dict."""
         r, run = self.recipe, self.run
-        total = int(round(r.kimg * 1000))
-        monitor = Monitor(run.out, enabled=self.rank == 0, total_kimg=r.kimg, start_kimg=self.nimg / 1000,
+        total_kimg, _ = total_length(self.stages)
+        monitor = Monitor(run.out, enabled=self.rank == 0, total_kimg=total_kimg, start_kimg=self.nimg / 1000,
                           tensorboard=run.tensorboard, progress=run.progress)
         every = {k: int(round(v * 1000)) for k, v in (("snap", run.snap_kimg), ("ckpt", run.ckpt_kimg),
                                                        ("fid", run.fid_kimg))}
@@ -386,12 +418,12 @@ class Trainer:
         if threading.current_thread() is threading.main_thread():
             old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         t_start, start_nimg, start_step = time.time(), self.nimg, self.step
-        t_bar, ckpt_path, status, trunc_grid = 0.0, None, "done", None
+        t_bar, ckpt_path, status, snaps = 0.0, None, "done", {}
         try:
             if self.rank == 0 and self.step == 0:
                 monitor.write(f"{self.model_name} on {self.dataset.describe()}; batch {r.batch} "
-                              f"({r.batch // self.world} per process x {self.world}), {r.kimg:g} kimg -> {run.out}")
-            while self.nimg < total and not (run.max_steps and self.step - start_step >= run.max_steps):
+                              f"({r.batch // self.world} per process x {self.world}), {total_kimg:g} kimg -> {run.out}")
+            while not self.finished and not (run.max_steps and self.step - start_step >= run.max_steps):
                 self.train_step(monitor)
                 now = time.time()
                 speed = (self.nimg - start_nimg) / max(now - t_start, 1e-9)
@@ -410,12 +442,11 @@ class Trainer:
                     status = f"stopped by {self._stop or 'another process'}"
                     break
             monitor.progress(self.nimg / 1000, (self.nimg - start_nimg) / max(time.time() - t_start, 1e-9))
-            if monitor._acc:
+            if monitor.pending:
                 monitor.flush(self.step, self.nimg / 1000)
             ckpt_path = self.save_checkpoint()
-            grid = self.snapshot(monitor) if status == "done" or self.step > start_step else None
-            if grid is not None:
-                trunc_grid = self.truncation_grid()
+            if status == "done" or self.step > start_step:
+                snaps = self.snapshot(monitor, final=True)
             if status == "done":
                 self._evaluate(monitor)
         finally:
@@ -428,31 +459,11 @@ class Trainer:
                                 os.path.join(run.out, "losses.png"), title=f"{self.model_name} on {self.data_spec}")
         return {"status": status, "step": self.step, "kimg": self.nimg / 1000,
                 "seconds": time.time() - t_start, "out": run.out, "checkpoint": ckpt_path,
-                "grid": grid, "trunc_grid": trunc_grid, "loss_plot": plot, "metrics": dict(self.last_metrics)}
+                "grid": snaps.get("samples"), "trunc_grid": snaps.get("truncation"), "snapshots": snaps,
+                "loss_plot": plot, "metrics": dict(self.last_metrics)}
 
 
-def _chunks(z, labels, n):
-    for i in range(0, len(z), n):
-        yield z[i:i + n], (labels[i:i + n] if labels is not None else None)
-
-
-def _np_state_to_tensor() -> dict:
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "cached": float(cached)}
-
-
-def _np_state_from_tensor(s: dict) -> None:
-    np.random.set_state((s["name"], s["keys"].numpy().astype(np.uint32), s["pos"], s["has_gauss"], s["cached"]))
-
-
-def _default_metric(trainer: Trainer) -> dict:
-    """FID with the digits features, once ``fastgan.metrics`` provides it (see metrics_hook)."""
-    from .metrics_hook import fid_for_trainer
-
-    return fid_for_trainer(trainer)
-
-
-def train(model: str, data, *, resume: str | None = None, metric_fn=None, **overrides) -> dict:
+def train(model: str, data, *, resume: str | None = None, metric_fn=None, preset: str | None = None,
+          **overrides) -> dict:
     """Python API: ``fastgan.train.train("dcgan28", "mnist", kimg=50, out="runs/x")``."""
-    return Trainer(model, data, overrides=overrides, resume=resume, metric_fn=metric_fn).fit()
+    return Trainer(model, data, overrides=overrides, resume=resume, metric_fn=metric_fn, preset=preset).fit()

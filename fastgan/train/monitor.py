@@ -8,37 +8,15 @@ regularisation) never leave holes; ``read_scalars`` turns it back into series.
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections import defaultdict
 
 import torch
+from tqdm import tqdm
 
-__all__ = ["Monitor", "save_grid", "read_scalars", "plot_scalars"]
+from ..data.transforms import save_grid, to_uint8
 
-
-def save_grid(images: torch.Tensor, path: str, nrow: int | None = None, pad: int = 2) -> str:
-    """Save float images ``[N, C, H, W]`` in [-1, 1] (C = 1 or 3) as one PNG grid."""
-    from PIL import Image
-
-    from ..data.transforms import to_uint8
-
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(f"images must be [N, 1|3, H, W], got shape {tuple(images.shape)}")
-    n, c, h, w = images.shape
-    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
-    ncol = math.ceil(n / nrow)
-    grid = torch.zeros(c, pad + ncol * (h + pad), pad + nrow * (w + pad), dtype=torch.uint8)
-    u8 = to_uint8(images.cpu())
-    for i in range(n):
-        y, x = pad + (i // nrow) * (h + pad), pad + (i % nrow) * (w + pad)
-        grid[:, y:y + h, x:x + w] = u8[i]
-    arr = grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    Image.fromarray(arr).save(tmp)
-    os.replace(tmp, path)
-    return path
+__all__ = ["Monitor", "read_scalars", "plot_scalars"]
 
 
 def read_scalars(path: str) -> dict[str, list[tuple[float, float]]]:
@@ -52,10 +30,10 @@ def read_scalars(path: str) -> dict[str, list[tuple[float, float]]]:
 
 def plot_scalars(series: dict, path: str, title: str = "") -> str | None:
     """Plot the loss series (names starting with ``loss/``) against kimg into a PNG."""
-    import matplotlib
+    import matplotlib  # heavy (~0.5 s): only at the end of a run
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after choosing the Agg backend
 
     losses = {k: v for k, v in series.items() if k.startswith("loss/") and v}
     if not losses:
@@ -96,7 +74,7 @@ class Monitor:
             self._csv.writerow(["step", "kimg", "name", "value"])
         if tensorboard:
             try:
-                from torch.utils.tensorboard import SummaryWriter
+                from torch.utils.tensorboard import SummaryWriter  # heavy: only when TensorBoard is on
 
                 self._tb = SummaryWriter(os.path.join(out_dir, "tensorboard"))
             except ImportError:  # pragma: no cover - tensorboard is a dependency
@@ -124,8 +102,6 @@ class Monitor:
 
     def progress(self, kimg: float, img_per_s: float) -> None:
         if self._bar is None and self.enabled and self._want_bar:
-            from tqdm import tqdm
-
             self._bar = tqdm(total=round(self.total_kimg, 3), initial=round(self._kimg0, 3), unit="kimg",
                              dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg "
                              "[{elapsed}<{remaining}{postfix}]")
@@ -145,16 +121,20 @@ class Monitor:
         else:
             print(msg, flush=True)
 
-    def image(self, tag: str, images: torch.Tensor, path: str, kimg: float) -> None:
+    def image(self, tag: str, images: torch.Tensor, path: str, kimg: float, nrow: int | None = None) -> None:
+        """Save a PNG grid of ``images`` in [-1, 1] to ``path``; with a ``tag`` also to TensorBoard."""
         if not self.enabled:
             return
-        save_grid(images, path)
-        if self._tb is not None:
-            from ..data.transforms import to_uint8
-
+        save_grid(images, path, nrow=nrow)
+        if tag and self._tb is not None:
             n = min(len(images), 64)
             self._tb.add_images(tag, to_uint8(images[:n].cpu()), global_step=int(round(kimg * 1000)),
                                 dataformats="NCHW")
+
+    @property
+    def pending(self) -> bool:
+        """Scalars added since the last flush."""
+        return any(self._acc.values())
 
     def close(self) -> None:
         if self._bar is not None:

@@ -1,7 +1,6 @@
 """compute_metrics / compute_fid / fastgan metrics CLI, with user modules and the digits network."""
 import json
 import os
-import types
 
 import numpy as np
 import pytest
@@ -137,33 +136,20 @@ def test_shipped_digits_classifier_is_accurate_and_small():
 
 
 @digits_weights
-def test_fid_digits_hook_for_the_trainer():
+def test_fid_digits_training_metric():
+    from fastgan.data import ArrayImages
     from fastgan.data.embedded import load_mnist_5k
     real_train, _ = load_mnist_5k("train")  # sorted by class: take a random subset of all classes
     pick = np.random.default_rng(0).choice(len(real_train), 600, replace=False)
     pool = torch.from_numpy(real_train[pick]).float()[:, None] / 127.5 - 1
 
-    class Family:
-        generator_net, conditional = "G", False
-        data = types.SimpleNamespace(num_classes=0)
-
-        def latent(self, n, gen):
-            return torch.randint(0, len(pool), (n,), generator=gen)
-
-        def generate(self, G, z, labels=None):
-            return G(z)
-
-    class G(torch.nn.Module):  # "generates" real training digits: FID must be small
-        def forward(self, idx):
-            return pool[idx]
-
-    trainer = types.SimpleNamespace(family=Family(), nets={"G": G()}, ema={}, device=torch.device("cpu"))
-    good = metrics.fid_digits(trainer, n=300, batch_size=100)
-
-    class Noise(torch.nn.Module):
-        def forward(self, idx):
-            return torch.rand(len(idx), 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    trainer.nets["G"] = Noise()
-    bad = metrics.fid_digits(trainer, n=300, batch_size=100)
+    real = ArrayImages(*load_mnist_5k("heldout"))
+    good = metrics.fid_digits(lambda i, b: pool[i:i + b], real, n=300, batch_size=100)
+    noise = torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    cache = {}
+    bad = metrics.fid_digits(lambda i, b: noise[i:i + b], real, n=300, batch_size=100, cache=cache)
+    assert "real" in cache  # the real statistics are kept for the next call
+    again = metrics.fid_digits(lambda i, b: noise[i:i + b], real, n=300, batch_size=100, cache=cache)
+    assert float(again) == pytest.approx(float(bad), rel=1e-12)
     assert 0 <= float(good) < 0.2 * float(bad)
     assert good.conventions["features"] == "digits"

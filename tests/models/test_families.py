@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from fastgan import models
-from fastgan.models import _classic, cgan, dcgan, dcgan_mnist, gmmn, mlp, wgan
+from fastgan.family import gan as gan_base
+from fastgan.models import _common, cgan, dcgan, dcgan_mnist, gmmn, mlp, wgan
 from fastgan.train import Trainer
-from fastgan.train.family import DataInfo
+from fastgan.family import DataInfo
 
 MNIST = DataInfo((1, 28, 28), 10, "mnist")
 
@@ -151,7 +152,7 @@ def test_gradient_penalty_of_a_linear_critic():
     """D(x) = <w, x> has gradient w everywhere, so the penalty is (|w| - 1)^2 exactly."""
     lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 1, bias=False)).double()
     real, fake = torch.randn(5, 3, 2, 2, dtype=torch.float64), torch.randn(5, 3, 2, 2, dtype=torch.float64)
-    gp = _classic._gradient_penalty(lin, real, fake, torch.rand(5, dtype=torch.float64), None)
+    gp = gan_base._gradient_penalty(lin, real, fake, torch.rand(5, dtype=torch.float64), None)
     torch.testing.assert_close(gp, (lin[1].weight.norm() - 1) ** 2)
     (g,) = torch.autograd.grad(gp, lin[1].weight)                 # differentiable w.r.t. the critic
     torch.testing.assert_close(g, 2 * (lin[1].weight.norm() - 1) * lin[1].weight / lin[1].weight.norm())
@@ -163,12 +164,12 @@ def test_best_of_n_keeps_the_top_scores():
             return x.mean((1, 2, 3))[:, None]
     G = mlp.Generator(z_dim=4, hidden=8)
     z = torch.randn(40, 4)
-    imgs, scores = _classic.best_of_n(G, MeanD(), z, 5, batch=7)
+    imgs, scores = _common.best_of_n(G, MeanD(), z, 5, batch=7)
     all_scores = G(z).mean((1, 2, 3))
     torch.testing.assert_close(scores, all_scores.sort(descending=True).values[:5])
     torch.testing.assert_close(imgs.mean((1, 2, 3)), scores)
     with pytest.raises(ValueError, match="k must be"):
-        _classic.best_of_n(G, MeanD(), z, 41)
+        _common.best_of_n(G, MeanD(), z, 41)
 
 
 def test_moment_loss_closed_form():
@@ -289,10 +290,11 @@ def test_mlp_discriminator_learns_to_separate(quiet):
 
 def test_gmmn_reduces_mmd(quiet):
     from fastgan.metrics import mmd2
-    from fastgan.models import toy
+    from fastgan.data import toy
+    from fastgan.train.toy import toy_trainer
 
     data = toy.gaussian_dataset(4000, 1.0, 0.5)
-    tr = toy.toy_trainer(data, out=quiet["out"], model="gmmn", z_dim=1, hidden=[16], batch=128,
+    tr = toy_trainer(data, out=quiet["out"], model="gmmn", z_dim=1, hidden=[16], batch=128,
                          bandwidths=[0.5, 1.0, 2.0], lr=1e-2)
     real = data.X[:1000]
     gen = torch.Generator().manual_seed(0)
@@ -313,7 +315,7 @@ FAST = ["--threads", "1", "--no-progress", "--set", "tensorboard=false", "--set"
 
 def test_cli_trains_mlp_on_two_digits(tmp_path, capsys):
     from fastgan.cli import main
-    from fastgan.train import checkpoint
+    from fastgan import checkpoint
 
     out = str(tmp_path / "run")
     assert main(["train", "--model", "mlp", "--data", "mnist", "--kimg", "0.128", "--batch", "32",

@@ -6,7 +6,8 @@ import pytest
 import torch
 from train_helpers import assert_same_state
 
-from fastgan.train import Trainer, checkpoint
+from fastgan import checkpoint
+from fastgan.train import Trainer
 from fastgan.train.monitor import read_scalars
 
 # a run that touches every stateful part: n_critic, lazy R1, EMA with ramp, dropout
@@ -124,7 +125,7 @@ def test_dcgan28_trains_a_step_on_digits(tmp_path, quiet):
     assert tr.dataset.shape == (1, 28, 28)
     s = tr.fit()
     assert s["step"] == 2
-    assert tr.sample(tr.grid_z).shape == (4, 1, 28, 28)
+    assert tr.sample(tr.grid_inputs[0]).shape == (4, 1, 28, 28)
 
 
 class _Scheduled(__import__("fastgan.models.tiny", fromlist=["TinyGAN"]).TinyGAN):
@@ -162,7 +163,7 @@ def test_family_state_is_checkpointed_and_resumed(tmp_path, quiet):
 
 def test_fid_hook_with_digits_features(tmp_path, quiet, monkeypatch):
     """FID wiring: random classifier weights stand in for the shipped ones."""
-    digits = pytest.importorskip("fastgan.metrics.digits")
+    from fastgan.metrics import digits
     from safetensors.torch import save_file
 
     torch.manual_seed(0)
@@ -180,6 +181,6 @@ def test_fid_hook_with_digits_features(tmp_path, quiet, monkeypatch):
     fids = read_scalars(os.path.join(out, "scalars.csv"))["metrics/fid_digits"]
     assert len(fids) == 2 and all(v > 0 and math.isfinite(v) for _, v in fids)  # at 0.08 kimg and the end
     assert s["metrics"]["fid_digits"] == pytest.approx(fids[-1][1], rel=1e-5)
-    from fastgan.train.metrics_hook import fid_for_trainer
+    from fastgan.train.metrics_hook import evaluate
 
-    assert fid_for_trainer(tr)["fid_digits"] == pytest.approx(s["metrics"]["fid_digits"])  # fixed latents
+    assert evaluate(tr)["fid_digits"] == pytest.approx(s["metrics"]["fid_digits"])  # fixed latents

@@ -3,11 +3,8 @@ import numpy as np
 import pytest
 import torch
 
+from fastgan.metrics import digits
 from fastgan.train import Trainer
-
-digits = pytest.importorskip("fastgan.metrics.digits")
-if not __import__("os").path.isfile(digits.WEIGHTS_PATH):
-    pytest.skip("the digits classifier weights are not shipped in this checkout", allow_module_level=True)
 
 
 def _fid(a: np.ndarray, b: np.ndarray) -> float:
@@ -23,17 +20,17 @@ def _fid(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_fid_hook_uses_the_heldout_digits(tmp_path, quiet):
     from fastgan.data import load_mnist_5k
-    from fastgan.train.metrics_hook import _FID_SEED, fid_for_trainer, real_images
+    from fastgan.train.metrics_hook import EVAL_SEED, evaluate, real_images
 
     tr = Trainer("tiny", "mnist", overrides={**quiet, "out": str(tmp_path / "run"), "fid": True,
                                              "fid_samples": 300, "batch": 16, "max_steps": 3, "snap_kimg": 0.0})
     s = tr.fit()
     got = s["metrics"]["fid_digits"]
-    assert fid_for_trainer(tr)["fid_digits"] == pytest.approx(got, rel=1e-9)  # cached stats, fixed latents
+    assert evaluate(tr)["fid_digits"] == pytest.approx(got, rel=1e-9)  # cached stats, fixed latents
 
     net = digits.DigitsFeatures()
     with torch.no_grad():
-        fake = tr.sample(tr.family.latent(300, torch.Generator().manual_seed(_FID_SEED)))
+        fake = tr.sample(tr.family.latent(300, torch.Generator().manual_seed(EVAL_SEED)))
         f_fake = net(fake)[0].double().numpy()
         held = torch.from_numpy(load_mnist_5k("heldout")[0])[:, None]
         train = torch.from_numpy(load_mnist_5k("train")[0])[:, None]

@@ -14,7 +14,7 @@ QUIET = {"run.progress": False, "run.tensorboard": False, "run.threads": 1, "run
 def all_state(trainer) -> tuple[dict, dict]:
     """Everything that defines a trainer's future (but its output directory):
     the JSON-able skeleton (counters, loader position, python RNG...) and the tensors."""
-    from fastgan.train import checkpoint as ckpt
+    from fastgan import checkpoint as ckpt
 
     out: dict = {}
     skeleton = ckpt.pack({k: v for k, v in trainer.state_dict().items() if k != "run"}, out)

@@ -20,6 +20,8 @@ import os
 import re
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
 
 FORMAT = "fastgan-checkpoint"
 VERSION = 1
@@ -81,8 +83,6 @@ def _digest(tensors: dict) -> str:
 # -- files -------------------------------------------------------------------------------
 def save(path: str, state: dict) -> str:
     """Write ``state`` to ``path`` atomically; returns ``path``."""
-    from safetensors.torch import save_file
-
     tensors: dict = {}
     skeleton = pack(state, tensors)
     meta = {"format": FORMAT, "version": str(VERSION), "sha256": _digest(tensors),
@@ -104,9 +104,6 @@ def save(path: str, state: dict) -> str:
 
 def load(path: str) -> dict:
     """Read a checkpoint written by :func:`save`; raises CheckpointError when it is not one."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")

@@ -1,12 +1,12 @@
-"""What the classic GAN families share: one Family base and a few small helpers.
+"""The base of every plain two-network GAN: :class:`GAN` and its :class:`GANRecipe`.
 
-:class:`ClassicGAN` is :class:`fastgan.train.family.GAN` with the options the
-source documents discuss across families, all recipe fields (``--set name=value``):
+Every option is a recipe field (``--set name=value``):
 
 * ``loss``: any pair of ``fastgan.losses`` (minimax, ns, ls, hinge, wasserstein);
   a network whose last layer is a Sigmoid (the source's D) exposes ``logits`` and
   the losses see those, so ``BCE(sigmoid(a), t)`` is computed stably and a
   Wasserstein/hinge critic sees the same network without its sigmoid;
+* ``n_critic``: D steps per G step;
 * ``optimizer``: ``adam`` (``lr_*``, ``betas``) or ``rmsprop`` (WGAN);
 * ``clip``: weight clipping of D to [-c, c] after each D step (WGAN);
 * ``gp_lambda``: the WGAN-GP gradient penalty on random interpolates,
@@ -19,10 +19,6 @@ source documents discuss across families, all recipe fields (``--set name=value`
 Every D step logs D's mean output on real and fake data; with the Wasserstein
 loss also ``W``, the critic's estimate E[D(x)] - E[D(G(z))] of the Wasserstein-1
 distance (up to the Lipschitz constant), the progress signal of WGAN.
-
-Helpers: :func:`keras_param_counts` (trainable / non-trainable the way Keras
-counts them), :func:`best_of_n` (keep the k of n samples D likes best) and
-:func:`init_normal` (DCGAN's N(0, 0.02) initialisation).
 """
 from __future__ import annotations
 
@@ -31,17 +27,25 @@ import dataclasses
 import torch
 from torch import nn
 
-from ..train.family import GAN, Context, GANRecipe
+from .. import losses
+from .contract import Context, Family, Phase, Recipe
 
-__all__ = ["ClassicRecipe", "ClassicGAN", "keras_param_counts", "best_of_n", "init_normal", "critic_output",
-           "LATENTS", "OPTIMIZERS"]
+__all__ = ["GANRecipe", "GAN", "critic_output", "LATENTS", "OPTIMIZERS"]
 
 LATENTS = ("normal", "uniform")
 OPTIMIZERS = ("adam", "rmsprop")
 
 
 @dataclasses.dataclass
-class ClassicRecipe(GANRecipe):
+class GANRecipe(Recipe):
+    """Recipe of a plain two-network GAN (see :class:`GAN`)."""
+
+    z_dim: int = 64                      # latent size
+    loss: str = "ns"                     # a name in fastgan.losses.NAMES
+    n_critic: int = 1                    # D steps per G step
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
     latent_dist: str = "normal"          # normal: z ~ N(0, I); uniform: z ~ U[-1, 1]
     optimizer: str = "adam"              # adam (lr_g, lr_d, betas) | rmsprop (lr_g, lr_d)
     clip: float = 0.0                    # > 0: clip D's weights to [-clip, clip] after each D step (WGAN)
@@ -56,80 +60,26 @@ def critic_output(D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = N
     return fn(x) if labels is None else fn(x, labels)
 
 
-def init_normal(module: nn.Module, std: float = 0.02) -> None:
-    """Radford et al.'s init: conv/linear weights N(0, std), norm scales N(1, std), biases 0."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, 0.0, std)
-            if getattr(m, "bias", None) is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
-            nn.init.normal_(m.weight, 1.0, std)
-            nn.init.zeros_(m.bias)
-
-
-def keras_param_counts(module: nn.Module) -> tuple[int, int]:
-    """``(trainable, non_trainable)`` as Keras' ``model.summary()`` counts them.
-
-    Keras counts BatchNorm's moving mean and variance as non-trainable weights, so
-    non-trainable = frozen parameters + floating-point buffers (running statistics;
-    PyTorch's integer ``num_batches_tracked`` has no Keras counterpart)."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
-    stats = sum(b.numel() for b in module.buffers() if b.is_floating_point())
-    return trainable, frozen + stats
-
-
-@torch.no_grad()
-def best_of_n(G: nn.Module, D: nn.Module, z: torch.Tensor, k: int, labels: torch.Tensor | None = None,
-              batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``k`` of ``len(z)`` samples that D scores highest: ``(images [k, ...], scores [k])``.
-
-    The source drew 16 x 64 images and kept the best 64 this way.  Both networks
-    run in eval mode (BatchNorm running statistics, no dropout) and are put back
-    in their previous mode."""
-    if not isinstance(z, torch.Tensor) or z.ndim < 2:
-        raise ValueError(f"z must be a [n, z_dim] tensor, got {getattr(z, 'shape', type(z).__name__)}")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(z):
-        raise ValueError(f"k must be an int in [1, n={len(z)}], got {k!r}")
-    if labels is not None and len(labels) != len(z):
-        raise ValueError(f"labels must have one entry per latent ({len(z)}), got {len(labels)}")
-    modes = G.training, D.training
-    G.eval(), D.eval()
-    try:
-        imgs, scores = [], []
-        for i in range(0, len(z), batch):
-            lab = None if labels is None else labels[i:i + batch]
-            x = G(z[i:i + batch]) if lab is None else G(z[i:i + batch], lab)
-            imgs.append(x)
-            scores.append(critic_output(D, x, lab).reshape(len(x), -1).mean(1))
-    finally:
-        G.train(modes[0]), D.train(modes[1])
-    imgs, scores = torch.cat(imgs), torch.cat(scores)
-    top = scores.topk(k).indices
-    return imgs[top], scores[top]
-
 
 def _gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor,
                       labels: torch.Tensor | None) -> torch.Tensor:
     """E(|grad_x D(x_hat)| - 1)^2 at x_hat = real + alpha (fake - real) (Gulrajani et al.), through
     ``fastgan.losses.wgan_gp_penalty`` (the fused lerp and per-sample norm penalty ops)."""
-    from .. import losses
-
     return losses.wgan_gp_penalty(lambda x: critic_output(D, x, labels), real, fake, lam=1.0, alpha=alpha)
 
 
-class ClassicGAN(GAN):
-    """A two-network GAN with the options of :class:`ClassicRecipe`.  Subclasses set
-    ``name``/``Recipe`` and implement ``build``; conditional families set
-    ``conditional = True`` and their networks take ``(input, labels)``."""
+class GAN(Family):
+    """A generator ``G(z)`` and a discriminator ``D(x)`` trained with a loss of
+    ``fastgan.losses``: ``n_critic`` D phases on fresh real batches, then one G phase,
+    with the options of :class:`GANRecipe`.  Subclasses set ``name``/``Recipe`` and
+    implement ``build``; conditional families set ``conditional = True`` and their
+    networks take ``(input, labels)``."""
 
-    Recipe = ClassicRecipe
+    Recipe = GANRecipe
 
     def __init__(self, recipe, data):
         super().__init__(recipe, data)
+        self._d_fn, self._g_fn = losses.get(recipe.loss)
         r = recipe
         if r.latent_dist not in LATENTS:
             raise ValueError(f"latent_dist must be one of {LATENTS}, got {r.latent_dist!r}")
@@ -155,7 +105,7 @@ class ClassicGAN(GAN):
     # -- data and latents -------------------------------------------------------------
     def prepare(self, batch, labels, device):
         if batch.dtype != torch.uint8:  # tables / toy points: used as they are
-            batch, labels = batch.to(device=device, dtype=torch.float32), labels.to(device)
+            batch = batch.to(dtype=torch.float32)
         else:
             batch, labels = super().prepare(batch, labels, device)
         if not self.recipe.digits:
@@ -186,7 +136,12 @@ class ClassicGAN(GAN):
         r = self.recipe
         if r.optimizer == "rmsprop":
             return {k: torch.optim.RMSprop(nets[k].parameters(), lr=lr) for k, lr in (("G", r.lr_g), ("D", r.lr_d))}
-        return super().optimizers(nets)
+        return {k: torch.optim.Adam(nets[k].parameters(), lr=lr, betas=tuple(r.betas))
+                for k, lr in (("G", r.lr_g), ("D", r.lr_d))}
+
+    def phases(self):
+        return [Phase("D", opt="D", loss="d_loss", repeat=self.recipe.n_critic),
+                Phase("G", opt="G", loss="g_loss", fresh_batch=False)]
 
     def _noisy(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
         r = self.recipe
