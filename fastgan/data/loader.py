@@ -20,10 +20,11 @@ __all__ = ["BatchLoader"]
 
 
 class BatchLoader:
-    """``next(loader) -> (data [b, ...], labels [b])`` for this rank's share of a global batch.
+    """``next(loader) -> (data [b, ...], labels [b])`` for this rank's share of a global batch
+    (or the dict of tensors the data set returns for those rows).
 
     Args:
-        dataset: anything with ``len()`` and ``get_batch(LongTensor) -> (data, labels)``.
+        dataset: anything with ``len()`` and ``get_batch(LongTensor) -> (data, labels)`` or a dict.
         batch: the global batch (over all ranks); must be divisible by ``world``.
         seed: fixes the order; the same seed gives the same batches.
         rank, world: this process's shard.
@@ -77,7 +78,10 @@ class BatchLoader:
     def __next__(self):
         idx, flips = self._take(self.batch)
         lo, hi = self.rank * self.local_batch, (self.rank + 1) * self.local_batch
-        data, labels = self.dataset.get_batch(idx[lo:hi])
+        got = self.dataset.get_batch(idx[lo:hi])
+        if isinstance(got, dict):  # structured rows (A/B images, token sequences ...): the family's own
+            return got
+        data, labels = got
         if flips is not None and data.ndim == 4:
             data = _hflip(data, flips[lo:hi])
         return data, labels

@@ -20,7 +20,7 @@ class RunConfig:
     keep_ckpts: int = 3         # checkpoints kept on disk (0: all)
     log_every: int = 20         # steps between scalar log rows
     grid: int = 64              # samples in the grid
-    fid: bool = True            # FID with the digits features at the end (digit data; see metrics_hook)
+    fid: bool = True            # the family's named metrics (FID on digit data) at the end; see metrics_hook
     fid_kimg: float = 0.0       # also every this many kimg (0: only at the end)
     fid_samples: int = 5000     # generated images per FID evaluation
     max_steps: int = 0          # stop after this many steps (0: run until recipe.kimg)

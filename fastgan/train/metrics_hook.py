@@ -57,11 +57,10 @@ def _applies(trainer, name: str) -> bool:
 
 
 def evaluate(trainer) -> dict[str, float]:
-    """``{name: value}`` of the family's metrics that apply to this run, and of its ``evaluate``."""
-    if not trainer.run.fid:
-        return {}
+    """``{name: value}`` of the family's metrics that apply to this run (none with ``run.fid`` off),
+    and of its ``evaluate``."""
     fam, n, dev = trainer.family, trainer.run.fid_samples, trainer.device
-    names = [m for m in fam.metrics if _applies(trainer, m)]
+    names = [m for m in fam.metrics if trainer.run.fid and _applies(trainer, m)]
     out: dict[str, float] = {}
     if names:
         z = fam.latent(n, torch.Generator().manual_seed(EVAL_SEED)).to(dev)
