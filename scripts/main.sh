@@ -4,9 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-if [[ -f scripts/main_job.py ]]; then
-  exec .venv/bin/python scripts/main_job.py --out "${OUT:-out/main}" "$@"
-else
-  echo "main job: the training engine has not landed yet; running the op benchmark instead"
-  exec .venv/bin/python benchmarks/bench_ops.py --no-write "$@"
-fi
+exec .venv/bin/python scripts/main_job.py --out "${OUT:-out/main}" "$@"

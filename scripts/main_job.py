@@ -10,9 +10,8 @@ with the recipe's defaults, writes into ``--out``:
     scalars.csv, tensorboard/        losses and speed
     losses.png             loss curves
 
-and prints the final FID with the digits features when ``fastgan.metrics`` provides
-it (against the 500 held-out digits), otherwise a line saying it comes with the
-metrics issue.  Same as ``fastgan train --out runs/main_job --overwrite`` plus a
+and prints the final FID with the digits features (against the 500 held-out digits).
+Same as ``fastgan train --out runs/main_job --overwrite`` plus a
 wall-time report and a thread count chosen for the machine's current load.
 """
 from __future__ import annotations

@@ -22,6 +22,7 @@ LAYERS = [
     ("__main__",),
 ]
 LEVEL = {name: i for i, names in enumerate(LAYERS) for name in names}
+ONLY = {"ops": {"compat"}, "nn": {"ops", "compat"}}   # stricter than their layer
 
 # packages whose function-level imports must each give a reason (a comment on or above the line)
 REASONED = ("family", "models", "train", "checkpoint", "theory", "losses", "metrics.api", "metrics.cli")
@@ -46,6 +47,8 @@ def test_imports_point_down():
             continue
         if a in LEVEL and b in LEVEL and LEVEL[b] >= LEVEL[a]:
             bad.append(f"{e.src}:{e.line} imports {e.dst} ({a} is not above {b})")
+        elif a in ONLY and b not in ONLY[a]:
+            bad.append(f"{e.src}:{e.line} imports {e.dst} ({a} imports only {sorted(ONLY[a])})")
     assert not bad, "imports against the layer order:\n" + "\n".join(bad)
 
 

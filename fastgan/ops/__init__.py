@@ -1,4 +1,4 @@
-"""fastgan.ops: the fused ops (see ../shared/DESIGN.md §2 for the contract every op keeps).
+"""fastgan.ops: the fused ops (see docs/ARCHITECTURE.md §2 for the contract every op keeps).
 
 Every op takes `impl=` (ref, cpu, triton, cuda, auto); `use_backend(name)` sets it for a block
 and FASTGAN_BACKEND for the process. In eager code the ops skip the dispatcher when that is safe

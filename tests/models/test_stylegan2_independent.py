@@ -1,8 +1,8 @@
 """StyleGAN2's G and D against an independent plain-PyTorch computation written from the paper's
 equations (no fastgan.ops, no fastgan.nn): per-sample modulated/demodulated kernels, explicit zero
 insertion and [1,3,3,1] FIR filtering, per-group minibatch std.  The ref-vs-cpu test compares two
-backends of the same composition; this one checks the composition itself (issue #8 §4: the mnist32
-demo collapsed and the networks were suspected), on both backends, in float64.
+backends of the same composition; this one checks the composition itself, on both backends, in
+float64.
 """
 import math
 
