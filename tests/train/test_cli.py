@@ -2,6 +2,7 @@
 import os
 
 import pytest
+import torch
 from PIL import Image
 
 from fastgan.cli import main
@@ -78,12 +79,19 @@ def test_list_models(capsys):
     assert "dcgan28" in text and "tiny" in text
 
 
-def test_profile_writes_trace(tmp_path, capsys):
+def test_profile_writes_trace(tmp_path, capsys, monkeypatch):
+    ranges = []
+    monkeypatch.setattr(torch.cuda.nvtx, "range_push", ranges.append)
+    monkeypatch.setattr(torch.cuda.nvtx, "range_pop", lambda: None)
     assert main(["profile", "--model", "tiny", "--data", "digits", "--steps", "2", "--threads", "1",
-                 "--out", str(tmp_path)]) == 0
+                 "--out", str(tmp_path), "--nvtx", "--device", "cpu"]) == 0
     text = capsys.readouterr().out
     assert "aten::" in text and "Chrome trace" in text
     assert os.path.getsize(tmp_path / "trace.json") > 1000
+    if torch.cuda.is_available():
+        assert ranges[:3] == ["train/D", "train/G", "ema"]
+    else:
+        assert ranges == [] and "--nvtx: no CUDA device" in text
 
 
 def test_info_runs(capsys):
