@@ -51,7 +51,7 @@ def _resolve(mod: str, is_pkg: bool, node: ast.ImportFrom) -> str:
 
 
 def edges(root: str = ROOT) -> list[Edge]:
-    """Every import of a fastgan module by a fastgan module."""
+    """Every import in a fastgan module (of any module: filter with :func:`fastgan_edges`)."""
     mods = _modules(root)
     out = []
     for mod, path in sorted(mods.items()):
@@ -143,30 +143,13 @@ def module_graph(es: list[Edge]) -> dict[str, set[str]]:
 
 
 def function_level(root: str = ROOT) -> list[Edge]:
-    """Imports inside function bodies (any module, fastgan's or not)."""
-    return [e for e in edges_all(root) if e.local]
-
-
-def edges_all(root: str = ROOT) -> list[Edge]:
-    """Like :func:`edges` but one entry per import statement, of any module."""
-    mods = _modules(root)
-    out = []
-    for mod, path in sorted(mods.items()):
-        src = open(path, encoding="utf-8").read()
-        lines = src.splitlines()
-        tree = ast.parse(src, path)
-        for fn in ast.walk(tree):
-            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            for n in ast.walk(fn):
-                if isinstance(n, (ast.Import, ast.ImportFrom)):
-                    name = (n.names[0].name if isinstance(n, ast.Import)
-                            else _resolve(mod, path.endswith("__init__.py"), n))
-                    line = lines[n.lineno - 1]
-                    reason = "#" in line or lines[n.lineno - 2].strip().startswith("#")
-                    out.append(Edge(mod, name, n.lineno, True, reason))
-    # nested functions are walked once per enclosing function: keep one entry per statement
-    return sorted(set(out), key=lambda e: (e.src, e.line))
+    """Imports inside function bodies (any module, fastgan's or not), one per statement."""
+    seen, out = set(), []
+    for e in edges(root):
+        if e.local and (e.src, e.line) not in seen:
+            seen.add((e.src, e.line))
+            out.append(e)
+    return out
 
 
 def main() -> int:

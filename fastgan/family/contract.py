@@ -23,7 +23,6 @@ scalar tensor, or ``(tensor, {"name": value, ...})`` with extra scalars to log.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from typing import Callable
 
@@ -311,7 +310,6 @@ class Family:
         return dict(cls.presets[name])
 
 
-def total_length(stages) -> tuple[float, bool]:
-    """``(kimg, exact)``: the kimg of all stages; not exact when a stage is counted in steps."""
-    kimg = sum(s.kimg for s in stages if s.kimg is not None)
-    return kimg, all(s.kimg is not None for s in stages) and math.isfinite(kimg)
+def total_kimg(stages, batch: int) -> float:
+    """The kimg of all stages, a stage counted in steps as ``steps * batch`` items."""
+    return sum(s.kimg if s.kimg is not None else s.steps * batch / 1000 for s in stages)

@@ -33,7 +33,7 @@ from .. import models
 from ..data import NAMES, BatchLoader, make_dataset
 from ..family import Context, DataInfo, Family, Snapshot
 from ..family.config import apply_overrides, to_dict
-from ..family.contract import total_length
+from ..family.contract import total_kimg
 from . import ddp, metrics_hook
 from . import state as st
 from .config import RunConfig
@@ -408,8 +408,8 @@ class Trainer:
     def fit(self) -> dict:
         """Train through every stage (or ``run.max_steps`` steps); returns a summary dict."""
         r, run = self.recipe, self.run
-        total_kimg, _ = total_length(self.stages)
-        monitor = Monitor(run.out, enabled=self.rank == 0, total_kimg=total_kimg, start_kimg=self.nimg / 1000,
+        total = total_kimg(self.stages, r.batch)
+        monitor = Monitor(run.out, enabled=self.rank == 0, total_kimg=total, start_kimg=self.nimg / 1000,
                           tensorboard=run.tensorboard, progress=run.progress)
         every = {k: int(round(v * 1000)) for k, v in (("snap", run.snap_kimg), ("ckpt", run.ckpt_kimg),
                                                        ("fid", run.fid_kimg))}
@@ -422,7 +422,7 @@ class Trainer:
         try:
             if self.rank == 0 and self.step == 0:
                 monitor.write(f"{self.model_name} on {self.dataset.describe()}; batch {r.batch} "
-                              f"({r.batch // self.world} per process x {self.world}), {total_kimg:g} kimg -> {run.out}")
+                              f"({r.batch // self.world} per process x {self.world}), {total:g} kimg -> {run.out}")
             while not self.finished and not (run.max_steps and self.step - start_step >= run.max_steps):
                 self.train_step(monitor)
                 now = time.time()
