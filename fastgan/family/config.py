@@ -100,21 +100,24 @@ def load_yaml(path: str) -> dict:
 
 
 def apply_overrides(recipe, run, overrides: dict):
-    """Return ``(recipe', run')`` with ``overrides`` applied; unknown keys list the valid ones."""
-    targets = {"model": recipe, "run": run}
+    """Return ``(recipe', run')`` with ``overrides`` applied; unknown keys list the valid ones.
+    ``run`` may be None (a recipe alone, e.g. rebuilt from a checkpoint); then ``run'`` is None."""
+    targets = {"model": recipe, "run": run} if run is not None else {"model": recipe}
     hints = {k: typing.get_type_hints(type(v)) for k, v in targets.items()}
     fields = {k: [f.name for f in dataclasses.fields(v)] for k, v in targets.items()}
-    changes = {"model": {}, "run": {}}
+    changes = {k: {} for k in targets}
     for key, value in overrides.items():
         scope, _, name = key.rpartition(".")
         scopes = [scope] if scope else [s for s in targets if name in fields[s]]
         if scope and scope not in targets:
-            raise ValueError(f"unknown option scope {scope!r} in {key!r}; use model.<field> or run.<field>")
+            raise ValueError(f"unknown option scope {scope!r} in {key!r}; use "
+                             + " or ".join(f"{t}.<field>" for t in targets))
         if not scopes or name not in fields[scopes[0]]:
-            raise ValueError(f"unknown option {key!r}; model options: {', '.join(fields['model'])}; "
-                             f"run options: {', '.join(fields['run'])}")
+            raise ValueError(f"unknown option {key!r}; " + "; ".join(
+                f"{'model' if t == 'model' else 'run'} options: {', '.join(fields[t])}" for t in targets))
         if len(scopes) > 1:
             raise ValueError(f"option {name!r} exists in both model and run; write model.{name} or run.{name}")
         s = scopes[0]
         changes[s][name] = _coerce(value, hints[s][name], key)
-    return dataclasses.replace(recipe, **changes["model"]), dataclasses.replace(run, **changes["run"])
+    return (dataclasses.replace(recipe, **changes["model"]),
+            dataclasses.replace(run, **changes["run"]) if run is not None else None)

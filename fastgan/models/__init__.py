@@ -9,7 +9,6 @@ Families defined elsewhere can be added with :func:`register`.
 """
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import pkgutil
 
@@ -87,7 +86,7 @@ def load_generator(path: str, *, device="cpu", ema: bool = True) -> tuple[Family
     """``(family, G)`` from a checkpoint file or run directory; G is in eval mode, frozen."""
     state = ckpt.load(ckpt.find(path))
     fam_cls = get(state["model"])
-    recipe, _ = apply_overrides(fam_cls.Recipe(), _NoRun(), {f"model.{k}": v for k, v in state["recipe"].items()})
+    recipe, _ = apply_overrides(fam_cls.Recipe(), None, {f"model.{k}": v for k, v in state["recipe"].items()})
     info = state["data_info"]
     family = fam_cls(recipe, DataInfo(tuple(info["shape"]), int(info["num_classes"]), info.get("name", "")))
     name = family.generator_net
@@ -95,8 +94,3 @@ def load_generator(path: str, *, device="cpu", ema: bool = True) -> tuple[Family
     source = state["ema"] if ema and name in state["ema"] else state["nets"]
     G.load_state_dict(source[name])
     return family, G.to(device).eval().requires_grad_(False)
-
-
-@dataclasses.dataclass
-class _NoRun:
-    """No run options: a checkpoint's generator needs only its recipe."""
