@@ -17,7 +17,8 @@ folder/zip path); ``real`` is :class:`FIDStats` (its Cholesky factor is cached o
 later calls skip it), a stats ``.npz``, or an image source.  ``features`` is ``"digits"`` (the
 shipped MNIST classifier, offline), ``"inception"`` (FID InceptionV3; weights from
 ``$FASTGAN_INCEPTION_WEIGHTS``/the cache, sha256-checked), ``"module:pkg.mod:attr"`` or an
-``nn.Module``.  ``fid_digits(trainer)`` is the hook ``fastgan.train`` calls.
+``nn.Module``.  ``fid_digits(sample, real, n=...)`` is the training metric ``fastgan.train`` runs
+(``TRAINING_METRICS``, named by a family's ``metrics``).
 
 ``compute_metrics(real, fake, ["fid", "kid", "is", "pr", "dc", "modes"], ...)`` computes several
 from one feature pass; ``compute_stats(source, ...)`` gives FIDStats to save and reuse.
@@ -26,7 +27,8 @@ Lower level: :func:`frechet_distance`, :func:`trace_sqrt_product` (the float64 C
 eigvalsh algorithm, see ``fastgan.metrics.fid``), :class:`FIDStats`, :class:`StreamingMoments`
 (float64 moments for any batch split, DDP all-reduce), :func:`inception_score`,
 :func:`kernel_inception_distance`, :func:`precision_recall`, :func:`density_coverage`,
-:func:`mode_coverage`, :func:`mmd2` (differentiable, GMMN's loss) and :func:`mmd`.
+:func:`mode_coverage`, :func:`mmd2` (differentiable, GMMN's loss, from ``fastgan.losses``) and
+:func:`mmd`; ``fastgan.metrics.mixture.mode_stats`` for the toy Gaussian mixtures.
 """
 from ._result import MetricResult
 from .api import METRICS, compute_fid, compute_metrics, compute_stats, fid_digits
