@@ -7,7 +7,8 @@ neither imports the other: the engine finds families through ``fastgan.models.ge
   :class:`Context`, :class:`Snapshot`, :class:`Family`;
 * ``gan``: :class:`GAN` / :class:`GANRecipe`, the base of every plain two-network GAN;
 * ``config``: ``--set``/``--config`` overrides of a recipe and run options;
-* ``sampling``: samples of a ``(family, G)`` pair by seed.
+* ``sampling``: samples of a ``(family, G)`` pair by seed;
+* ``schedules``: learning-rate schedules (``linear_decay``: constant, then linear to 0).
 """
 from .contract import Context, DataInfo, Family, Phase, Recipe, Snapshot, Stage  # noqa: F401
 from .gan import GAN, GANRecipe, critic_output  # noqa: F401

@@ -13,6 +13,7 @@ from fastgan.cli import main
 from fastgan.data import BatchLoader
 from fastgan.family import Family, Phase, Recipe, Stage
 from fastgan.family.config import apply_overrides
+from fastgan.family.schedules import linear_decay
 from fastgan.train import RunConfig, Trainer
 from fastgan.train.state import to_device
 
@@ -82,8 +83,7 @@ class PairGAN(Family):
         return {k: torch.optim.SGD(nets[k].parameters(), lr=self.recipe.lr) for k in ("G", "D")}
 
     def schedulers(self, opts):
-        r = self.recipe
-        return {"G": torch.optim.lr_scheduler.LambdaLR(opts["G"], lambda s: lr_factor(s, r.constant, r.decay))}
+        return {"G": linear_decay(opts["G"], self.recipe.constant, self.recipe.decay)}
 
     def stages(self):
         return [Stage("mle", [Phase("G", opt="G", loss="mle")], steps=self.recipe.pre_steps),
@@ -202,10 +202,17 @@ def test_lr_schedule_is_stepped_and_saved(tmp_path, quiet):
     tr.save_checkpoint()
     state = checkpoint.load(checkpoint.find(str(tmp_path / "a")))
     assert state["scheds"]["G"]["last_epoch"] == 7
+    assert state["scheds"]["G"]["lr_lambdas"] == [{"constant": 4, "decay": 8}]   # its settings are saved too
     back = Trainer(PairGAN, "pairs", resume=str(tmp_path / "a"), overrides={"run.threads": 1})
     assert back.opts["G"].param_groups[0]["lr"] == pytest.approx(lrs[-1], rel=1e-12)
     back.train_step()
     assert back.opts["G"].param_groups[0]["lr"] == pytest.approx(r.lr * lr_factor(8, r.constant, r.decay), rel=1e-12)
+
+
+@pytest.mark.parametrize("constant, decay", [(-1, 3), (2, 1.5), (True, 2)])
+def test_linear_decay_checks_its_arguments(constant, decay):
+    with pytest.raises(ValueError, match="must be an int >= 0"):
+        linear_decay(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), constant, decay)
 
 
 def test_helper_networks_are_frozen_and_never_saved(tmp_path, quiet):
