@@ -174,7 +174,7 @@ def d_main_loss(G, D, real, z, z2, c, u, r, prob: float):
 class StyleGAN2(Family):
     name = "stylegan2"
     Recipe = StyleGAN2Recipe
-    description = "StyleGAN2 (skip G, resnet D, R1, path length, style mixing) on the fused ops; presets mnist32/cifar/paper256"
+    description = "StyleGAN2 (skip G, resnet D, R1, path length, style mixing) on the fused ops"
     presets = {**{name: {"preset": name} for name in PRESETS}, "cpu": {"preset": "mnist32"},
                "paper": {"preset": "paper256"}}
     generate_modes = ("style-mix", "interpolate")

@@ -122,7 +122,7 @@ def _overrides(args) -> dict:
 def cmd_train(args) -> int:
     if args.list_models:
         for name, desc in models.describe():
-            print(f"{name:16s} {desc}")
+            print(f"{name:16s} {desc} (presets: {', '.join(models.get(name).presets)})")
         return 0
     ov = _overrides(args)
     resume = args.resume

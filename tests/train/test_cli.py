@@ -77,6 +77,7 @@ def test_list_models(capsys):
     assert main(["train", "--list-models"]) == 0
     text = capsys.readouterr().out
     assert "dcgan28" in text and "tiny" in text
+    assert "(presets: mnist32, cifar, paper256, cpu, paper)" in text
 
 
 def test_profile_writes_trace(tmp_path, capsys, monkeypatch):
