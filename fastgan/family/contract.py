@@ -152,8 +152,9 @@ def _first_tensor(batch):
 
 @dataclasses.dataclass
 class Snapshot:
-    """Where and when a family writes a snapshot; ``image(tag, images, path)`` writes a PNG grid
-    of images in [-1, 1] and shows it in TensorBoard."""
+    """Where and when a family writes a snapshot; ``image(tag, images, path, nrow=None)`` writes a
+    PNG grid of images in [-1, 1], shows it in TensorBoard under ``tag`` (none for ``""``) and
+    returns ``path``."""
 
     base: str                    # path without extension: <out>/samples/fakes-<step>
     step: int
