@@ -1,0 +1,270 @@
+"""CycleGAN's parts (Zhu et al. 2017, "Unpaired Image-to-Image Translation using
+Cycle-Consistent Adversarial Networks"): the ResNet generator, the 70x70 PatchGAN,
+the losses, the history pool of generated images and the learning-rate schedule.
+
+Networks, in the paper's notation (appendix 7.2):
+
+* generator ``c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3``: ``c7s1-k`` is a
+  7x7 convolution with reflection padding, instance norm and ReLU; ``dk`` a 3x3 stride-2
+  convolution, instance norm, ReLU; ``Rk`` two reflection-padded 3x3 convolutions with
+  instance norm (ReLU between them) and a skip; ``uk`` a 3x3 stride-1/2 (transposed)
+  convolution, instance norm, ReLU; the last ``c7s1-3`` has no norm and ends in tanh.
+  ``ngf`` is the first width (64), ``depth`` the number of ``d``/``u`` stages (2);
+  the paper uses 9 blocks at 256 px and 6 at 128 px and below.
+* discriminator ``C64-C128-C256-C512``: ``Ck`` a 4x4 convolution, instance norm,
+  LeakyReLU(0.2); no norm on C64; stride 2 except on the last ``C``; then a 4x4
+  convolution to one channel.  With ``depth=3`` stride-2 layers each output sees a
+  70x70 input patch.
+
+Instance norm has no affine parameters and convolutions keep their biases, as in the
+authors' released code; ``weights_init`` draws N(0, 0.02).
+
+Losses: LSGAN for the adversarial terms; ``cycle_weight`` (lambda = 10) times the L1
+cycle losses of both directions; ``identity_weight`` (0.5) * lambda times the L1 identity
+losses; each discriminator's loss is halved.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ResnetGenerator", "PatchDiscriminator", "ResnetBlock", "weights_init", "ImagePool",
+           "LinearDecayLR", "generator_loss", "discriminator_loss", "lsgan_d", "lsgan_g", "NORMS"]
+
+NORMS = ("instance", "batch", "none")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    return nn.Identity()
+
+
+def _check_int(name: str, value, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
+    return value
+
+
+def _check_norm(norm: str) -> str:
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    return norm
+
+
+def weights_init(m: nn.Module, gain: float = 0.02) -> None:
+    """N(0, gain) weights and zero biases for convolutions; N(1, gain) scales for batch norm."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, gain)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, gain)
+        nn.init.zeros_(m.bias)
+
+
+class ResnetBlock(nn.Module):
+    """``x + [pad, conv3x3, norm, ReLU, pad, conv3x3, norm](x)`` with reflection padding."""
+
+    def __init__(self, channels: int, norm: str = "instance"):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _norm(norm, channels), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _norm(norm, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResnetGenerator(nn.Module):
+    """CycleGAN's generator: ``[N, in_channels, H, W] -> [N, out_channels, H, W]`` in [-1, 1].
+
+    H and W must be multiples of ``2 ** depth`` (the down- and up-sampling must meet)."""
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9,
+                 depth: int = 2, norm: str = "instance"):
+        super().__init__()
+        self.in_channels = _check_int("in_channels", in_channels, 1)   # image channels in
+        self.out_channels = _check_int("out_channels", out_channels, 1)
+        _check_int("ngf", ngf, 1)                                     # width of the first layer
+        self.n_blocks = _check_int("n_blocks", n_blocks, 0)           # residual blocks at the bottleneck
+        self.depth = _check_int("depth", depth, 0)                    # stride-2 stages down (and up)
+        _check_norm(norm)
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7), _norm(norm, ngf), nn.ReLU(True)]
+        ch = ngf
+        for _ in range(depth):
+            layers += [nn.Conv2d(ch, 2 * ch, 3, stride=2, padding=1), _norm(norm, 2 * ch), nn.ReLU(True)]
+            ch *= 2
+        layers += [ResnetBlock(ch, norm) for _ in range(n_blocks)]
+        for _ in range(depth):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1),
+                       _norm(norm, ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_channels, 7), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(weights_init)
+
+    @property
+    def multiple(self) -> int:
+        """Image sides must be multiples of this."""
+        return 2 ** self.depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must be [N, {self.in_channels}, H, W], got shape {tuple(x.shape)}")
+        if x.shape[2] % self.multiple or x.shape[3] % self.multiple:
+            raise ValueError(f"x's height and width must be multiples of {self.multiple} "
+                             f"(depth={self.depth}), got {x.shape[2]}x{x.shape[3]}")
+        return self.net(x)
+
+
+class PatchDiscriminator(nn.Module):
+    """The PatchGAN: ``[N, in_channels, H, W] -> [N, 1, H', W']`` raw scores, one per patch.
+
+    ``depth`` stride-2 layers (widths ndf, 2 ndf, ... capped at 8 ndf), one stride-1 layer
+    of twice the last width (capped at 8 ndf) and a 4x4 convolution to one channel."""
+
+    def __init__(self, in_channels: int = 3, ndf: int = 64, depth: int = 3, norm: str = "instance"):
+        super().__init__()
+        self.in_channels = _check_int("in_channels", in_channels, 1)
+        _check_int("ndf", ndf, 1)                   # width of the first layer
+        self.depth = _check_int("depth", depth, 1)  # stride-2 layers; 3 gives the 70x70 patches
+        _check_norm(norm)
+        layers = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        ch = ndf
+        for i in range(1, depth + 1):
+            out = ndf * min(2 ** i, 8)
+            stride = 2 if i < depth else 1
+            layers += [nn.Conv2d(ch, out, 4, stride=stride, padding=1), _norm(norm, out), nn.LeakyReLU(0.2, True)]
+            ch = out
+        layers += [nn.Conv2d(ch, 1, 4, stride=1, padding=1)]
+        self.net = nn.Sequential(*layers)
+        self.apply(weights_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must be [N, {self.in_channels}, H, W], got shape {tuple(x.shape)}")
+        return self.net(x)
+
+
+# -- losses ----------------------------------------------------------------------------
+
+def lsgan_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """One discriminator's LSGAN loss, halved: ``0.5 * (mean((D(x) - 1)^2) + mean(D(G(z))^2))``."""
+    return 0.5 * ((real - 1).square().mean() + fake.square().mean())
+
+
+def lsgan_g(fake: torch.Tensor) -> torch.Tensor:
+    """The generator's LSGAN loss ``mean((D(G(x)) - 1)^2)``."""
+    return (fake - 1).square().mean()
+
+
+def generator_loss(G_AB: nn.Module, G_BA: nn.Module, D_A: nn.Module, D_B: nn.Module, real_A: torch.Tensor,
+                   real_B: torch.Tensor, cycle_weight: float = 10.0, identity_weight: float = 0.5):
+    """Both generators' loss on one batch.
+
+    Returns ``(loss, fakes, terms)``: the total to minimise, ``(fake_B, fake_A)`` = (G_AB(A), G_BA(B))
+    for the discriminators' step, and the detached terms to log.  The identity terms need A and B
+    with the same channel count; ``identity_weight=0`` skips them."""
+    if cycle_weight < 0 or identity_weight < 0:
+        raise ValueError(f"cycle_weight and identity_weight must be >= 0, got {cycle_weight}, {identity_weight}")
+    fake_B, fake_A = G_AB(real_A), G_BA(real_B)
+    adv_AB, adv_BA = lsgan_g(D_B(fake_B)), lsgan_g(D_A(fake_A))
+    cyc_A = (G_BA(fake_B) - real_A).abs().mean()
+    cyc_B = (G_AB(fake_A) - real_B).abs().mean()
+    loss = adv_AB + adv_BA + cycle_weight * (cyc_A + cyc_B)
+    terms = {"G_adv_AB": adv_AB, "G_adv_BA": adv_BA, "cycle_A": cyc_A, "cycle_B": cyc_B}
+    if identity_weight > 0:
+        if real_A.shape[1] != real_B.shape[1]:
+            raise ValueError(f"the identity loss needs A and B with the same channel count, got "
+                             f"{real_A.shape[1]} and {real_B.shape[1]}; set identity_weight=0 or convert the images")
+        idt_B = (G_AB(real_B) - real_B).abs().mean()
+        idt_A = (G_BA(real_A) - real_A).abs().mean()
+        loss = loss + cycle_weight * identity_weight * (idt_A + idt_B)
+        terms.update(idt_A=idt_A, idt_B=idt_B)
+    return loss, (fake_B, fake_A), {k: v.detach() for k, v in terms.items()}
+
+
+def discriminator_loss(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """One discriminator's halved LSGAN loss on real images and (pooled, detached) fakes."""
+    return lsgan_d(D(real), D(fake.detach()))
+
+
+# -- history pool ----------------------------------------------------------------------
+
+class ImagePool:
+    """The history of generated images the discriminators train on (Shrivastava et al. 2017).
+
+    ``query(images)`` goes through the batch one image at a time: while the pool holds fewer
+    than ``size`` images the image is stored and returned; once full, with probability 1/2
+    a uniformly chosen stored image is returned and replaced by the new one, otherwise the
+    new image is returned.  ``size=0`` returns the batch unchanged.  The draws come from the
+    pool's own generator, and ``state_dict`` holds the images and the generator, so a resume
+    continues exactly."""
+
+    def __init__(self, size: int = 50, seed: int = 0):
+        self.size = _check_int("size", size, 0)
+        self.images: list[torch.Tensor] = []
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if not isinstance(images, torch.Tensor) or images.ndim < 1:
+            raise TypeError("images must be a batched torch.Tensor")
+        images = images.detach()
+        if self.size == 0:
+            return images
+        out = []
+        for img in images:
+            if len(self.images) < self.size:
+                self.images.append(img.clone())
+                out.append(img)
+                continue
+            if self.images[0].shape != img.shape:
+                raise ValueError(f"images of shape {tuple(img.shape)} do not match the pool's "
+                                 f"{tuple(self.images[0].shape)}")
+            if torch.rand((), generator=self.generator).item() < 0.5:
+                j = int(torch.randint(self.size, (), generator=self.generator))
+                out.append(self.images[j].to(img.device))
+                self.images[j] = img.clone()
+            else:
+                out.append(img)
+        return torch.stack(out)
+
+    def state_dict(self) -> dict:
+        stored = torch.stack([t.cpu() for t in self.images]) if self.images else torch.empty(0)
+        return {"size": self.size, "images": stored, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict, device=None) -> None:
+        if int(state["size"]) != self.size:
+            raise ValueError(f"pool state has size {int(state['size'])}, this pool {self.size}")
+        stored = state["images"]
+        self.images = [t.to(device) if device is not None else t.clone() for t in stored] if stored.numel() else []
+        self.generator.set_state(state["generator"])
+
+
+# -- learning-rate schedule ------------------------------------------------------------
+
+class LinearDecayLR(torch.optim.lr_scheduler.LRScheduler):
+    """Constant for ``constant`` steps, then linear decay to 0 over ``decay`` steps.
+
+    After ``t`` calls of ``step()`` the rate is ``base * min(1, (constant + decay - t) / decay)``,
+    floored at 0 (the paper: 100 epochs at 2e-4, then 100 epochs of linear decay to 0).
+    ``state_dict`` / ``load_state_dict`` carry the step count, so the schedule resumes exactly."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, constant: int, decay: int, last_epoch: int = -1):
+        self.constant = _check_int("constant", constant, 0)
+        self.decay = _check_int("decay", decay, 1)
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, t: int) -> float:
+        return max(0.0, min(1.0, (self.constant + self.decay - t) / self.decay))
+
+    def get_lr(self) -> list[float]:
+        f = self.factor(self.last_epoch)
+        return [base * f for base in self.base_lrs]
