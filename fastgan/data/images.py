@@ -185,6 +185,23 @@ class _Zip:
         return f"{self.path}:{rel}"
 
 
+class _Sub:
+    """The files under one folder of a source (a directory or a zip), named relative to it."""
+
+    def __init__(self, src, folder):
+        self.src, self.prefix = src, folder.strip("/") + "/"
+
+    def list(self):
+        n = len(self.prefix)
+        return [name[n:] for name in self.src.list() if name.startswith(self.prefix)]
+
+    def read(self, rel):
+        return self.src.read(self.prefix + rel)
+
+    def where(self, rel):
+        return self.src.where(self.prefix + rel)
+
+
 class FileImages(ImageDataset):
     """Images in a folder or a zip archive, decoded on access (headers checked up front).
 
@@ -194,10 +211,12 @@ class FileImages(ImageDataset):
         channels: ``None`` (all images must share the first one's channel count), 1 or 3 to convert.
         on_error: ``"raise"`` (default) or ``"skip"`` bad files, listed in ``skipped``.
         use_labels: read ``dataset.json`` labels when present.
+        folder: only the images under this folder of the directory or archive (e.g. ``"trainA"``).
     """
 
     def __init__(self, path: str, *, resolution=None, channels: int | None = None,
-                 on_error: str = "raise", use_labels: bool = True, resample: str = "bilinear"):
+                 on_error: str = "raise", use_labels: bool = True, resample: str = "bilinear",
+                 folder: str | None = None):
         from PIL import Image
 
         _check_on_error(on_error)
@@ -205,6 +224,8 @@ class FileImages(ImageDataset):
             raise ValueError(f"channels must be None, 1 or 3, got {channels!r}")
         self._src = _Zip(path) if os.path.isfile(path) else _Folder(path)
         self.name, self._resample = os.path.basename(os.path.normpath(path)), resample
+        if folder:
+            self._src, self.name, path = _Sub(self._src, folder), f"{self.name}/{folder}", f"{path}/{folder}"
         names = self._src.list()
         labels = self._read_labels(names) if use_labels else None
         files = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
