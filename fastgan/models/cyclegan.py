@@ -26,11 +26,10 @@ losses; each discriminator's loss is halved.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["ResnetGenerator", "PatchDiscriminator", "ResnetBlock", "weights_init", "ImagePool",
-           "LinearDecayLR", "generator_loss", "discriminator_loss", "lsgan_d", "lsgan_g", "NORMS"]
+           "LinearDecayLR", "generator_loss", "discriminator_loss", "lsgan_d", "lsgan_g", "cycle_grid", "NORMS"]
 
 NORMS = ("instance", "batch", "none")
 
@@ -268,3 +267,18 @@ class LinearDecayLR(torch.optim.lr_scheduler.LRScheduler):
     def get_lr(self) -> list[float]:
         f = self.factor(self.last_epoch)
         return [base * f for base in self.base_lrs]
+
+
+# -- snapshots -------------------------------------------------------------------------
+
+@torch.no_grad()
+def cycle_grid(G_AB: nn.Module, G_BA: nn.Module, real_A: torch.Tensor, real_B: torch.Tensor) -> torch.Tensor:
+    """The snapshot rows ``A, G_AB(A), G_BA(G_AB(A)), B, G_BA(B), G_AB(G_BA(B))`` as
+    ``[6, n, C, H, W]`` in [-1, 1] (grey rows widened to RGB when the domains differ;
+    ``n`` is the smaller batch, A and B must share H and W)."""
+    n = min(len(real_A), len(real_B))
+    real_A, real_B = real_A[:n], real_B[:n]
+    fake_B, fake_A = G_AB(real_A), G_BA(real_B)
+    rows = [real_A, fake_B, G_BA(fake_B), real_B, fake_A, G_AB(fake_A)]
+    c = max(r.shape[1] for r in rows)
+    return torch.stack([r.expand(-1, c, -1, -1) if r.shape[1] == 1 else r for r in rows])

@@ -99,8 +99,9 @@ class VGG19Features(nn.Module):
         wanted = {f"features.{k}": k for k in own}
         missing = [k for k in wanted if k not in state]
         if missing:
-            raise ValueError(f"VGG19 weights {path}: missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"
-                             f" (expected torchvision's vgg19 state dict keys)")
+            more = " ..." if len(missing) > 4 else ""
+            raise ValueError(f"VGG19 weights {path}: missing {', '.join(missing[:4])}{more} "
+                             f"(expected torchvision's vgg19 state dict keys)")
         for full, k in wanted.items():
             if tuple(state[full].shape) != tuple(own[k].shape):
                 raise ValueError(f"VGG19 weights {path}: {full} has shape {tuple(state[full].shape)}, "

@@ -203,7 +203,8 @@ def test_discriminator_loss_is_halved_lsgan():
     real, fake = rng.normal(size=(3, 2, 6, 7)), rng.normal(size=(3, 2, 6, 7))
     w = rng.normal(size=2)
     D = lambda x: torch.einsum("nchw,c->nhw", x, torch.from_numpy(w))  # noqa: E731
-    expected = 0.5 * (np.mean((np.einsum("nchw,c->nhw", real, w) - 1) ** 2) + np.mean(np.einsum("nchw,c->nhw", fake, w) ** 2))
+    d_real, d_fake = np.einsum("nchw,c->nhw", real, w), np.einsum("nchw,c->nhw", fake, w)
+    expected = 0.5 * (np.mean((d_real - 1) ** 2) + np.mean(d_fake ** 2))
     fake_t = torch.from_numpy(fake).requires_grad_()
     loss = discriminator_loss(D, torch.from_numpy(real), fake_t)
     assert loss.item() == pytest.approx(expected, rel=1e-12)
