@@ -80,7 +80,8 @@ class HRImages:
 
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-        self.channels, self.images, self.names = channels, [], []
+        self.channels, self.images, self.names, self.min_size = channels, [], [], int(min_size)
+        self.num_classes = 0
         if isinstance(images, (str, os.PathLike)):
             path = os.fspath(images)
             if not os.path.exists(path):
@@ -121,6 +122,15 @@ class HRImages:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The shape of a training item: ``(channels, min_size, min_size)``, the HR crop."""
+        return self.channels, self.min_size, self.min_size
+
+    def describe(self) -> str:
+        sides = [min(t.shape[1:]) for t in self.images]
+        return f"{self.name}: {len(self)} HR images, {self.channels} channels, shortest side {min(sides)}..{max(sides)}"
 
     def __getitem__(self, i: int) -> torch.Tensor:
         return self.images[i]
@@ -193,7 +203,10 @@ def sr_demo(name: str, split: str = "train", *, min_size: int = 1) -> HRImages:
         from .mnistm import sample_photos
 
         i = 0 if split == "train" else 1
-        return HRImages([sample_photos()[i]], channels=3, min_size=min_size,
-                        names=[("sklearn china.jpg", "sklearn flower.jpg")[i]])
-    x, _ = load_mnist_5k(split)
-    return HRImages(list(x), channels=1, min_size=min_size, names=[f"mnist-5k/{split}[{i}]" for i in range(len(x))])
+        ds = HRImages([sample_photos()[i]], channels=3, min_size=min_size,
+                      names=[("sklearn china.jpg", "sklearn flower.jpg")[i]])
+    else:
+        x, _ = load_mnist_5k(split)
+        ds = HRImages(list(x), channels=1, min_size=min_size, names=[f"mnist-5k/{split}[{i}]" for i in range(len(x))])
+    ds.name = f"{name}/{split}"
+    return ds

@@ -20,7 +20,7 @@ from .images import ArrayImages, FileImages, ImageDataset
 from .loader import BatchLoader
 from .mnistm import MNISTM_SEED, digits_pair
 
-__all__ = ["UnalignedLoader", "load_unaligned", "check_domains", "SPLIT_FOLDERS", "BUILTIN_PAIRS"]
+__all__ = ["UnalignedData", "UnalignedLoader", "load_unaligned", "check_domains", "SPLIT_FOLDERS", "BUILTIN_PAIRS"]
 
 SPLIT_FOLDERS = {"train": ("trainA", "trainB"), "test": ("testA", "testB")}
 BUILTIN_PAIRS = ("digits",)
@@ -68,6 +68,31 @@ def load_unaligned(root=None, split: str = "train", *, a=None, b=None, resolutio
         A, B = FileImages(os.fspath(a), **opts), FileImages(os.fspath(b), **opts)
     check_domains(A, B, same_channels)
     return A, B
+
+
+class UnalignedData:
+    """The two domains of a translation data set, for a family that owns its data.
+
+    ``shape`` is domain A's ``(C, H, W)``; ``len`` is the larger domain's size (the
+    reference code's epoch); ``labels`` of the built-in digits pair ride along for metrics."""
+
+    def __init__(self, A: ImageDataset, B: ImageDataset, name: str = ""):
+        self.A, self.B = A, B
+        self.name = name or f"{A.name} <-> {B.name}"
+        self.shape, self.num_classes = tuple(A.shape), 0
+
+    def __len__(self) -> int:
+        return max(len(self.A), len(self.B))
+
+    def describe(self) -> str:
+        return f"{self.name}: A {len(self.A)} images {'x'.join(map(str, self.A.shape))}, " \
+               f"B {len(self.B)} images {'x'.join(map(str, self.B.shape))}"
+
+    @classmethod
+    def load(cls, root=None, split: str = "train", **kw) -> "UnalignedData":
+        """:func:`load_unaligned` wrapped in one object."""
+        A, B = load_unaligned(root, split, **kw)
+        return cls(A, B, name=f"{os.path.basename(os.path.normpath(os.fspath(root)))}/{split}" if root else "")
 
 
 class UnalignedLoader:

@@ -49,7 +49,7 @@ def folder(tmp_path):
 def test_hr_images_from_folder(folder, tmp_path):
     path, imgs = folder
     ds = HRImages(path, min_size=30)
-    assert len(ds) == 3
+    assert len(ds) == 3 and ds.shape == (3, 30, 30) and "shortest side 30..37" in ds.describe()
     for got, want in zip(ds.images, imgs):
         np.testing.assert_array_equal(got.numpy().transpose(1, 2, 0), want)
     grey = HRImages(path, channels=1)

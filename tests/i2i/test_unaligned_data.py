@@ -11,7 +11,7 @@ from PIL import Image
 
 from fastgan.data.embedded import load_mnist_5k
 from fastgan.data.mnistm import blend_digits, digits_pair, make_mnistm, random_patches, sample_photos
-from fastgan.data.unaligned import UnalignedLoader, load_unaligned
+from fastgan.data.unaligned import UnalignedData, UnalignedLoader, load_unaligned
 
 
 def test_blend_is_inverted_patch_on_ink_and_patch_on_background():
@@ -123,6 +123,13 @@ def test_reference_layout(layout, kind, split):
     for ds, want in ((A, want_a), (B, want_b)):
         imgs, _ = ds.get_batch(torch.arange(len(want)))
         np.testing.assert_array_equal(imgs.numpy().transpose(0, 2, 3, 1), np.stack(want))
+
+
+def test_unaligned_data_object(layout):
+    root, _, _ = layout
+    data = UnalignedData.load(root, "test")
+    assert len(data) == 4 and data.shape == (3, 9, 7) and data.name == "horse2zebra/test"
+    assert data.describe() == "horse2zebra/test: A 1 images 3x9x7, B 4 images 3x11x13"
 
 
 def test_two_paths_and_bad_input(layout, tmp_path):
