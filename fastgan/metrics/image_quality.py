@@ -21,10 +21,13 @@ float64; both functions return a float64 tensor ``[N]`` of per-image values.
 from __future__ import annotations
 
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["psnr", "ssim", "rgb_to_y", "to_255"]
+from ..data.paired import bicubic_downscale
+
+__all__ = ["psnr", "ssim", "rgb_to_y", "to_255", "bicubic_upscale", "evaluate_sr"]
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
@@ -106,3 +109,44 @@ def ssim(x: torch.Tensor, y: torch.Tensor, *, crop: int = 0, y_channel: bool = T
     c1, c2 = (SSIM_K1 * 255.0) ** 2, (SSIM_K2 * 255.0) ** 2
     smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
     return smap.reshape(n, c, -1).mean(2).mean(1)
+
+
+def bicubic_upscale(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """uint8 ``[C, h, w]`` -> uint8 ``[C, scale*h, scale*w]`` with PIL's bicubic filter (the SR baseline)."""
+    from PIL import Image
+
+    c, h, w = lr.shape
+    img = lr.permute(1, 2, 0).numpy()
+    pil = Image.fromarray(img[..., 0] if c == 1 else img)
+    out = np.asarray(pil.resize((w * scale, h * scale), Image.Resampling.BICUBIC))
+    return torch.from_numpy(out.reshape(h * scale, w * scale, c).copy()).permute(2, 0, 1)
+
+
+@torch.no_grad()
+def evaluate_sr(G: torch.nn.Module, images, scale: int, *, device=None) -> dict[str, float]:
+    """Mean PSNR/SSIM (Y channel, border crop = ``scale``) of ``G`` and of bicubic upscaling on
+    whole held-out images: each uint8 ``[C, H, W]`` image is cut to a multiple of ``scale``,
+    downscaled (:func:`fastgan.data.paired.bicubic_downscale`) and restored.
+
+    Returns ``{"psnr", "ssim", "psnr_bicubic", "ssim_bicubic", "images"}``."""
+    device = torch.device(device) if device is not None else next(G.parameters()).device
+    sums = dict.fromkeys(("psnr", "ssim", "psnr_bicubic", "ssim_bicubic"), 0.0)
+    was_training = G.training
+    G.eval()
+    n = 0
+    try:
+        for img in images:
+            h, w = img.shape[1] // scale * scale, img.shape[2] // scale * scale
+            hr = img[:, :h, :w]
+            lr = bicubic_downscale(hr, scale)
+            sr = G((lr[None].to(device).float() * (2.0 / 255.0) - 1.0)).clamp(-1, 1).float().cpu()
+            bic = bicubic_upscale(lr, scale)[None]
+            for key, x in (("", sr), ("_bicubic", bic)):
+                sums["psnr" + key] += float(psnr(x, hr[None], crop=scale)[0])
+                sums["ssim" + key] += float(ssim(x, hr[None], crop=scale)[0])
+            n += 1
+    finally:
+        G.train(was_training)
+    if n == 0:
+        raise ValueError("images: no image to evaluate")
+    return {**{k: v / n for k, v in sums.items()}, "images": n}

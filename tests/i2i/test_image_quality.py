@@ -6,7 +6,8 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from fastgan.metrics.image_quality import psnr, ssim
+from fastgan.data.paired import bicubic_downscale
+from fastgan.metrics.image_quality import bicubic_upscale, evaluate_sr, psnr, ssim
 
 
 def np_y(img255):
@@ -104,3 +105,34 @@ def test_against_scikit_image(crop):
         want = skm.structural_similarity(a, b, data_range=255, gaussian_weights=True, sigma=1.5,
                                          use_sample_covariance=False)
         assert got_s[i].item() == pytest.approx(want, rel=1e-8)
+
+
+class BicubicNet(torch.nn.Module):
+    """An 'SR network' that is PIL's bicubic upscaling: it must score what the bicubic baseline scores."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale, self.w = scale, torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        u8 = ((x[0] + 1) * 127.5).round().to(torch.uint8)
+        return (bicubic_upscale(u8, self.scale).double() / 127.5 - 1)[None] * self.w
+
+
+def test_evaluate_sr_scores_bicubic_like_the_baseline():
+    rng = np.random.default_rng(3)
+    imgs = [torch.from_numpy(ndi.gaussian_filter(rng.uniform(0, 255, s), (0, 1.5, 1.5)).round().astype(np.uint8))
+            for s in [(3, 50, 43), (3, 37, 61)]]
+    got = evaluate_sr(BicubicNet(4), imgs, 4)
+    assert got["images"] == 2
+    assert got["psnr"] == pytest.approx(got["psnr_bicubic"], rel=1e-6)    # the SR path is float32
+    assert got["ssim"] == pytest.approx(got["ssim_bicubic"], rel=1e-6)
+    hr = imgs[0][:, :48, :40].numpy().astype(np.float64)      # by hand for the first image, numpy only
+    lr = bicubic_downscale(imgs[0][:, :48, :40], 4)
+    up = bicubic_upscale(lr, 4).numpy().astype(np.float64)
+    one = np_psnr(np_y(up[:, 4:-4, 4:-4]), np_y(hr[:, 4:-4, 4:-4]))
+    hr2 = imgs[1][:, :36, :60].numpy().astype(np.float64)
+    up2 = bicubic_upscale(bicubic_downscale(imgs[1][:, :36, :60], 4), 4).numpy().astype(np.float64)
+    two = np_psnr(np_y(up2[:, 4:-4, 4:-4]), np_y(hr2[:, 4:-4, 4:-4]))
+    assert got["psnr_bicubic"] == pytest.approx((one + two) / 2, rel=1e-10)
+    assert up.shape == (3, 48, 40) and 15 < one < 60
