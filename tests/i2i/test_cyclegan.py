@@ -306,3 +306,11 @@ def test_linear_decay_state_dict_round_trip():
     assert _lrs(opt2, sched2, 8) == _lrs(opt, sched, 8)
     with pytest.raises(ValueError, match="decay"):
         LinearDecayLR(torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=1), constant=2, decay=0)
+
+
+def test_full_size_shapes_on_meta_tensors():
+    with torch.device("meta"):
+        G, D = ResnetGenerator(3, 3, 64, 9), PatchDiscriminator(3, 64, 3)
+        x = torch.empty(1, 3, 256, 256)
+        assert G(x).shape == (1, 3, 256, 256)
+        assert D(x).shape == (1, 1, 30, 30)          # the 30x30 grid of 70x70 patches at 256 px

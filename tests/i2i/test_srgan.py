@@ -197,3 +197,9 @@ def test_vgg19_loads_checked_weights_and_matches_torchvision(tmp_path):
         VGG19Features(path, sha256=digest, layer="relu3_1")
     with pytest.raises(ValueError, match="layer must be one of"):
         VGG19Features(None, layer="relu6_1")
+
+
+def test_full_size_shapes_on_meta_tensors():
+    with torch.device("meta"):
+        assert SRResNet(3, 4, 16, 64)(torch.empty(2, 3, 24, 24)).shape == (2, 3, 96, 96)
+        assert SRDiscriminator(3, 96)(torch.empty(2, 3, 96, 96)).shape == (2, 1)
