@@ -28,7 +28,7 @@ from .transforms import parse_size, resize_uint8
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 ON_ERROR = ("raise", "skip")
 
-__all__ = ["ImageDataset", "ArrayImages", "FileImages", "load_array_file", "IMAGE_EXTENSIONS"]
+__all__ = ["ImageDataset", "ArrayImages", "FileImages", "load_array_file", "image_source", "IMAGE_EXTENSIONS"]
 
 
 class ImageDataset:
@@ -202,6 +202,13 @@ class _Sub:
         return self.src.where(self.prefix + rel)
 
 
+def image_source(path: str, folder: str | None = None):
+    """The files of a directory or ``.zip`` (optionally under ``folder``): an object with
+    ``list()`` (sorted relative names), ``read(name) -> bytes`` and ``where(name)`` (for messages)."""
+    src = _Zip(path) if os.path.isfile(path) else _Folder(path)
+    return _Sub(src, folder) if folder else src
+
+
 class FileImages(ImageDataset):
     """Images in a folder or a zip archive, decoded on access (headers checked up front).
 
@@ -222,10 +229,10 @@ class FileImages(ImageDataset):
         _check_on_error(on_error)
         if channels not in (None, 1, 3):
             raise ValueError(f"channels must be None, 1 or 3, got {channels!r}")
-        self._src = _Zip(path) if os.path.isfile(path) else _Folder(path)
+        self._src = image_source(path, folder)
         self.name, self._resample = os.path.basename(os.path.normpath(path)), resample
         if folder:
-            self._src, self.name, path = _Sub(self._src, folder), f"{self.name}/{folder}", f"{path}/{folder}"
+            self.name, path = f"{self.name}/{folder}", f"{path}/{folder}"
         names = self._src.list()
         labels = self._read_labels(names) if use_labels else None
         files = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]

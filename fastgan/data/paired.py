@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .embedded import load_mnist_5k
-from .images import IMAGE_EXTENSIONS, _Folder, _Zip
+from .images import IMAGE_EXTENSIONS, image_source
 from .loader import BatchLoader
 
 __all__ = ["bicubic_downscale", "HRImages", "SRLoader", "sr_demo", "SR_DEMOS", "check_scale"]
@@ -86,7 +86,7 @@ class HRImages:
             path = os.fspath(images)
             if not os.path.exists(path):
                 raise ValueError(f"{path}: no such folder or zip of images")
-            src = _Zip(path) if os.path.isfile(path) else _Folder(path)
+            src = image_source(path)
             files = [f for f in src.list() if f.lower().endswith(IMAGE_EXTENSIONS)]
             if not files:
                 raise ValueError(f"{path}: no image files ({', '.join(IMAGE_EXTENSIONS)}) found")

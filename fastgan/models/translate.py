@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.images import IMAGE_EXTENSIONS, _Folder, _Zip
+from ..data.images import IMAGE_EXTENSIONS, image_source
 from ..data.transforms import to_float, to_uint8
 
 __all__ = ["translate_folder", "translate_image", "network_channels"]
@@ -92,7 +92,7 @@ def translate_folder(G: torch.nn.Module, input: str, out: str, *, channels: int 
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     multiple = multiple or getattr(G, "multiple", 1)
-    src = _Zip(input) if os.path.isfile(input) else _Folder(input)
+    src = image_source(input)
     files = [f for f in src.list() if f.lower().endswith(IMAGE_EXTENSIONS)]
     if not files:
         raise ValueError(f"{input}: no image files ({', '.join(IMAGE_EXTENSIONS)}) found")
