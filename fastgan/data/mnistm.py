@@ -33,7 +33,7 @@ __all__ = ["sample_photos", "random_patches", "blend_digits", "make_mnistm", "di
 @functools.lru_cache(maxsize=1)
 def sample_photos() -> tuple[np.ndarray, ...]:
     """scikit-learn's bundled colour photographs as read-only uint8 arrays [H, W, 3]."""
-    from sklearn.datasets import load_sample_images
+    from sklearn.datasets import load_sample_images  # scikit-learn is slow to import; only the demo needs it
 
     photos = tuple(np.ascontiguousarray(img, dtype=np.uint8) for img in load_sample_images().images)
     for p in photos:

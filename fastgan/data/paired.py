@@ -23,10 +23,12 @@ import os
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .embedded import load_mnist_5k
 from .images import IMAGE_EXTENSIONS, image_source
 from .loader import BatchLoader
+from .mnistm import sample_photos
 
 __all__ = ["bicubic_downscale", "HRImages", "SRLoader", "sr_demo", "SR_DEMOS", "check_scale"]
 
@@ -43,8 +45,6 @@ def bicubic_downscale(images: torch.Tensor, scale: int, source: str = "images") 
     """uint8 ``[N, C, H, W]`` (or ``[C, H, W]``) -> uint8 ``[N, C, H/scale, W/scale]``, PIL bicubic (antialiased).
 
     H and W must be multiples of ``scale``."""
-    from PIL import Image
-
     scale = check_scale(scale)
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
         raise TypeError(f"{source} must be a uint8 torch.Tensor")
@@ -76,8 +76,6 @@ class HRImages:
     """
 
     def __init__(self, images, *, channels: int = 3, min_size: int = 1, names=None):
-        from PIL import Image
-
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels!r}")
         self.channels, self.images, self.names, self.min_size = channels, [], [], int(min_size)
@@ -200,8 +198,6 @@ def sr_demo(name: str, split: str = "train", *, min_size: int = 1) -> HRImages:
     if split not in ("train", "heldout"):
         raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
     if name == "photos":
-        from .mnistm import sample_photos
-
         i = 0 if split == "train" else 1
         ds = HRImages([sample_photos()[i]], channels=3, min_size=min_size,
                       names=[("sklearn china.jpg", "sklearn flower.jpg")[i]])

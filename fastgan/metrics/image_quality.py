@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from ..data.paired import bicubic_downscale
 
@@ -113,8 +114,6 @@ def ssim(x: torch.Tensor, y: torch.Tensor, *, crop: int = 0, y_channel: bool = T
 
 def bicubic_upscale(lr: torch.Tensor, scale: int) -> torch.Tensor:
     """uint8 ``[C, h, w]`` -> uint8 ``[C, scale*h, scale*w]`` with PIL's bicubic filter (the SR baseline)."""
-    from PIL import Image
-
     c, h, w = lr.shape
     img = lr.permute(1, 2, 0).numpy()
     pil = Image.fromarray(img[..., 0] if c == 1 else img)

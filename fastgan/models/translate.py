@@ -17,6 +17,7 @@ import os
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from ..data.images import IMAGE_EXTENSIONS, image_source
 from ..data.transforms import to_float, to_uint8
@@ -53,8 +54,6 @@ def translate_image(G, image: torch.Tensor, multiple: int = 1) -> torch.Tensor:
 
 
 def _write_png(array: np.ndarray, path: str) -> None:
-    from PIL import Image
-
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
@@ -79,8 +78,6 @@ def translate_folder(G: torch.nn.Module, input: str, out: str, *, channels: int 
     Returns:
         The paths written, in sorted input order.
     """
-    from PIL import Image
-
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     input, out = os.fspath(input), os.fspath(out)

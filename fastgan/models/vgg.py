@@ -15,6 +15,7 @@ import os
 import re
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 __all__ = ["VGG19Features", "VGG19_LAYERS", "file_sha256"]
@@ -48,8 +49,6 @@ def file_sha256(path: str) -> str:
 
 def _load_state(path: str) -> dict:
     if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
         return load_file(path)
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
