@@ -22,11 +22,26 @@ authors' released code; ``weights_init`` draws N(0, 0.02).
 Losses: LSGAN for the adversarial terms; ``cycle_weight`` (lambda = 10) times the L1
 cycle losses of both directions; ``identity_weight`` (0.5) * lambda times the L1 identity
 losses; each discriminator's loss is halved.
+
+The family ``cyclegan`` (recipe :class:`CycleGANRecipe`, the paper's defaults; presets
+``paper`` and ``cpu``): networks ``G_AB, G_BA, D_A, D_B``; phase ``G`` (both generators)
+then ``D`` (both discriminators, on the same batch, fakes through the two history pools);
+Adam 2e-4, betas (0.5, 0.999), constant for ``constant_fraction`` of the run, then linear
+decay to 0 (:class:`LinearDecayLR`, in the checkpoint with the pools).  Data: ``--data
+digits`` (MNIST <-> MNIST-M, ``fastgan.data.mnistm``) or a folder/zip with ``trainA``/``trainB``.
+The snapshot grid shows A, G_AB(A), G_BA(G_AB(A)) and B, G_BA(B), G_AB(G_BA(B)).
 """
 from __future__ import annotations
 
+import dataclasses
+import itertools
+
 import torch
 from torch import nn
+
+from ..data.transforms import to_float
+from ..data.unaligned import UnalignedData, UnalignedLoader
+from ..family import Family, Phase, Recipe
 
 __all__ = ["ResnetGenerator", "PatchDiscriminator", "ResnetBlock", "weights_init", "ImagePool",
            "LinearDecayLR", "generator_loss", "discriminator_loss", "lsgan_d", "lsgan_g", "cycle_grid", "NORMS"]
@@ -282,3 +297,141 @@ def cycle_grid(G_AB: nn.Module, G_BA: nn.Module, real_A: torch.Tensor, real_B: t
     rows = [real_A, fake_B, G_BA(fake_B), real_B, fake_A, G_AB(fake_A)]
     c = max(r.shape[1] for r in rows)
     return torch.stack([r.expand(-1, c, -1, -1) if r.shape[1] == 1 else r for r in rows])
+
+
+# -- the family ------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class CycleGANRecipe(Recipe):
+    batch: int = 1                        # the paper trains with batch 1
+    kimg: float = 200.0                   # images of A shown; the paper: 200 epochs of the larger domain
+    ngf: int = 64                         # generator width
+    ndf: int = 64                         # discriminator width
+    n_blocks: int = 0                     # residual blocks; 0: 9 at >= 256 px, else 6 (the paper)
+    g_depth: int = 2                      # stride-2 stages of the generator
+    d_depth: int = 3                      # stride-2 layers of the PatchGAN (3: 70x70 patches)
+    norm: str = "instance"
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    cycle_weight: float = 10.0            # lambda
+    identity_weight: float = 0.5          # times lambda; 0 disables the identity loss
+    pool_size: int = 50                   # history of generated images shown to D
+    constant_fraction: float = 0.5        # the rate is constant for this part of the run, then decays to 0
+    resolution: int = 0                   # resize both domains to this square size; 0 keeps the size
+    channels: int = 0                     # convert both domains to 1 or 3 channels; 0 keeps them
+
+
+class CycleGAN(Family):
+    """Unpaired translation between domains A and B: ``--data digits`` (MNIST <-> MNIST-M) or a
+    folder/zip with trainA/trainB."""
+
+    name = "cyclegan"
+    Recipe = CycleGANRecipe
+    description = "CycleGAN (Zhu et al. 2017): unpaired A<->B translation; --data digits or trainA/trainB folders"
+    ema_nets = ()
+    generator_net = "G_AB"
+    metrics = ()
+    presets = {
+        "paper": {},
+        "cpu": {"model.ngf": 16, "model.ndf": 16, "model.n_blocks": 3, "model.d_depth": 2, "model.batch": 4,
+                "model.kimg": 4.0},
+    }
+
+    def __init__(self, recipe, data):
+        super().__init__(recipe, data)
+        if recipe.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {recipe.norm!r}")
+        if not 0.0 <= recipe.constant_fraction <= 1.0:
+            raise ValueError(f"constant_fraction must be within [0, 1], got {recipe.constant_fraction}")
+        seeds = torch.randint(2 ** 31 - 1, (2,)).tolist()     # from the run's seed (set before the family is built)
+        self.pools = {"A": ImagePool(recipe.pool_size, seeds[0]), "B": ImagePool(recipe.pool_size, seeds[1])}
+        self.dataset, self.nets = None, {}
+
+    @classmethod
+    def make_dataset(cls, spec, recipe, **options):
+        return UnalignedData.load(spec, "train", resolution=recipe.resolution or None,
+                                  channels=recipe.channels or None, on_error=options.get("on_error", "raise"),
+                                  same_channels=recipe.identity_weight > 0)
+
+    def check_data(self, data):
+        if len(data.shape) != 3:
+            raise ValueError(f"{self.name} needs images (C, H, W), got data of shape {data.shape}")
+
+    def make_loader(self, dataset, batch, *, seed, rank, world):
+        if not isinstance(dataset, UnalignedData):
+            raise ValueError(f"{self.name} trains on two domains: --data digits or a folder/zip with trainA/trainB")
+        self.dataset = dataset
+        return UnalignedLoader(dataset.A, dataset.B, batch, seed=seed, rank=rank, world=world,
+                               hflip=self.recipe.hflip)
+
+    def prepare(self, batch, labels, device):
+        return {k: to_float(v) if v.dtype == torch.uint8 else v for k, v in batch.items()}, labels
+
+    def build(self):
+        r = self.recipe
+        ca, cb = self.dataset.A.shape[0], self.dataset.B.shape[0]
+        blocks = r.n_blocks or (9 if min(self.dataset.A.shape[1:]) >= 256 else 6)
+        g = dict(ngf=r.ngf, n_blocks=blocks, depth=r.g_depth, norm=r.norm)
+        self.nets = {"G_AB": ResnetGenerator(ca, cb, **g), "G_BA": ResnetGenerator(cb, ca, **g),
+                     "D_A": PatchDiscriminator(ca, r.ndf, r.d_depth, r.norm),
+                     "D_B": PatchDiscriminator(cb, r.ndf, r.d_depth, r.norm)}
+        return self.nets
+
+    def optimizers(self, nets):
+        r = self.recipe
+        adam = lambda *names: torch.optim.Adam(itertools.chain(*(nets[n].parameters() for n in names)),  # noqa: E731
+                                               lr=r.lr, betas=tuple(r.betas))
+        return {"G": adam("G_AB", "G_BA"), "D": adam("D_A", "D_B")}
+
+    def schedulers(self, opts):
+        total = max(1, int(round(self.recipe.kimg * 1000 / self.recipe.batch)))
+        constant = int(round(total * self.recipe.constant_fraction))
+        return {k: LinearDecayLR(o, constant, max(1, total - constant)) for k, o in opts.items()}
+
+    def phases(self):
+        return [Phase("G", opt="G", loss="g_loss", nets=("G_AB", "G_BA")),
+                Phase("D", opt="D", loss="d_loss", nets=("D_A", "D_B"), fresh_batch=False)]
+
+    def g_loss(self, ctx):
+        n, r = ctx.nets, self.recipe
+        loss, (fake_B, fake_A), terms = generator_loss(n["G_AB"], n["G_BA"], n["D_A"], n["D_B"], ctx.batch["A"],
+                                                       ctx.batch["B"], r.cycle_weight, r.identity_weight)
+        self._fakes = {"A": fake_A.detach(), "B": fake_B.detach()}
+        return loss, terms
+
+    def d_loss(self, ctx):
+        n = ctx.nets
+        fake_A, fake_B = self.pools["A"].query(self._fakes["A"]), self.pools["B"].query(self._fakes["B"])
+        loss_A = discriminator_loss(n["D_A"], ctx.batch["A"], fake_A)
+        loss_B = discriminator_loss(n["D_B"], ctx.batch["B"], fake_B)
+        return loss_A + loss_B, {"D_A": loss_A.detach(), "D_B": loss_B.detach()}
+
+    # -- snapshots: A, G_AB(A), G_BA(G_AB(A)), B, G_BA(B), G_AB(G_BA(B)) ------------------
+    def snapshot_inputs(self, n, generator):
+        k = max(1, min(n, 8, len(self.dataset.A), len(self.dataset.B)))
+        pick = lambda ds: ds.get_batch(torch.randperm(len(ds), generator=generator)[:k])[0]  # noqa: E731
+        return {"A": to_float(pick(self.dataset.A)), "B": to_float(pick(self.dataset.B))}
+
+    @torch.no_grad()
+    def snapshot(self, G, inputs, snap):
+        G_BA = self.nets["G_BA"]
+        was = G_BA.training
+        G_BA.eval()
+        try:
+            rows = cycle_grid(G, G_BA, inputs["A"], inputs["B"])
+        finally:
+            G_BA.train(was)
+        return {"samples": snap.image("samples", rows.flatten(0, 1).float().cpu(), snap.base + ".png",
+                                      nrow=rows.shape[1])}
+
+    def state_dict(self):
+        return {**self.state, "pools": {k: p.state_dict() for k, p in self.pools.items()}}
+
+    def load_state_dict(self, state):
+        state = dict(state)
+        for k, s in state.pop("pools", {}).items():
+            self.pools[k].load_state_dict(s)
+        self.state = state
+
+
+FAMILIES = (CycleGAN,)

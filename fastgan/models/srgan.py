@@ -15,14 +15,30 @@ perceptual loss.
 * Losses: the content loss is the MSE of pixels or of features of a frozen network
   (:class:`ContentLoss`; VGG19 ``relu5_4`` features rescaled by 1/12.75 in the paper, see
   :mod:`fastgan.models.vgg`); the adversarial loss ``-log D(G(LR))`` weighted by 1e-3.
+
+The family ``srgan`` (recipe :class:`SRGANRecipe`, the paper's defaults; presets ``paper``
+and ``cpu``) runs two stages: ``mse`` pre-trains SRResNet on pixel MSE for ``pretrain_kimg``,
+then ``gan`` alternates D and G (content + 1e-3 adversarial) for ``kimg``; Adam 1e-4, betas
+(0.9, 0.999), divided by 10 after ``lr_drop`` of the GAN stage.  ``content`` is ``pixel``,
+``vgg54`` (with ``vgg_weights`` and its full ``vgg_sha256``) or ``module:pkg.mod:attr``
+(e.g. ``module:fastgan.metrics.digits:DigitsFeatures`` for digits): a frozen helper network,
+never saved.  Data: ``--data photos`` / ``mnist`` (``fastgan.data.paired``) or a folder/zip
+of HR images; LR inputs are bicubic (antialiased) downscales of random HR crops.
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..data.paired import SR_DEMOS, HRImages, SRLoader, sr_demo
+from ..data.transforms import to_float
+from ..family import Family, Phase, Recipe, Stage
+from .vgg import VGG19Features
 
 __all__ = ["SRResNet", "SRDiscriminator", "SRResidualBlock", "ContentLoss", "perceptual_loss",
            "discriminator_loss", "adversarial_loss", "upsample_stages", "VGG_FEATURE_SCALE"]
@@ -166,3 +182,157 @@ def perceptual_loss(content: torch.Tensor, fake_logits: torch.Tensor, adversaria
     """The generator's loss ``l_content + 1e-3 * l_adv``; returns ``(loss, {"content", "adv"})``."""
     adv = adversarial_loss(fake_logits)
     return content + adversarial_weight * adv, {"content": content.detach(), "adv": adv.detach()}
+
+
+# -- the family ------------------------------------------------------------------------
+
+CONTENT = ("pixel", "vgg54")   # or "module:pkg.mod:attr", a frozen feature network the user names
+
+
+def _load_module(spec: str) -> nn.Module:
+    """``module:pkg.mod:attr``: a module object or a class/function building one without arguments."""
+    path = spec[len("module:"):]
+    mod_name, _, attr = path.partition(":")
+    if not mod_name or not attr:
+        raise ValueError(f"content must be 'module:pkg.mod:attr', got {spec!r}")
+    obj = getattr(importlib.import_module(mod_name), attr)
+    obj = obj() if callable(obj) and not isinstance(obj, nn.Module) else obj
+    if not isinstance(obj, nn.Module):
+        raise ValueError(f"{spec} is not a torch.nn.Module")
+    return obj
+
+
+@dataclasses.dataclass
+class SRGANRecipe(Recipe):
+    batch: int = 16
+    kimg: float = 3200.0                  # adversarial stage: 2e5 updates of 16 images in the paper
+    pretrain_kimg: float = 16000.0        # SRResNet on MSE first: 1e6 updates of 16 images in the paper
+    scale: int = 4
+    crop: int = 96                        # HR crop side (a multiple of scale)
+    n_blocks: int = 16
+    width: int = 64
+    d_width: int = 64
+    d_depth: int = 4                      # stride-2 convolutions of D
+    fc: int = 1024                        # hidden dense layer of D
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    lr_drop: float = 0.5                  # the rate drops to lr/10 after this fraction of the GAN stage (1: never)
+    content: str = "pixel"                # pixel | vgg54 | module:pkg.mod:attr (frozen features)
+    vgg_weights: str = ""                 # torchvision-layout VGG19 weights file for content=vgg54
+    vgg_sha256: str = ""                  # its full sha256
+    feature_scale: float = VGG_FEATURE_SCALE   # feature maps are multiplied by this before the MSE
+    adversarial_weight: float = 1e-3
+
+
+class SRGAN(Family):
+    """Super-resolution: ``--data photos`` (scikit-learn's photographs), ``mnist`` (x4: 7 -> 28) or a
+    folder/zip of HR images.  Stage ``mse`` pre-trains SRResNet, stage ``gan`` trains adversarially."""
+
+    name = "srgan"
+    Recipe = SRGANRecipe
+    description = "SRGAN (Ledig et al. 2017): SRResNet pre-trained on MSE, then the perceptual loss; x4 by default"
+    ema_nets = ()
+    metrics = ()
+    presets = {
+        "paper": {},
+        "cpu": {"model.n_blocks": 4, "model.width": 32, "model.d_width": 16, "model.fc": 128, "model.crop": 48,
+                "model.batch": 8, "model.pretrain_kimg": 4.0, "model.kimg": 4.0},
+    }
+
+    def __init__(self, recipe, data):
+        super().__init__(recipe, data)
+        upsample_stages(recipe.scale)
+        if recipe.crop % recipe.scale or recipe.crop % 2 ** recipe.d_depth:
+            raise ValueError(f"crop ({recipe.crop}) must be a multiple of scale ({recipe.scale}) "
+                             f"and of 2**d_depth ({2 ** recipe.d_depth})")
+        if recipe.content not in CONTENT and not recipe.content.startswith("module:"):
+            raise ValueError(f"content must be one of {CONTENT} or 'module:pkg.mod:attr', got {recipe.content!r}")
+        self.dataset = None
+
+    @classmethod
+    def make_dataset(cls, spec, recipe, **options):
+        if spec in SR_DEMOS:
+            return sr_demo(spec, "train", min_size=recipe.crop)
+        return HRImages(spec, channels=3, min_size=recipe.crop)
+
+    def check_data(self, data):
+        if len(data.shape) != 3:
+            raise ValueError(f"{self.name} needs images (C, H, W), got data of shape {data.shape}")
+
+    def make_loader(self, dataset, batch, *, seed, rank, world):
+        if not isinstance(dataset, HRImages):
+            raise ValueError(f"{self.name} trains on HR images: --data photos, mnist or a folder/zip of images")
+        self.dataset = dataset
+        r = self.recipe
+        return SRLoader(dataset, batch, crop=r.crop, scale=r.scale, seed=seed, rank=rank, world=world, hflip=r.hflip)
+
+    def prepare(self, batch, labels, device):
+        return {k: to_float(v) for k, v in batch.items()}, labels
+
+    def build(self):
+        r, c = self.recipe, self.data.shape[0]
+        return {"G": SRResNet(c, r.scale, r.n_blocks, r.width),
+                "D": SRDiscriminator(c, r.crop, r.d_width, r.d_depth, r.fc)}
+
+    def helpers(self):
+        r = self.recipe
+        if r.content == "vgg54":
+            if not r.vgg_weights:
+                raise ValueError("content=vgg54 needs vgg_weights (a VGG19 weights file) and vgg_sha256")
+            return {"features": VGG19Features(r.vgg_weights, r.vgg_sha256, "relu5_4")}
+        if r.content.startswith("module:"):
+            return {"features": _load_module(r.content)}
+        return {}
+
+    def optimizers(self, nets):
+        r = self.recipe
+        return {k: torch.optim.Adam(nets[k].parameters(), lr=r.lr, betas=tuple(r.betas)) for k in ("G", "D")}
+
+    def schedulers(self, opts):
+        r = self.recipe
+        if not 0.0 <= r.lr_drop <= 1.0:
+            raise ValueError(f"lr_drop must be within [0, 1], got {r.lr_drop}")
+        steps = lambda kimg: math.ceil(kimg * 1000 / r.batch)  # noqa: E731 - one real batch per step in both stages
+        drop_at = steps(r.pretrain_kimg) + int(r.lr_drop * steps(r.kimg)) if r.lr_drop < 1 else math.inf
+
+        def factor(t):
+            return 0.1 if t >= drop_at else 1.0
+        return {k: torch.optim.lr_scheduler.LambdaLR(o, factor) for k, o in opts.items()}
+
+    def stages(self):
+        r = self.recipe
+        return [Stage("mse", (Phase("G", opt="G", loss="mse_loss"),), kimg=r.pretrain_kimg),
+                Stage("gan", (Phase("D", opt="D", loss="d_loss"),
+                              Phase("G", opt="G", loss="g_loss", fresh_batch=False)), kimg=r.kimg)]
+
+    def mse_loss(self, ctx):
+        return F.mse_loss(ctx.nets["G"](ctx.batch["lr"]), ctx.batch["hr"])
+
+    def d_loss(self, ctx):
+        with torch.no_grad():
+            sr = ctx.nets["G"](ctx.batch["lr"])
+        D = ctx.nets["D"]
+        real, fake = D(ctx.batch["hr"]), D(sr)
+        return discriminator_loss(real, fake), {"D_real": real.detach().mean(), "D_fake": fake.detach().mean()}
+
+    def g_loss(self, ctx):
+        sr = ctx.nets["G"](ctx.batch["lr"])
+        feats = ctx.helpers.get("features")
+        content = ContentLoss(feats, self.recipe.feature_scale if feats is not None else 1.0)(sr, ctx.batch["hr"])
+        return perceptual_loss(content, ctx.nets["D"](sr), self.recipe.adversarial_weight)
+
+    # -- snapshots: bicubic-free nearest LR, SR, HR on fixed crops --------------------------
+    def snapshot_inputs(self, n, generator):
+        loader = SRLoader(self.dataset, max(1, min(n, 8)), crop=self.recipe.crop, scale=self.recipe.scale,
+                          seed=int(torch.randint(2 ** 31 - 1, (), generator=generator)))
+        return {k: to_float(v) for k, v in next(loader).items()}
+
+    @torch.no_grad()
+    def snapshot(self, G, inputs, snap):
+        s = self.recipe.scale
+        lr_up = inputs["lr"].repeat_interleave(s, 2).repeat_interleave(s, 3)
+        rows = torch.cat([lr_up, G(inputs["lr"]).clamp(-1, 1), inputs["hr"]]).float().cpu()
+        return {"samples": snap.image("samples", rows, snap.base + ".png", nrow=len(inputs["lr"]))}
+
+
+FAMILIES = (SRGAN,)

@@ -1,0 +1,80 @@
+"""CycleGAN and SRGAN through the training engine: steps of every stage, exact resume mid-stage."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from fastgan import checkpoint
+from fastgan.train import Trainer
+
+QUIET = {"run.progress": False, "run.tensorboard": False, "run.threads": 1, "run.fid": False,
+         "snap_kimg": 0.0, "ckpt_kimg": 0.0, "overwrite": True, "run.grid": 4}
+CYCLE = {"model.ngf": 4, "model.ndf": 4, "model.n_blocks": 1, "model.d_depth": 2, "model.batch": 2,
+         "model.kimg": 0.012, "model.pool_size": 3}
+SR = {"model.n_blocks": 1, "model.width": 8, "model.d_width": 4, "model.fc": 8, "model.crop": 28, "model.d_depth": 2,
+      "model.batch": 4, "model.pretrain_kimg": 0.016, "model.kimg": 0.016, "model.hflip": True,
+      "model.content": "module:fastgan.metrics.digits:DigitsFeatures"}
+
+
+def assert_same(a: Trainer, b: Trainer):
+    assert a.step == b.step and a.nimg == b.nimg and a.stage_index == b.stage_index
+    for k in a.nets:
+        for (n, p), q in zip(a.nets[k].state_dict().items(), b.nets[k].state_dict().values()):
+            assert torch.equal(p, q), f"{k}.{n}"
+    for k in a.opts:
+        assert [g["lr"] for g in a.opts[k].param_groups] == [g["lr"] for g in b.opts[k].param_groups]
+        for s, t in zip(a.opts[k].state.values(), b.opts[k].state.values()):
+            assert all(torch.equal(s[x], t[x]) for x in s)
+
+
+def run(tmp_path, name, model, data, extra, steps, resume_from=None):
+    if resume_from is not None:
+        tr = Trainer(resume=str(tmp_path / resume_from), overrides={"max_steps": steps})
+    else:
+        tr = Trainer(model, data, overrides={**QUIET, **extra, "out": str(tmp_path / name), "max_steps": steps})
+    tr.fit()
+    return tr
+
+
+def test_cyclegan_trains_and_resumes_exactly(tmp_path):
+    straight = run(tmp_path, "a", "cyclegan", "digits", CYCLE, 6)
+    half = run(tmp_path, "b", "cyclegan", "digits", CYCLE, 3)
+    lr = half.opts["G"].param_groups[0]["lr"]
+    assert lr == pytest.approx(2e-4)                     # 6 steps: 3 at the constant rate, then 2/3, 1/3, 0
+    resumed = run(tmp_path, None, None, None, None, 3, resume_from="b")
+    assert_same(straight, resumed)
+    assert straight.finished and straight.opts["D"].param_groups[0]["lr"] == 0.0
+    for k in "AB":   # the history pools are part of the state
+        a, b = straight.family.pools[k].images, resumed.family.pools[k].images
+        assert len(a) == 3 and all(torch.equal(x, y) for x, y in zip(a, b))
+    state = checkpoint.load(checkpoint.find(str(tmp_path / "a")))
+    assert set(state["nets"]) == {"G_AB", "G_BA", "D_A", "D_B"} and state["scheds"]["G"]["last_epoch"] == 6
+    assert os.path.getsize(tmp_path / "a" / "samples" / "latest.png") > 0
+
+
+def test_srgan_stages_and_resume_in_the_middle_of_each(tmp_path):
+    straight = run(tmp_path, "a", "srgan", "mnist", SR, 8)
+    d0 = run(tmp_path, "b", "srgan", "mnist", SR, 2)            # 2 of the 4 MSE steps
+    init = Trainer("srgan", "mnist", overrides={**QUIET, **SR, "out": str(tmp_path / "c")})
+    assert all(torch.equal(p, q) for p, q in zip(d0.nets["D"].parameters(), init.nets["D"].parameters()))
+    assert any(not torch.equal(p, q) for p, q in zip(d0.nets["G"].parameters(), init.nets["G"].parameters()))
+    mid = run(tmp_path, None, None, None, None, 4, resume_from="b")  # ends 2 steps into the GAN stage
+    assert mid.stage.name == "gan" and mid.step == 6
+    assert d0.opts["G"].param_groups[0]["lr"] == 1e-4 and mid.opts["D"].param_groups[0]["lr"] == pytest.approx(1e-5)
+    assert any(not torch.equal(p, q) for p, q in zip(mid.nets["D"].parameters(), init.nets["D"].parameters()))
+    resumed = run(tmp_path, None, None, None, None, 2, resume_from="b")
+    assert_same(straight, resumed)
+    assert straight.finished
+    state = checkpoint.load(checkpoint.find(str(tmp_path / "a")))
+    assert set(state["nets"]) == {"G", "D"}                   # the frozen feature network is not saved
+
+
+def test_bad_data(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        Trainer("cyclegan", "nowhere", overrides={**QUIET, **CYCLE, "out": str(tmp_path / "x")})
+    with pytest.raises(ValueError, match=r"mnist-5k/train\[0\]: 28x28 is smaller than the crop 32x32"):
+        Trainer("srgan", "mnist", overrides={**QUIET, **SR, "model.crop": 32, "out": str(tmp_path / "y")})
+    with pytest.raises(ValueError, match=r"crop \(26\) must be a multiple of scale \(4\)"):
+        Trainer("srgan", "mnist", overrides={**QUIET, **SR, "model.crop": 26, "out": str(tmp_path / "z")})
