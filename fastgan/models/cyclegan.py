@@ -318,7 +318,7 @@ class CycleGANRecipe(Recipe):
     pool_size: int = 50                   # history of generated images shown to D
     constant_fraction: float = 0.5        # the rate is constant for this part of the run, then decays to 0
     resolution: int = 0                   # resize both domains to this square size; 0 keeps the size
-    channels: int = 0                     # convert both domains to 1 or 3 channels; 0 keeps them
+    channels: int = 0                     # convert both domains to 1 or 3 channels; 0 keeps them (they must agree)
 
 
 class CycleGAN(Family):
@@ -350,8 +350,7 @@ class CycleGAN(Family):
     @classmethod
     def make_dataset(cls, spec, recipe, **options):
         return UnalignedData.load(spec, "train", resolution=recipe.resolution or None,
-                                  channels=recipe.channels or None, on_error=options.get("on_error", "raise"),
-                                  same_channels=recipe.identity_weight > 0)
+                                  channels=recipe.channels or None, on_error=options.get("on_error", "raise"))
 
     def check_data(self, data):
         if len(data.shape) != 3:
@@ -367,15 +366,18 @@ class CycleGAN(Family):
     def prepare(self, batch, labels, device):
         return {k: to_float(v) if v.dtype == torch.uint8 else v for k, v in batch.items()}, labels
 
-    def build(self):
-        r = self.recipe
-        ca, cb = self.dataset.A.shape[0], self.dataset.B.shape[0]
-        blocks = r.n_blocks or (9 if min(self.dataset.A.shape[1:]) >= 256 else 6)
+    def build(self):   # from DataInfo only, so that a checkpoint rebuilds without the data
+        r, (c, h, w) = self.recipe, self.data.shape
+        blocks = r.n_blocks or (9 if min(h, w) >= 256 else 6)
         g = dict(ngf=r.ngf, n_blocks=blocks, depth=r.g_depth, norm=r.norm)
-        self.nets = {"G_AB": ResnetGenerator(ca, cb, **g), "G_BA": ResnetGenerator(cb, ca, **g),
-                     "D_A": PatchDiscriminator(ca, r.ndf, r.d_depth, r.norm),
-                     "D_B": PatchDiscriminator(cb, r.ndf, r.d_depth, r.norm)}
+        self.nets = {"G_AB": ResnetGenerator(c, c, **g), "G_BA": ResnetGenerator(c, c, **g),
+                     "D_A": PatchDiscriminator(c, r.ndf, r.d_depth, r.norm),
+                     "D_B": PatchDiscriminator(c, r.ndf, r.d_depth, r.norm)}
         return self.nets
+
+    def latent(self, n, ctx_or_gen):
+        raise ValueError(f"{self.name} translates images and has no latent space: translate a folder with "
+                         f"fastgan.models.translate.translate_folder(G, input, out)")
 
     def optimizers(self, nets):
         r = self.recipe

@@ -269,6 +269,10 @@ class SRGAN(Family):
     def prepare(self, batch, labels, device):
         return {k: to_float(v) for k, v in batch.items()}, labels
 
+    def latent(self, n, ctx_or_gen):
+        raise ValueError(f"{self.name} upscales images and has no latent space: upscale a folder with "
+                         f"fastgan.models.translate.translate_folder(G, input, out)")
+
     def build(self):
         r, c = self.recipe, self.data.shape[0]
         return {"G": SRResNet(c, r.scale, r.n_blocks, r.width),

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from fastgan import checkpoint
+from fastgan import checkpoint, models
+from fastgan.models.translate import translate_folder
 from fastgan.train import Trainer
 
 QUIET = {"run.progress": False, "run.tensorboard": False, "run.threads": 1, "run.fid": False,
@@ -78,3 +81,26 @@ def test_bad_data(tmp_path):
         Trainer("srgan", "mnist", overrides={**QUIET, **SR, "model.crop": 32, "out": str(tmp_path / "y")})
     with pytest.raises(ValueError, match=r"crop \(26\) must be a multiple of scale \(4\)"):
         Trainer("srgan", "mnist", overrides={**QUIET, **SR, "model.crop": 26, "out": str(tmp_path / "z")})
+
+
+def _folder(path, arrays):
+    path.mkdir(parents=True)
+    for i, a in enumerate(arrays):
+        Image.fromarray(a).save(path / f"{i}.png")
+
+
+def test_cyclegan_on_folders_and_translation_from_the_checkpoint(tmp_path):
+    rng = np.random.default_rng(0)
+    _folder(tmp_path / "data" / "trainA", [rng.integers(0, 256, (16, 16), dtype=np.uint8) for _ in range(3)])
+    _folder(tmp_path / "data" / "trainB", [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(2)])
+    with pytest.raises(ValueError, match="1 channels and domain B .* 3; pass channels=1 or 3"):
+        Trainer("cyclegan", str(tmp_path / "data"), overrides={**QUIET, **CYCLE, "out": str(tmp_path / "x")})
+    tr = run(tmp_path, "run", "cyclegan", str(tmp_path / "data"), {**CYCLE, "model.channels": 3}, 2)
+    assert tr.step == 2 and tr.nets["G_AB"].in_channels == 3
+    family, G = models.load_generator(str(tmp_path / "run"))
+    assert torch.equal(G.net[1].weight, tr.nets["G_AB"].net[1].weight)
+    _folder(tmp_path / "in", [rng.integers(0, 256, (13, 18, 3), dtype=np.uint8)])
+    (out,) = translate_folder(G, tmp_path / "in", tmp_path / "out")
+    assert np.asarray(Image.open(out)).shape == (13, 18, 3)
+    with pytest.raises(ValueError, match="no latent space"):
+        family.latent(4, torch.Generator())
