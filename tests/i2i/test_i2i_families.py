@@ -41,6 +41,7 @@ def run(tmp_path, name, model, data, extra, steps, resume_from=None):
     return tr
 
 
+@pytest.mark.slow
 def test_cyclegan_trains_and_resumes_exactly(tmp_path):
     straight = run(tmp_path, "a", "cyclegan", "digits", CYCLE, 6)
     half = run(tmp_path, "b", "cyclegan", "digits", CYCLE, 3)
@@ -57,6 +58,7 @@ def test_cyclegan_trains_and_resumes_exactly(tmp_path):
     assert os.path.getsize(tmp_path / "a" / "samples" / "latest.png") > 0
 
 
+@pytest.mark.slow
 def test_srgan_stages_and_resume_in_the_middle_of_each(tmp_path):
     straight = run(tmp_path, "a", "srgan", "mnist", SR, 8)
     d0 = run(tmp_path, "b", "srgan", "mnist", SR, 2)            # 2 of the 4 MSE steps
