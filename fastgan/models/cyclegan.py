@@ -27,7 +27,7 @@ The family ``cyclegan`` (recipe :class:`CycleGANRecipe`, the paper's defaults; p
 ``paper`` and ``cpu``): networks ``G_AB, G_BA, D_A, D_B``; phase ``G`` (both generators)
 then ``D`` (both discriminators, on the same batch, fakes through the two history pools);
 Adam 2e-4, betas (0.5, 0.999), constant for ``constant_fraction`` of the run, then linear
-decay to 0 (:class:`LinearDecayLR`, in the checkpoint with the pools).  Data: ``--data
+decay to 0 (``fastgan.family.schedules.linear_decay``, in the checkpoint with the pools).  Data: ``--data
 digits`` (MNIST <-> MNIST-M, ``fastgan.data.mnistm``) or a folder/zip with ``trainA``/``trainB``.
 The snapshot grid shows A, G_AB(A), G_BA(G_AB(A)) and B, G_BA(B), G_AB(G_BA(B)).
 """
@@ -42,9 +42,10 @@ from torch import nn
 from ..data.transforms import to_float
 from ..data.unaligned import UnalignedData, UnalignedLoader
 from ..family import Family, Phase, Recipe
+from ..family.schedules import linear_decay
 
 __all__ = ["ResnetGenerator", "PatchDiscriminator", "ResnetBlock", "weights_init", "ImagePool",
-           "LinearDecayLR", "generator_loss", "discriminator_loss", "lsgan_d", "lsgan_g", "cycle_grid", "NORMS"]
+           "generator_loss", "discriminator_loss", "lsgan_d", "lsgan_g", "cycle_grid", "NORMS"]
 
 NORMS = ("instance", "batch", "none")
 
@@ -262,28 +263,6 @@ class ImagePool:
         self.generator.set_state(state["generator"])
 
 
-# -- learning-rate schedule ------------------------------------------------------------
-
-class LinearDecayLR(torch.optim.lr_scheduler.LRScheduler):
-    """Constant for ``constant`` steps, then linear decay to 0 over ``decay`` steps.
-
-    After ``t`` calls of ``step()`` the rate is ``base * min(1, (constant + decay - t) / decay)``,
-    floored at 0 (the paper: 100 epochs at 2e-4, then 100 epochs of linear decay to 0).
-    ``state_dict`` / ``load_state_dict`` carry the step count, so the schedule resumes exactly."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer, constant: int, decay: int, last_epoch: int = -1):
-        self.constant = _check_int("constant", constant, 0)
-        self.decay = _check_int("decay", decay, 1)
-        super().__init__(optimizer, last_epoch)
-
-    def factor(self, t: int) -> float:
-        return max(0.0, min(1.0, (self.constant + self.decay - t) / self.decay))
-
-    def get_lr(self) -> list[float]:
-        f = self.factor(self.last_epoch)
-        return [base * f for base in self.base_lrs]
-
-
 # -- snapshots -------------------------------------------------------------------------
 
 @torch.no_grad()
@@ -388,7 +367,7 @@ class CycleGAN(Family):
     def schedulers(self, opts):
         total = max(1, int(round(self.recipe.kimg * 1000 / self.recipe.batch)))
         constant = int(round(total * self.recipe.constant_fraction))
-        return {k: LinearDecayLR(o, constant, max(1, total - constant)) for k, o in opts.items()}
+        return {k: linear_decay(o, constant, total - constant) for k, o in opts.items()}
 
     def phases(self):
         return [Phase("G", opt="G", loss="g_loss", nets=("G_AB", "G_BA")),
