@@ -37,6 +37,7 @@ import dataclasses
 import itertools
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..data.transforms import to_float
@@ -268,13 +269,15 @@ class ImagePool:
 @torch.no_grad()
 def cycle_grid(G_AB: nn.Module, G_BA: nn.Module, real_A: torch.Tensor, real_B: torch.Tensor) -> torch.Tensor:
     """The snapshot rows ``A, G_AB(A), G_BA(G_AB(A)), B, G_BA(B), G_AB(G_BA(B))`` as
-    ``[6, n, C, H, W]`` in [-1, 1] (grey rows widened to RGB when the domains differ;
-    ``n`` is the smaller batch, A and B must share H and W)."""
+    ``[6, n, C, H, W]`` in [-1, 1] (``n`` is the smaller batch; grey rows are widened to RGB
+    and B's rows resized to A's size for display when the domains differ)."""
     n = min(len(real_A), len(real_B))
     real_A, real_B = real_A[:n], real_B[:n]
     fake_B, fake_A = G_AB(real_A), G_BA(real_B)
     rows = [real_A, fake_B, G_BA(fake_B), real_B, fake_A, G_AB(fake_A)]
-    c = max(r.shape[1] for r in rows)
+    c, size = max(r.shape[1] for r in rows), real_A.shape[2:]
+    rows = [r if r.shape[2:] == size else F.interpolate(r, size=size, mode="bilinear", align_corners=False)
+            for r in rows]
     return torch.stack([r.expand(-1, c, -1, -1) if r.shape[1] == 1 else r for r in rows])
 
 

@@ -115,3 +115,8 @@ def test_cycle_grid_rows():
         torch.testing.assert_close(grid[2], G_BA(G_AB(A[:2])))
         torch.testing.assert_close(grid[4], G_BA(B))
         torch.testing.assert_close(grid[5], G_AB(G_BA(B)))
+    small_B = torch.rand(2, 3, 4, 8) * 2 - 1                 # another size: B's rows shown at A's size
+    grid = cycle_grid(G_AB, G_BA, A, small_B)
+    assert grid.shape == (6, 2, 3, 8, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(grid[3], torch.nn.functional.interpolate(small_B, size=(8, 12), mode="bilinear"))
