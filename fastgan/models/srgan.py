@@ -247,6 +247,8 @@ class SRGAN(Family):
                              f"and of 2**d_depth ({2 ** recipe.d_depth})")
         if recipe.content not in CONTENT and not recipe.content.startswith("module:"):
             raise ValueError(f"content must be one of {CONTENT} or 'module:pkg.mod:attr', got {recipe.content!r}")
+        if not 0.0 <= recipe.lr_drop <= 1.0:
+            raise ValueError(f"lr_drop must be within [0, 1], got {recipe.lr_drop}")
         self.dataset = None
 
     @classmethod
@@ -294,8 +296,6 @@ class SRGAN(Family):
 
     def schedulers(self, opts):
         r = self.recipe
-        if not 0.0 <= r.lr_drop <= 1.0:
-            raise ValueError(f"lr_drop must be within [0, 1], got {r.lr_drop}")
         steps = lambda kimg: math.ceil(kimg * 1000 / r.batch)  # noqa: E731 - one real batch per step in both stages
         drop_at = steps(r.pretrain_kimg) + int(r.lr_drop * steps(r.kimg)) if r.lr_drop < 1 else math.inf
 
@@ -325,7 +325,7 @@ class SRGAN(Family):
         content = ContentLoss(feats, self.recipe.feature_scale if feats is not None else 1.0)(sr, ctx.batch["hr"])
         return perceptual_loss(content, ctx.nets["D"](sr), self.recipe.adversarial_weight)
 
-    # -- snapshots: bicubic-free nearest LR, SR, HR on fixed crops --------------------------
+    # -- snapshots: the LR input (nearest-neighbour enlarged), SR(LR) and HR on fixed crops ---
     def snapshot_inputs(self, n, generator):
         loader = SRLoader(self.dataset, max(1, min(n, 8)), crop=self.recipe.crop, scale=self.recipe.scale,
                           seed=int(torch.randint(2 ** 31 - 1, (), generator=generator)))
