@@ -27,3 +27,18 @@ import torch  # noqa: E402
 def _seed():
     torch.manual_seed(1234)
     yield
+
+
+REQUIRE_GPU = os.environ.get("FASTGAN_REQUIRE_GPU", "0") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With FASTGAN_REQUIRE_GPU=1 (the GPU run, scripts/gpu_check.sh) a `cuda`-marked test that skips
+    fails instead, so a GPU run cannot pass by skipping what it exists to check."""
+    outcome = yield
+    rep = outcome.get_result()
+    if REQUIRE_GPU and rep.skipped and item.get_closest_marker("cuda") is not None and not hasattr(rep, "wasxfail"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"FASTGAN_REQUIRE_GPU=1, but this cuda test skipped: {reason}"

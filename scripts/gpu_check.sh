@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The GPU run in one command: build fastgan with its CUDA module for this GPU, run every `cuda`-marked
+# test on it, then benchmarks/bench_gpu.py. Everything it writes goes under $OUT (./gpu-out when unset).
+#
+#   bash scripts/gpu_check.sh                       # on a GPU machine: build, tests, bench
+#   bash scripts/gpu_check.sh --only build,tests    # a subset of: build, tests, sanitizer, bench
+#   bash scripts/gpu_check.sh --device cpu --tiny   # dry run without a GPU (tests/test_gpu_check.py, in CI)
+#
+# Where it runs: the GPU machine has Python 3.12 with torch, triton, nvcc, cmake, ninja, nanobind, pytest,
+# pytest-xdist and pytest-timeout already, and no package registry. What it lacks travels as wheels in
+# .whl/ (ignored by git; `bash scripts/gpu_wheels.sh` fills it here) and is installed into /tmp/fastgan-site
+# with pip --no-index. The build is in place (scripts/dev_build.sh into build/gpu-<python tag>), for the GPU's
+# own architecture (sm_90 on an H200), so nothing built on another machine needs to run there.
+#
+# The tests run with FASTGAN_REQUIRE_GPU=1: a `cuda` test that skips fails (tests/conftest.py), and the run
+# fails unless the JUnit report counts at least one test and no skip. TRITON_INTERPRET=0, so Triton compiles
+# for the GPU. Each stage has a time limit (GPU_CHECK_*_S) that keeps the whole run under 10 minutes.
+#
+# Files under $OUT (at most 8, for the device tool): gpu_check.log, cuda-tests.xml, resource_usage.txt,
+# sanitizer.log, RESULTS_gpu.md, results_gpu_ops.csv, results_gpu_train.csv.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DEVICE=cuda
+TINY=0
+ONLY=build,tests,sanitizer,bench
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --device) DEVICE=$2; shift 2 ;;
+    --tiny) TINY=1; shift ;;
+    --only) ONLY=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "gpu_check: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ $DEVICE == cuda || $DEVICE == cpu ]] || { echo "gpu_check: --device must be cuda or cpu" >&2; exit 2; }
+OUT=${OUT:-$ROOT/gpu-out}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+PY=${PYTHON:-python3}
+LOG=$OUT/gpu_check.log
+: >"$LOG"
+exec > >(tee -a "$LOG") 2>&1
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+T0=$(date +%s)
+FAILED=()
+stage() { [[ ",$ONLY," == *",$1,"* ]]; }
+elapsed() { echo $(( $(date +%s) - T0 )); }
+say() { echo "== [$(elapsed) s] $*"; }
+fail() { FAILED+=("$1"); say "FAILED: $1"; }
+
+say "gpu_check: device $DEVICE, tiny $TINY, stages $ONLY, out $OUT"
+if [[ $DEVICE == cuda ]]; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv || fail "nvidia-smi"
+fi
+
+# ---- wheels: packages the machine lacks, installed without a registry
+if compgen -G ".whl/*.whl" >/dev/null; then
+  say "installing $(ls .whl/*.whl | wc -l) wheel(s) from .whl into /tmp/fastgan-site"
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/fastgan-site \
+    .whl/*.whl || fail "wheels"
+  export PYTHONPATH=/tmp/fastgan-site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
+"$PY" - <<'EOF' || fail "environment"
+import sys, torch
+print("python", sys.version.split()[0], "| torch", torch.__version__, "| CUDA", torch.version.cuda,
+      "| GPU", torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+for name in ("triton", "nanobind", "pytest", "xdist", "numpy", "scipy"):
+    try:
+        m = __import__(name)
+        print(" ", name, getattr(m, "__version__", "?"))
+    except ImportError as e:
+        print(" ", name, "MISSING:", e)
+EOF
+
+# ---- 1. build
+PYTAG=$("$PY" -c 'import sys; print(f"py{sys.version_info[0]}{sys.version_info[1]}")')
+if stage build; then
+  if [[ $DEVICE == cuda ]]; then
+    ARCH=$("$PY" -c 'import torch; m, n = torch.cuda.get_device_capability(0); print(f"{m}{n}-real")') || ARCH=90-real
+    say "build: fastgan._C and fastgan._C_cuda for $ARCH"
+    b0=$(date +%s)
+    if FASTGAN_DEV_BUILD_DIR=build/gpu-$PYTAG FASTGAN_CUDA_ARCHS=$ARCH PYTHON=$PY \
+        FASTGAN_BUILD_JOBS=$(nproc) timeout "${GPU_CHECK_BUILD_S:-240}" bash scripts/dev_build.sh cuda; then
+      say "build took $(( $(date +%s) - b0 )) s"
+    else
+      fail "build"
+    fi
+  elif "$PY" -c "import fastgan._C" 2>/dev/null; then
+    say "build: dry run, fastgan._C is already built; the GPU run builds with:"
+    echo "   FASTGAN_DEV_BUILD_DIR=build/gpu-$PYTAG FASTGAN_CUDA_ARCHS=90-real PYTHON=$PY bash scripts/dev_build.sh cuda"
+  else
+    say "build: dry run, CPU module only"
+    FASTGAN_DEV_BUILD_DIR=build/gpu-dry-$PYTAG PYTHON=$PY timeout "${GPU_CHECK_BUILD_S:-240}" \
+      bash scripts/dev_build.sh || fail "build"
+  fi
+  "$PY" -m fastgan info || fail "fastgan info"
+  SO=$(ls fastgan/_C_cuda*.so 2>/dev/null | head -1)
+  if [[ -n $SO ]] && command -v cuobjdump >/dev/null; then
+    cuobjdump --dump-resource-usage "$SO" >"$OUT/resource_usage.txt" 2>&1 || fail "cuobjdump"
+    say "register and shared-memory use per kernel: resource_usage.txt ($(grep -c 'Function' "$OUT/resource_usage.txt") kernels)"
+  else
+    echo "no CUDA module or no cuobjdump here: resource usage not read" >"$OUT/resource_usage.txt"
+  fi
+fi
+
+# ---- 2. correctness: every cuda-marked test
+if stage tests; then
+  mapfile -t FILES < <(grep -rlE "pytest\.mark\.cuda|mark\.cuda\b" tests --include='test_*.py' | sort)
+  [[ -n ${FASTGAN_CUDA_TESTS:-} ]] && read -r -a FILES <<<"$FASTGAN_CUDA_TESTS"
+  say "tests: pytest -m cuda over ${FILES[*]}"
+  XDIST=()
+  if [[ $DEVICE == cuda ]] && "$PY" -c "import xdist" 2>/dev/null; then XDIST=(-n "${GPU_CHECK_WORKERS:-8}"); fi
+  if [[ $DEVICE == cuda ]]; then export FASTGAN_REQUIRE_GPU=1 TRITON_INTERPRET=0; fi
+  timeout "${GPU_CHECK_TESTS_S:-300}" "$PY" -m pytest -m cuda -q -rfEs -p no:cacheprovider "${XDIST[@]}" \
+    --junitxml="$OUT/cuda-tests.xml" "${FILES[@]}"
+  rc=$?
+  [[ $rc == 124 ]] && say "tests: stopped at the time limit"
+  "$PY" - "$OUT/cuda-tests.xml" "$DEVICE" <<'EOF' || fail "tests"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+n = {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")}
+print("cuda tests:", n)
+if n["tests"] == 0:
+    sys.exit("no cuda test was collected")
+if sys.argv[2] == "cuda" and (n["failures"] or n["errors"] or n["skipped"]):
+    sys.exit("cuda tests failed, errored or skipped on the GPU")
+if sys.argv[2] == "cpu" and n["skipped"] != n["tests"]:
+    sys.exit("without a GPU every cuda test must skip")
+EOF
+  unset FASTGAN_REQUIRE_GPU
+fi
+
+# ---- 3. compute-sanitizer (memcheck) on a few small op tests, where the machine allows it
+if stage sanitizer; then
+  if [[ $DEVICE == cuda ]] && command -v compute-sanitizer >/dev/null; then
+    say "compute-sanitizer memcheck on the small float32 forward/backward tests"
+    TRITON_INTERPRET=0 timeout "${GPU_CHECK_SANITIZER_S:-150}" compute-sanitizer --tool memcheck \
+      --target-processes all --error-exitcode 3 "$PY" -m pytest -q -p no:cacheprovider -m cuda \
+      tests/ops/test_cuda.py -k "test_forward_backward and small and float32 and cuda" >"$OUT/sanitizer.log" 2>&1
+    rc=$?
+    tail -5 "$OUT/sanitizer.log"
+    case $rc in
+      0) say "sanitizer: clean" ;;
+      124) say "sanitizer: stopped at the time limit (partial log in sanitizer.log)" ;;
+      *) fail "sanitizer (exit $rc; see sanitizer.log)" ;;
+    esac
+  else
+    echo "sanitizer: not run (device $DEVICE, compute-sanitizer $(command -v compute-sanitizer || echo missing))" \
+      | tee "$OUT/sanitizer.log"
+  fi
+fi
+
+# ---- 4. speed
+if stage bench; then
+  say "bench: benchmarks/bench_gpu.py"
+  ARGS=(--device "$DEVICE" --out "$OUT")
+  [[ $TINY == 1 ]] && ARGS+=(--tiny --repeat 2)
+  TRITON_INTERPRET=$([[ $DEVICE == cpu ]] && echo 1 || echo 0) timeout "${GPU_CHECK_BENCH_S:-300}" \
+    "$PY" benchmarks/bench_gpu.py "${ARGS[@]}" || fail "bench"
+fi
+
+say "done in $(elapsed) s; files in $OUT: $(cd "$OUT" && ls | tr '\n' ' ')"
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+  say "FAILED stages: ${FAILED[*]}"
+  exit 1
+fi
+say "all stages passed"
