@@ -15,8 +15,10 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kReduceThreads = 1024;
 
+// 1024-thread blocks: __launch_bounds__ keeps the compiler under 64 registers per thread, so a launch can
+// never fail with "too many resources requested" after a change to the shared math.
 template <class T>
-__global__ void reduce_kernel(const T* __restrict__ g, acc_t<T>* __restrict__ out, acc_t<T>* __restrict__ r,
+__global__ void __launch_bounds__(kReduceThreads) reduce_kernel(const T* __restrict__ g, acc_t<T>* __restrict__ out, acc_t<T>* __restrict__ r,
                               int64_t N, int64_t K, int mode, acc_t<T> target, bool one_sided, acc_t<T> isl) {
   using A = acc_t<T>;
   for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
@@ -57,7 +59,7 @@ __global__ void lerp_kernel(const T* __restrict__ real, const T* __restrict__ fa
 
 // one block per sample: writes d_real / d_fake and reduces d_alpha
 template <class T>
-__global__ void lerp_grad_kernel(const T* __restrict__ dout, const T* __restrict__ real, const T* __restrict__ fake,
+__global__ void __launch_bounds__(kReduceThreads) lerp_grad_kernel(const T* __restrict__ dout, const T* __restrict__ real, const T* __restrict__ fake,
                                  const T* __restrict__ alpha, T* __restrict__ d_real, T* __restrict__ d_fake,
                                  T* __restrict__ d_alpha, int64_t N, int64_t K) {
   using A = acc_t<T>;
