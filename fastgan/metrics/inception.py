@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 
 import torch
 import torch.nn as nn
@@ -32,7 +31,6 @@ __all__ = ["FIDInceptionV3", "find_inception_weights", "load_inception", "WEIGHT
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + WEIGHTS_FILE
 WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
-WEIGHTS_SHA256_PREFIX = "6726825d"  # published in the file name (torch hub convention)
 PREPROCESS_ID = "bilinear-299(align_corners=False),[-1,1],gray->rgb"
 
 
@@ -226,16 +224,13 @@ def _candidates(weights: str | None) -> list[str]:
 
 
 def check_weights_file(path: str) -> str:
-    """Return the file's sha256 if it is the FID Inception weights file, else raise ValueError."""
+    """Return the file's sha256 if it is the FID Inception weights file (the full digest matches),
+    else raise ValueError naming the expected and the actual digest."""
     digest = _sha256(path)
     if digest == WEIGHTS_SHA256:
         return digest
-    if digest.startswith(WEIGHTS_SHA256_PREFIX):  # the published prefix matches
-        warnings.warn(f"{path}: sha256 {digest} matches the published prefix {WEIGHTS_SHA256_PREFIX} "
-                      "but not the full hash fastgan records; using it", RuntimeWarning, stacklevel=3)
-        return digest
-    raise ValueError(f"{path}: wrong sha256 {digest}; the FID Inception weights ({WEIGHTS_FILE}) "
-                     f"have sha256 {WEIGHTS_SHA256}. Delete the file and get the right one from {WEIGHTS_URL}")
+    raise ValueError(f"{path}: wrong sha256: expected {WEIGHTS_SHA256} (the FID Inception weights, {WEIGHTS_FILE}), "
+                     f"got {digest}. Delete the file and get the right one from {WEIGHTS_URL}")
 
 
 def find_inception_weights(weights: str | None = None, *, download: bool = True) -> tuple[str, str]:
@@ -250,7 +245,7 @@ def find_inception_weights(weights: str | None = None, *, download: bool = True)
     if download:
         try:
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            torch.hub.download_url_to_file(WEIGHTS_URL, target, hash_prefix=WEIGHTS_SHA256_PREFIX, progress=True)
+            torch.hub.download_url_to_file(WEIGHTS_URL, target, hash_prefix=WEIGHTS_SHA256, progress=True)
             return target, check_weights_file(target)
         except Exception as e:  # no network, proxy, ...: fall through to the explanation
             reason = f" (download failed: {type(e).__name__}: {e})"

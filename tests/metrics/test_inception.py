@@ -94,10 +94,24 @@ def test_weights_lookup_hash_check_and_helpful_error(tmp_path, monkeypatch):
     bad = tmp_path / "bad.pth"
     torch.save(random_state(3).state_dict(), bad)  # a loadable file, but not the published one
     monkeypatch.setenv("FASTGAN_INCEPTION_WEIGHTS", str(bad))
-    with pytest.raises(ValueError, match="wrong sha256 " + hashlib.sha256(bad.read_bytes()).hexdigest()):
+    actual = hashlib.sha256(bad.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match=f"expected {inc.WEIGHTS_SHA256} .* got {actual}"):
         inc.load_inception(download=False)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         inc.find_inception_weights(str(tmp_path / "missing.pth"), download=False)
+
+
+def test_a_file_matching_only_a_hash_prefix_is_rejected(tmp_path, monkeypatch):
+    """The full sha256 is compared: a digest that shares the first 8 (or 63) hex digits is an error."""
+    f = tmp_path / inc.WEIGHTS_FILE
+    torch.save(random_state(5).state_dict(), f)
+    actual = hashlib.sha256(f.read_bytes()).hexdigest()
+    for keep in (8, 63):
+        expected = actual[:keep] + "".join("0" if c != "0" else "1" for c in actual[keep:])
+        monkeypatch.setattr(inc, "WEIGHTS_SHA256", expected)
+        with pytest.raises(ValueError) as e:
+            inc.load_inception(str(f), download=False)
+        assert f"expected {expected}" in str(e.value) and f"got {actual}" in str(e.value)
 
 
 def test_right_hash_is_accepted(tmp_path, monkeypatch):
