@@ -27,7 +27,8 @@ Why float64 and why not sqrtm: FID's relative error is the trace term's relative
 2·t/FID, and for two samples of one distribution that factor is several hundred.
 
 GPU: ``backend="torch"`` (automatic for CUDA tensors) runs the same algorithm with
-``torch.linalg`` in float64 (``M = L1ᵀ(Σ2·L1)`` by matmuls, then ``eigvalsh``).
+``torch.linalg`` in float64 (``M = L1ᵀ(Σ2·L1)`` by matmuls, then ``eigvalsh``).  :func:`fid_trace_sqrt` is the same
+computation as the registered op ``fastgan::fid_trace_sqrt`` (CPU: LAPACK; CUDA: torch.linalg).
 
 float32 (opt-in, ``precision="float32"``): Cholesky factors of both covariances in float32 and
 the sum of the singular values of L1ᵀ·L2 (``svdvals``).  Working with singular values instead
@@ -48,10 +49,13 @@ import scipy.linalg as sla
 from scipy.linalg import blas as _blas
 from scipy.linalg import lapack as _lapack
 
+import torch
+
 from ._result import MetricResult
+from .factor import FACTOR_KINDS, factorize
 from .stats import FIDStats, StreamingMoments, check_cov, check_mean  # noqa: F401  (re-exported)
 
-__all__ = ["frechet_distance", "trace_sqrt_product", "fid_from_stats", "FIDStats",
+__all__ = ["frechet_distance", "trace_sqrt_product", "fid_trace_sqrt", "fid_from_stats", "FIDStats",
            "StreamingMoments", "factorize", "EIG_DRIVER"]
 
 # scipy eigvalsh driver of the CPU path.  benchmarks/bench_fid.py measures all of them: they cost
@@ -59,42 +63,8 @@ __all__ = ["frechet_distance", "trace_sqrt_product", "fid_from_stats", "FIDStats
 # eigvalsh are slower.
 EIG_DRIVER = "evd"
 DEFAULT_EPS = 1e-6
-FACTOR_KINDS = ("cholesky", "pivoted", "eigen", "data")
 _BACKENDS = ("auto", "numpy", "torch")
 _PRECISIONS = ("float64", "float32")
-
-
-# ----------------------------------------------------------------------------- factors
-def factorize(sigma, *, backend: str = "numpy"):
-    """A factor F with Σ = F·Fᵀ, with its kind:
-
-    * ``"cholesky"``: lower triangular d×d, when Σ is positive definite;
-    * ``"pivoted"`` (CPU): rank-revealing pivoted Cholesky (LAPACK ``dpstrf``) of a singular Σ,
-      F = P·L[:, :rank] with the default tolerance d·ε·max(diag Σ); O(d²·rank), so a singular
-      Σ costs far less than an eigendecomposition;
-    * ``"eigen"``: F = V·sqrt(w) over the eigenvalues w > d·ε·max(w) (torch, or if ``dpstrf``
-      fails).
-    Raises ``numpy.linalg.LinAlgError`` if the eigensolver fails too."""
-    if backend == "torch":
-        import torch
-        L, info = torch.linalg.cholesky_ex(sigma)
-        if int(info) == 0:
-            return L, "cholesky"
-        w, V = torch.linalg.eigh(sigma)
-        keep = w > w.max().clamp_min(0) * sigma.shape[0] * torch.finfo(sigma.dtype).eps
-        return V[:, keep] * w[keep].sqrt(), "eigen"
-    L, info = _lapack.dpotrf(sigma, lower=1, clean=1)
-    if info == 0:
-        return L, "cholesky"
-    C, piv, rank, info = _lapack.dpstrf(sigma, lower=1)
-    if info >= 0 and rank > 0:
-        F = np.zeros((sigma.shape[0], rank), order="F")
-        F[piv - 1, :] = np.tril(C[:, :rank])
-        if np.isfinite(F).all():
-            return F, "pivoted"
-    w, V = sla.eigh(sigma, check_finite=False)
-    keep = w > max(w.max(), 0.0) * sigma.shape[0] * np.finfo(np.float64).eps
-    return np.asfortranarray(V[:, keep] * np.sqrt(w[keep])), "eigen"
 
 
 def _is_thin(F, d: int) -> bool:
@@ -158,7 +128,6 @@ def _clip_info(w) -> dict:
 
 # ----------------------------------------------------------------------------- torch core
 def _trace_torch(s1, s2, F1, k1, F2, k2, precision):
-    import torch
     d = s1.shape[0]
     if precision == "float32":
         L1, i1 = torch.linalg.cholesky_ex(s1.float())
@@ -205,7 +174,6 @@ def _to_backend(x, backend, name, device=None):
     if x is None:
         return None
     if backend == "torch":
-        import torch
         t = torch.as_tensor(x)
         return t.to(device=device if device is not None else t.device, dtype=torch.float64)
     if type(x).__module__.startswith("torch"):
@@ -285,7 +253,7 @@ def trace_sqrt_product(sigma1, sigma2, *, factor1=None, factor1_kind: str = "cho
         failed, reason = True, f"{type(e).__name__}: {e}"
     if failed:
         eye = (np.eye(d) if be == "numpy" else
-               __import__("torch").eye(d, dtype=s1.dtype, device=s1.device))
+               torch.eye(d, dtype=s1.dtype, device=s1.device))
         try:
             t, info, _, _, _, _ = run(s1 + eps * eye, s2 + eps * eye, None, None, None, None)
         except (np.linalg.LinAlgError, RuntimeError) as e:
@@ -299,6 +267,44 @@ def trace_sqrt_product(sigma1, sigma2, *, factor1=None, factor1_kind: str = "cho
         _state.update(factor1=F1, kind1=k1, factor2=F2, kind2=k2)
     conv = {"eps_added": eps_added, "backend": be, "precision": precision, "dim": d, **info}
     return MetricResult("trace_sqrt", t, conventions=conv)
+
+
+# ----------------------------------------------------------------------------- registered op
+@torch.library.custom_op("fastgan::fid_trace_sqrt", mutates_args=())
+def _fid_trace_sqrt_op(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
+    """tr sqrtm(Σ1·Σ2) as a 0-d float64 tensor on the inputs' device: LAPACK (dsygst + eigvalsh) for CPU
+    tensors, torch.linalg in float64 on the device for CUDA tensors."""
+    be = "numpy" if sigma1.device.type == "cpu" else "torch"
+    t = trace_sqrt_product(sigma1.detach(), sigma2.detach(), backend=be)
+    return torch.tensor(float(t), dtype=torch.float64, device=sigma1.device)
+
+
+@_fid_trace_sqrt_op.register_fake
+def _(sigma1, sigma2):
+    return sigma1.new_empty((), dtype=torch.float64)
+
+
+def fid_trace_sqrt(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
+    """tr sqrtm(Σ1·Σ2) through the registered op ``fastgan::fid_trace_sqrt`` (torch.compile traces it as one
+    node): a 0-d float64 tensor on the inputs' device. CPU tensors take the LAPACK path of
+    :func:`trace_sqrt_product`, CUDA tensors its torch.linalg path in float64; the inputs are used in float64.
+    Not differentiable (FID is a metric). For cached factors, the thin data-factor path or the conventions
+    record, call :func:`trace_sqrt_product`."""
+    for name, s in (("sigma1", sigma1), ("sigma2", sigma2)):
+        if not isinstance(s, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(s).__name__}")
+        if not s.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {s.dtype}")
+        if s.ndim != 2 or s.shape[0] != s.shape[1] or s.shape[0] < 1:
+            raise ValueError(f"{name} must be a square [d, d] matrix, got shape {tuple(s.shape)}")
+    if sigma1.shape != sigma2.shape:
+        raise ValueError(f"sigma1 and sigma2 must have the same size, got {tuple(sigma1.shape)} and "
+                         f"{tuple(sigma2.shape)}")
+    if sigma1.device != sigma2.device:
+        raise ValueError(f"sigma1 is on {sigma1.device} but sigma2 is on {sigma2.device}")
+    if sigma1.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"fid_trace_sqrt runs on CPU and CUDA tensors, got {sigma1.device}")
+    return torch.ops.fastgan.fid_trace_sqrt(sigma1.to(torch.float64), sigma2.to(torch.float64))
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, *, factor1=None, factor1_kind: str = "cholesky",

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from .factor import factorize
+
 __all__ = ["StreamingMoments", "FIDStats", "check_cov", "check_mean"]
 
 _FORMAT = "fastgan-fidstats-v1"
@@ -254,7 +256,6 @@ class FIDStats:
     def ensure_factor(self):
         """Compute and cache a factor of Σ (Cholesky, or the eigen-factor if Σ is singular)."""
         if self.factor is None:
-            from .fid import factorize
             self.factor, self.factor_kind = factorize(np.asfortranarray(self.sigma))
         return self.factor
 
