@@ -9,35 +9,55 @@ import argparse
 import importlib
 import sys
 
-# module -> commands it provides (kept here so `fastgan --help` lists them in order)
+# module -> the commands it provides (kept here so `fastgan --help` lists them in order, and so a command
+# whose module fails to import is still listed, with the reason)
 _COMMAND_MODULES = (
-    "fastgan.train.cli",      # train, generate, profile
-    "fastgan.metrics.cli",    # metrics
-    "fastgan.bench_cli",      # bench
-    "fastgan.info",           # info
+    ("fastgan.train.cli", ("train", "generate", "profile")),
+    ("fastgan.metrics.cli", ("metrics",)),
+    ("fastgan.bench_cli", ("bench",)),
+    ("fastgan.info", ("info",)),
 )
+_unavailable: dict = {}  # command -> why it cannot run here
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastgan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    for name, commands in _COMMAND_MODULES:
         try:
             mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name and (name == e.name or name.startswith(e.name + ".")):  # not part of this build yet
-                continue
-            raise
+        except ImportError as e:  # e.g. an optional dependency of that command is missing
+            why = f"{name} failed to import ({type(e).__name__}: {e})"
+            for cmd in commands:
+                _unavailable[cmd] = why
+                sub.add_parser(cmd, help=f"unavailable: {why}", add_help=False)
+            continue
         mod.register(sub)
     return parser
 
 
+def unavailable_commands() -> dict:
+    """Commands listed by `fastgan --help` that cannot run in this installation, with the reason."""
+    build_parser()
+    return dict(_unavailable)
+
+
 def main(argv=None) -> int:
+    from .bench_cli import split_argv
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _unavailable.clear()
     parser = build_parser()
+    if argv and argv[0] in _unavailable:
+        print(f"fastgan {argv[0]}: error: unavailable in this installation: {_unavailable[argv[0]]}", file=sys.stderr)
+        return 2
+    argv, script_args = split_argv(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if script_args:
+        args.script_args = script_args
     try:
         rc = args.func(args)
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
