@@ -190,11 +190,22 @@ def run_case(case: Case, impls: list, timer: Timer, bandwidth: float, compile_ba
     for impl in impls:
         contenders[impl] = (lambda impl: lambda *a: case.fused(*a, impl=impl))(impl)
     for label, fn in contenders.items():
-        with torch.no_grad():
-            row[f"{label}_fwd_ms"] = timer(lambda: fn(*nograd))
-        row[f"{label}_fwdbwd_ms"] = timer(lambda: _fwd_bwd(fn, inputs))
+        try:
+            with torch.no_grad():
+                row[f"{label}_fwd_ms"] = timer(lambda: fn(*nograd))
+            row[f"{label}_fwdbwd_ms"] = timer(lambda: _fwd_bwd(fn, inputs))
+        except Exception as e:  # one failing contender must not hide the others' numbers
+            msg = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            print(f"  {label} failed: {msg}", flush=True)
+            row.setdefault("errors", []).append(f"{label}: {msg}")
+            row.setdefault(f"{label}_fwd_ms", float("nan"))
+            row.setdefault(f"{label}_fwdbwd_ms", float("nan"))
     del inputs, nograd, out
     return row
+
+
+def _ratio(a, b) -> str:
+    return "" if not (a == a and b == b and b > 0) else f"{a / b:.2f}x"  # blank where either is NaN
 
 
 def ops_table(rows, impls, compiled: bool) -> str:
@@ -203,16 +214,16 @@ def ops_table(rows, impls, compiled: bool) -> str:
     header += [f"{i} speed-up vs compiled" for i in impls] if compiled else []
     table = []
     for r in rows:
+        r = {k: (float("nan") if v == "" else v) for k, v in r.items()}
         for pas, label in (("fwd", "forward"), ("fwdbwd", "forward+backward")):
             fl = r[f"floor_{pas}_ms"]
             vals = [r["op"], r["case"], label, "" if math.isnan(fl) else fl, r[f"eager_ref_{pas}_ms"]]
             vals += [r.get(f"compiled_ref_{pas}_ms", "")] if compiled else []
             vals += [r[f"{i}_{pas}_ms"] for i in impls]
-            vals += ["" if math.isnan(fl) else f"{r[f'{i}_{pas}_ms'] / fl:.2f}x" for i in impls]
-            vals += [f"{r[f'eager_ref_{pas}_ms'] / r[f'{i}_{pas}_ms']:.2f}x" for i in impls]
+            vals += [_ratio(r[f"{i}_{pas}_ms"], fl) for i in impls]
+            vals += [_ratio(r[f"eager_ref_{pas}_ms"], r[f"{i}_{pas}_ms"]) for i in impls]
             if compiled:
-                cr = r.get(f"compiled_ref_{pas}_ms")
-                vals += [f"{cr / r[f'{i}_{pas}_ms']:.2f}x" if cr else "" for i in impls]
+                vals += [_ratio(r.get(f"compiled_ref_{pas}_ms", float("nan")), r[f"{i}_{pas}_ms"]) for i in impls]
             table.append(vals)
     return harness.md_table(header, table)
 
@@ -316,6 +327,10 @@ def main(argv=None) -> int:
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile of the reference")
     p.add_argument("--no-train", action="store_true", help="skip the training-step benchmark")
     p.add_argument("--train-cycles", type=int, default=2)
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds for the whole run: op cases stop early enough to leave --train-reserve seconds per "
+                        "training impl; what is left out is listed in RESULTS_gpu.md")
+    p.add_argument("--train-reserve", type=float, default=40.0)
     a = p.parse_args(argv)
     device = torch.device(a.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -332,40 +347,63 @@ def main(argv=None) -> int:
     bw = copy_bandwidth(timer, 2**30 if device.type == "cuda" and not a.tiny else 2**22)
     print(f"{environment(device)}\ncopy bandwidth {bw / 1e12:.3f} TB/s (read + write)", flush=True)
     only = {o for o in a.ops.split(",") if o}
-    rows = []
+    t_start = time.perf_counter()
+    left = lambda: (a.budget or float("inf")) - (time.perf_counter() - t_start)  # noqa: E731
+    head = ["# GPU benchmarks (bench_gpu.py)", "",
+            f"{environment(device)}; {time.strftime('%Y-%m-%d')}. Command: `python benchmarks/bench_gpu.py"
+            f"{' --device ' + a.device if a.device != 'cuda' else ''}{' --tiny' if a.tiny else ''}`.", ""]
+    rows, trows, skipped = [], [], []
+
+    def write():
+        """Rewrite the tables after every case, so a run stopped at its time limit keeps what it measured."""
+        md = head + ["## Ops", "",
+                     f"Milliseconds, median of {a.repeat} after warm-up, "
+                     f"{'CUDA events, L2 flushed before each repeat' if device.type == 'cuda' else 'wall clock'}; "
+                     f"{a.dtype}. Floor: the bytes the op must move over the measured copy bandwidth, "
+                     f"{bw / 1e12:.3f} TB/s (read + write); blank for the convolutions, which are compute-bound. "
+                     f"Compiled ref: `torch.compile(reference, backend={compile_backend!r})`, timed for one case "
+                     "per op.", "", ops_table(rows, impls, bool(compile_backend))]
+        errors = [f"- {r['case']}: {e}" for r in rows for e in r.get("errors", [])]
+        md += (["", "Failures:", ""] + errors) if errors else []
+        md += ["", "Not measured (time budget): " + "; ".join(skipped)] if skipped else []
+        if trows:
+            md += ["", "## StyleGAN2 training step", "",
+                   f"`Trainer('stylegan2')`, preset {trows[0]['preset']}, batch {trows[0]['batch']}, random images; "
+                   f"{trows[0]['steps_per_cycle']}-step cycles (lazy R1 and path length amortised) after one "
+                   "warm-up cycle.", "", train_table(trows)]
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        harness.write_csv(out / "results_gpu_ops.csv", [{k: r.get(k, "") for k in keys} for r in rows])
+        if trows:
+            harness.write_csv(out / "results_gpu_train.csv",
+                              [{**r, "cycles": " ".join(f"{c:.4g}" for c in r["cycles"])} for r in trows])
+        text = "\n".join(md) + "\n"
+        (out / "RESULTS_gpu.md").write_text(text)
+        return text
+
+    train_impls = [] if a.no_train else (impls if device.type == "cuda" else ["cpu"]) + ["ref"]
     for case in build_cases(a.tiny):
         if only and case.op not in only:
             continue
+        if left() < a.train_reserve * len(train_impls):
+            skipped.append(f"{case.op} {case.name}")
+            continue
         print(f"[{case.op}] {case.name} ...", flush=True)
         rows.append(run_case(case, impls, timer, bw, compile_backend, dtype))
-    md = ["# GPU benchmarks (bench_gpu.py)", "",
-          f"{environment(device)}; {time.strftime('%Y-%m-%d')}. Command: `python benchmarks/bench_gpu.py"
-          f"{' --device ' + a.device if a.device != 'cuda' else ''}{' --tiny' if a.tiny else ''}`.", "",
-          "## Ops", "",
-          f"Milliseconds, median of {a.repeat} after warm-up, "
-          f"{'CUDA events, L2 flushed before each repeat' if device.type == 'cuda' else 'wall clock'}; {a.dtype}. "
-          f"Floor: the bytes the op must move over the measured copy bandwidth, {bw / 1e12:.3f} TB/s (read + write); "
-          "blank for the convolutions, which are compute-bound. Compiled ref: "
-          f"`torch.compile(reference, backend={compile_backend!r})`, timed for one case per op.", "", ops_table(rows, impls, bool(compile_backend))]
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    harness.write_csv(out / "results_gpu_ops.csv", [{k: r.get(k, "") for k in keys} for r in rows])
-    if not a.no_train:
-        trows = []
-        # on the CPU (the dry run) Triton would run in its interpreter: too slow for a training step
-        for impl in (impls if device.type == "cuda" else ["cpu"]) + ["ref"]:
-            print(f"[train] impl={impl} ...", flush=True)
+        write()
+    # on the CPU (the dry run) Triton would run in its interpreter: too slow for a training step
+    for impl in train_impls:
+        if left() < 0.5 * a.train_reserve:
+            skipped.append(f"training step impl={impl}")
+            continue
+        print(f"[train] impl={impl} ...", flush=True)
+        try:
             trows.append(train_step_time(impl, device, a.tiny, a.train_cycles))
-        preset = trows[0]["preset"]
-        md += ["", "## StyleGAN2 training step", "",
-               f"`Trainer('stylegan2')`, preset {preset}, batch {trows[0]['batch']}, random images; "
-               f"{trows[0]['steps_per_cycle']}-step cycles (lazy R1 and path length amortised) after one warm-up cycle.",
-               "", train_table(trows)]
-        harness.write_csv(out / "results_gpu_train.csv",
-                          [{**r, "cycles": " ".join(f"{c:.4g}" for c in r["cycles"])} for r in trows])
-    text = "\n".join(md) + "\n"
-    (out / "RESULTS_gpu.md").write_text(text)
-    print(text)
-    return 0
+        except Exception as e:
+            skipped.append(f"training step impl={impl} failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+            print(f"  failed: {e}", flush=True)
+        write()
+    print(write())
+    return 1 if any(r.get("errors") for r in rows) or any("failed" in s for s in skipped) else 0
 
 
 if __name__ == "__main__":
