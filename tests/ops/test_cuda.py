@@ -172,6 +172,8 @@ CASES = [
 for _c in CASES:
     _c.ref = _c.run  # run(..., impl=None) is the float64 reference composition
 CASE_IDS = [c.name for c in CASES]
+# ops whose output is channels_last when the input is (the others choose their output layout)
+KEEPS_LAYOUT = ("bias_act", "bias_act_swish", "upsample2d", "downsample2d", "filter2d", "pixel_norm")
 
 
 # ------------------------------------------------------------------ helpers
@@ -228,41 +230,59 @@ def test_forward_backward(backend, case, layout, dtype, size):
     inputs = _layout(case.make(case.shapes[size], dtype, "cuda"), layout)
     y = case.run(*inputs, impl=backend)
     assert y.device.type == "cuda"
-    if layout == "channels_last" and y.dim() == 4 and case.name not in ("minibatch_std",):
+    if layout == "channels_last" and case.name in KEEPS_LAYOUT:
         assert y.is_contiguous(memory_format=torch.channels_last), "channels_last input lost its layout"
     ins64 = _to64(inputs)
     r = case.ref(*ins64)
-    _check(y, r, dtype, f"{case.name} forward")
     dy = torch.randn_like(r)
-    got = _grads(y, inputs, dy.to(y.dtype))
     want = _grads(r, ins64, dy)
+    # In 16-bit dtypes the allowed error is also at least 3x that of the eager reference composition run in the
+    # same dtype: rounding of intermediates (e.g. a convolution's output) is inherent to the dtype, not the kernel.
+    slack = [1.0] * (1 + len(want))
+    if dtype in (torch.float16, torch.bfloat16):
+        lo = tuple(t.detach().clone().requires_grad_(t.requires_grad) for t in inputs)
+        r_lo = case.ref(*lo)
+        errs = [_rel_err(r_lo, r)] + [_rel_err(g, w) if g is not None else 0.0
+                                      for g, w in zip(_grads(r_lo, lo, dy.to(dtype)), want)]
+        slack = [max(1.0, 3 * e / REL_TOL[dtype]) for e in errs]
+    _check(y, r, dtype, f"{case.name} forward", slack[0])
+    got = _grads(y, inputs, dy.to(y.dtype))
     for i, (g, w) in enumerate(zip(got, want)):
         assert (g is None) == (w is None), f"{case.name}: gradient {i} present in one result only"
         if g is not None:
-            _check(g, w, dtype, f"{case.name} gradient {i}", GRAD_SLACK)
+            _check(g, w, dtype, f"{case.name} gradient {i}", max(GRAD_SLACK, slack[1 + i]))
 
 
 @backend_param
 @case_param
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 def test_second_order(backend, case, dtype):
-    """d/dinputs of ||d(y . dy)/dinputs||^2 against the reference's, as R1 and path length need."""
+    """Double backward, as R1 and path length need: with g = d(y . dy)/dinputs (create_graph), the gradient of
+    ||g||^2 with respect to the inputs and to dy, against the reference's. Each is compared relative to the
+    largest of them, since some are zero up to rounding (g of path_length_norm has a constant norm)."""
     need(backend)
     inputs = case.make(case.shapes["small"], dtype, "cuda")
     ins64 = _to64(inputs)
     y, r = case.run(*inputs, impl=backend), case.ref(*ins64)
-    dy = torch.randn_like(r)
+    dy64 = torch.randn_like(r)
 
     def second(out, ins, seed):
+        seed = seed.detach().clone().requires_grad_()
+        leaves = [t for t in ins if t.requires_grad] + [seed]
         g = [t for t in _grads(out, ins, seed, create_graph=True) if t is not None]
-        leaves = [t for t in ins if t.requires_grad]
         return torch.autograd.grad(sum(t.square().sum() for t in g), leaves, allow_unused=True)
 
-    for i, (g, w) in enumerate(zip(second(y, inputs, dy.to(y.dtype)), second(r, ins64, dy))):
+    got, want = second(y, inputs, dy64.to(y.dtype)), second(r, ins64, dy64)
+    scale = max(float(w.norm()) for w in want if w is not None)
+    assert scale > 0, f"{case.name}: the reference's second-order gradients are all zero"
+    for i, (g, w) in enumerate(zip(got, want)):
         if w is None or g is None:
-            assert g is None or w is None or float(w.abs().max()) == 0.0, f"{case.name} second-order gradient {i}"
+            assert g is None or float(g.abs().max()) == 0.0, f"{case.name} second-order gradient {i}"
             continue
-        _check(g, w, dtype, f"{case.name} second-order gradient {i}", 20 * GRAD_SLACK)
+        assert torch.isfinite(g).all(), f"{case.name} second-order gradient {i} is not finite"
+        err = float((g.double() - w).norm()) / scale
+        tol = REL_TOL[dtype] * 20 * GRAD_SLACK
+        assert err <= tol, f"{case.name} second-order gradient {i}: error {err:.3g} (of the largest) > {tol:.3g}"
 
 
 @backend_param
