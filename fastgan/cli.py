@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     ("fastgan.info", ("info",)),
 )
 _unavailable: dict = {}  # command -> why it cannot run here
+_loaded: list = []       # the command modules that imported
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                 sub.add_parser(cmd, help=f"unavailable: {why}", add_help=False)
             continue
         mod.register(sub)
+        _loaded.append(mod)
     return parser
 
 
@@ -43,15 +45,21 @@ def unavailable_commands() -> dict:
 
 
 def main(argv=None) -> int:
-    from .bench_cli import split_argv
-
     argv = list(sys.argv[1:] if argv is None else argv)
     _unavailable.clear()
+    _loaded.clear()
     parser = build_parser()
     if argv and argv[0] in _unavailable:
         print(f"fastgan {argv[0]}: error: unavailable in this installation: {_unavailable[argv[0]]}", file=sys.stderr)
         return 2
-    argv, script_args = split_argv(argv)
+    # a command module may take the tail of its command line as is (`fastgan bench ops --ops x` passes
+    # `--ops x` to the script): its split_argv(argv) returns (what argparse parses, the tail)
+    script_args = []
+    for mod in _loaded:
+        if hasattr(mod, "split_argv"):
+            argv, script_args = mod.split_argv(argv)
+            if script_args:
+                break
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
