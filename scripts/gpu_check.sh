@@ -115,9 +115,15 @@ if stage tests; then
   [[ -n ${FASTGAN_CUDA_TESTS:-} ]] && read -r -a FILES <<<"$FASTGAN_CUDA_TESTS"
   say "tests: pytest -m cuda over ${FILES[*]}"
   XDIST=()
-  if [[ $DEVICE == cuda ]] && "$PY" -c "import xdist" 2>/dev/null; then XDIST=(-n "${GPU_CHECK_WORKERS:-8}"); fi
+  # 12 workers on the 16 cores; each compiles Triton kernels and inductor graphs itself, single-threaded
+  if [[ $DEVICE == cuda ]] && "$PY" -c "import xdist" 2>/dev/null; then
+    XDIST=(-n "${GPU_CHECK_WORKERS:-12}")
+    export TORCHINDUCTOR_COMPILE_THREADS=1
+  fi
+  TIMEOUT=()
+  "$PY" -c "import pytest_timeout" 2>/dev/null && TIMEOUT=(--timeout 150)
   if [[ $DEVICE == cuda ]]; then export FASTGAN_REQUIRE_GPU=1 TRITON_INTERPRET=0; fi
-  timeout "$(limit "${GPU_CHECK_TESTS_S:-210}")" "$PY" -m pytest -m cuda -q -rfEs -p no:cacheprovider "${XDIST[@]}" \
+  timeout "$(limit "${GPU_CHECK_TESTS_S:-210}")" "$PY" -m pytest -m cuda -q -rfEs -p no:cacheprovider "${XDIST[@]}" "${TIMEOUT[@]}" \
     --junitxml="$OUT/cuda-tests.xml" "${FILES[@]}"
   rc=$?
   [[ $rc == 124 ]] && say "tests: stopped at the time limit"
