@@ -5,6 +5,7 @@
 #   bash scripts/gpu_check.sh                       # on a GPU machine: build, tests, bench
 #   bash scripts/gpu_check.sh --only build,tests    # a subset of: build, tests, bench, sanitizer
 #   bash scripts/gpu_check.sh --device cpu --tiny   # dry run without a GPU (tests/test_gpu_check.py, in CI)
+#   GPU_CHECK_PYTEST_ARGS="-k upfirdn" bash scripts/gpu_check.sh --only build,tests   # a rerun of some tests
 #
 # Where it runs: the GPU machine has Python 3.12 with torch, triton, nvcc, cmake, ninja, nanobind, pytest,
 # pytest-xdist and pytest-timeout already, and no package registry. What it lacks travels as wheels in
@@ -122,8 +123,9 @@ if stage tests; then
   fi
   TIMEOUT=()
   "$PY" -c "import pytest_timeout" 2>/dev/null && TIMEOUT=(--timeout 150)
+  read -r -a EXTRA <<<"${GPU_CHECK_PYTEST_ARGS:-}"   # e.g. GPU_CHECK_PYTEST_ARGS="-k modulated" for a rerun
   if [[ $DEVICE == cuda ]]; then export FASTGAN_REQUIRE_GPU=1 TRITON_INTERPRET=0; fi
-  timeout "$(limit "${GPU_CHECK_TESTS_S:-210}")" "$PY" -m pytest -m cuda -q -rfEs -p no:cacheprovider "${XDIST[@]}" "${TIMEOUT[@]}" \
+  timeout "$(limit "${GPU_CHECK_TESTS_S:-210}")" "$PY" -m pytest -m cuda -q -rfEs -p no:cacheprovider "${XDIST[@]}" "${TIMEOUT[@]}" "${EXTRA[@]}" \
     --junitxml="$OUT/cuda-tests.xml" "${FILES[@]}"
   rc=$?
   [[ $rc == 124 ]] && say "tests: stopped at the time limit"
