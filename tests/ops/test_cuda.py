@@ -403,18 +403,21 @@ def test_compile_inductor_fullgraph(backend, case):
 # ------------------------------------------------------------------ dispatch details
 @backend_param
 def test_runs_on_a_side_stream(backend):
-    """Kernels must run on PyTorch's current stream: a result read on that stream after a side-stream
-    launch is complete and correct."""
+    """Kernels run on PyTorch's current stream: on a side stream that is still busy (spinning) when the input
+    is overwritten, a kernel launched anywhere else would read the stale input."""
     need(backend)
-    x = _rand((8, 64, 32, 32), torch.float32, "cuda", grad=False)
+    x_old, x_new = (_rand((8, 64, 32, 32), torch.float32, "cuda", grad=False) for _ in range(2))
     b = _rand(64, torch.float32, "cuda", grad=False)
+    x = x_old.clone()
+    torch.cuda.synchronize()
     s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(s):
+        torch.cuda._sleep(100_000_000)  # ~50 ms of spinning on s before the copy
+        x.copy_(x_new)
         y = ops.bias_act(x, b, act="lrelu", impl=backend)
-        r = reference.bias_act(x.double(), b.double(), act="lrelu", alpha=0.2, gain=math.sqrt(2))
-        _check(y, r, torch.float32, "bias_act on a side stream")
-    torch.cuda.current_stream().wait_stream(s)
+    torch.cuda.synchronize()
+    r = reference.bias_act(x_new.double(), b.double(), act="lrelu", alpha=0.2, gain=math.sqrt(2))
+    _check(y, r, torch.float32, "bias_act on a busy side stream")
 
 
 def test_auto_resolves_to_cuda_on_gpu():
