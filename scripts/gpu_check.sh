@@ -80,6 +80,20 @@ for name in ("triton", "nanobind", "pytest", "xdist", "numpy", "scipy"):
 EOF
 
 # ---- 1. build
+# the build tools: nvcc (also when only /usr/local/cuda/bin has it), and cmake and ninja, which pip puts beside
+# the interpreter or inside their packages
+if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then export PATH=/usr/local/cuda/bin:$PATH; fi
+TOOLS=$("$PY" -c '
+import os, sys
+dirs = [os.path.dirname(sys.executable)]
+for mod, attr in (("ninja", "BIN_DIR"), ("cmake", "CMAKE_BIN_DIR")):
+    try:
+        dirs.append(getattr(__import__(mod), attr))
+    except Exception:
+        pass
+print(":".join(d for d in dirs if d and os.path.isdir(d)))')
+[[ -n $TOOLS ]] && export PATH=$PATH:$TOOLS
+echo "build tools: nvcc $(command -v nvcc || echo MISSING), cmake $(command -v cmake || echo MISSING), ninja $(command -v ninja || echo MISSING)"
 PYTAG=$("$PY" -c 'import sys; print(f"py{sys.version_info[0]}{sys.version_info[1]}")')
 if stage build; then
   if [[ $DEVICE == cuda ]]; then
