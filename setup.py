@@ -16,6 +16,8 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+from setuptools.command.editable_wheel import editable_wheel
 
 ROOT = Path(__file__).resolve().parent
 
@@ -87,5 +89,45 @@ class CMakeBuild(build_ext):
         print(f"fastgan: native build took {time.time() - t0:.1f} s (CUDA module: {'yes' if nvcc else 'no'})")
 
 
+# fastgan.compat's FASTGAN_PATCH hook: one line at the root of site-packages, inert unless the variable is set.
+PTH = ROOT / "fastgan" / "compat" / "fastgan-compat.pth"
+
+
+class BuildPy(build_py):
+    """Also puts fastgan-compat.pth at the root of the wheel, i.e. into site-packages."""
+
+    def run(self):
+        super().run()
+        self.copy_file(str(PTH), os.path.join(self.build_lib, PTH.name))
+
+    def get_outputs(self, include_bytecode=1):
+        return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH.name)]
+
+
+class _WithPth:
+    """An editable-install strategy that also writes fastgan-compat.pth into the editable wheel."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+
+    def __call__(self, wheel, files, mapping):
+        self.strategy(wheel, files, mapping)
+        wheel.writestr(PTH.name, PTH.read_bytes())
+
+    def __enter__(self):
+        self.strategy.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.strategy.__exit__(*exc)
+
+
+class EditableWheel(editable_wheel):
+    """`pip install -e .` gets the .pth hook too (an editable wheel otherwise holds only the path finder)."""
+
+    def _select_strategy(self, name, tag, build_lib):
+        return _WithPth(super()._select_strategy(name, tag, build_lib))
+
+
 _exts = [CMakeExtension("fastgan._C")] + ([CMakeExtension("fastgan._C_cuda")] if NVCC else [])
-setup(ext_modules=_exts, cmdclass={"build_ext": CMakeBuild})
+setup(ext_modules=_exts, cmdclass={"build_ext": CMakeBuild, "build_py": BuildPy, "editable_wheel": EditableWheel})

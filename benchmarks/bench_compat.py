@@ -67,7 +67,8 @@ def import_codebase(repo):
         sys.modules["requests"] = types.ModuleType("requests")  # dnnlib.util imports it for downloads only
     import importlib
 
-    networks = importlib.import_module("training.networks" if name == "stylegan2-ada" else "training.networks_stylegan2")
+    net_module = "training.networks" if name == "stylegan2-ada" else "training.networks_stylegan2"
+    networks = importlib.import_module(net_module)
     loss = importlib.import_module("training.loss")
     return name, networks, loss
 
@@ -140,7 +141,7 @@ def compare_outputs(fc, name, impl, a, b, z):
         db = b.D(yb, None)
         fc.unpatch(name)
     logging.getLogger("fastgan.compat").setLevel(logging.NOTSET)
-    return (ya - yb).abs().max().item(), (da - db).abs().max().item()
+    return (ya - yb).abs().max().item(), ya.abs().max().item(), (da - db).abs().max().item(), da.abs().max().item()
 
 
 def main(argv=None):
@@ -165,14 +166,15 @@ def main(argv=None):
     g = torch.Generator(device="cpu").manual_seed(1)
     real = (torch.rand(args.batch, 3, args.resolution, args.resolution, generator=g) * 2 - 1).to(device)
     z = torch.randn(args.batch, 256, generator=g).to(device)
-    dg, dd = compare_outputs(fc, name, args.impl, runs["original"], runs["fastgan"], z)
+    dg, mg, dd, md = compare_outputs(fc, name, args.impl, runs["original"], runs["fastgan"], z)
     report = fc.patch(name, args.impl)
     fc.unpatch(name)
     logging.getLogger("fastgan.compat").setLevel(logging.WARNING)  # the many patch/unpatch lines below
     print(f"code base: {name} ({os.path.abspath(args.repo)}), torch {torch.__version__}, {args.threads} threads, "
           f"device {device}, batch {args.batch}, {args.resolution}x{args.resolution}")
     print(f"patched: {len(report.replaced)} replaced: {', '.join(report.replaced)}")
-    print(f"same weights and inputs: max |G(z) difference| {dg:.2e}, max |D difference| {dd:.2e}")
+    print(f"same weights and inputs: max |G(z) difference| {dg:.2e} (max |G(z)| {mg:.2f}), "
+          f"max |D difference| {dd:.2e} (max |D| {md:.2f})")
 
     def run_phase(mode, phase, interval, reps):
         times = []
@@ -217,7 +219,8 @@ def main(argv=None):
     a, b = statistics.median(step["original"]), statistics.median(step["fastgan"])
     ratios = [x / y for x, y in zip(step["original"], step["fastgan"])]
     print(f"| amortised step | {a * 1e3:.0f} | {b * 1e3:.0f} | {a / b:.2f}x |")
-    print(f"\nspeed-up per round: {', '.join(f'{x:.2f}x' for x in ratios)}")
+    print(f"\nspeed-up per round: {', '.join(f'{x:.2f}x' for x in ratios)}; "
+          f"median {statistics.median(ratios):.2f}x")
     return 0
 
 

@@ -10,7 +10,6 @@ the original's own reference path; each shim's docstring names those cases.
 from __future__ import annotations
 
 import importlib
-import math
 
 import torch
 

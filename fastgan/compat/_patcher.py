@@ -53,7 +53,8 @@ class PatchReport:
         if self.pending:
             parts.append(f"patched when imported [{', '.join(self.pending)}]")
         if self.left:
-            parts.append(f"left original {len(self.left)} [" + "; ".join(f"{k}: {v}" for k, v in self.left.items()) + "]")
+            left = "; ".join(f"{k}: {v}" for k, v in self.left.items())
+            parts.append(f"left original {len(self.left)} [{left}]")
         parts += self.notes
         return "; ".join(parts)
 

@@ -63,7 +63,8 @@ F4 = [1.0, 3.0, 3.0, 1.0]
 
 @pytest.mark.parametrize("up,down,padding,flip,gain,ftype", [
     (1, 1, 0, False, 1.0, "2d"), (2, 1, [2, 1, 2, 1], False, 4.0, "2d"), (1, 2, [1, 1], True, 1.0, "sep"),
-    ((2, 1), (1, 2), [1, 2, 0, 3], False, 1.5, "2d"), (3, 2, [-1, 3, 2, -1], True, 2.0, "sep"), (1, 1, 1, False, 1.0, None),
+    ((2, 1), (1, 2), [1, 2, 0, 3], False, 1.5, "2d"), (3, 2, [-1, 3, 2, -1], True, 2.0, "sep"),
+    (1, 1, 1, False, 1.0, None),
 ])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_upfirdn2d(nv, spy, ref, up, down, padding, flip, gain, ftype, layout):
@@ -109,7 +110,8 @@ def test_resample_helpers(nv, spy, ref, kind, ftaps, padding, scale):
 
 
 @pytest.mark.parametrize("f,kw", [([1, 3, 3, 1], {}), ([1, 2, 1], dict(normalize=False, gain=3.0)),
-                                  ([1, 2, 3, 4, 4, 3, 2, 1], dict(flip_filter=True)), ([[1, 2], [3, 5]], dict(gain=2.0)),
+                                  ([1, 2, 3, 4, 4, 3, 2, 1], dict(flip_filter=True)),
+                                  ([[1, 2], [3, 5]], dict(gain=2.0)),
                                   (None, {}), (2.0, {}), ([1, 4, 6, 4, 1], dict(separable=True, gain=0.5))])
 def test_setup_filter(nv, spy, f, kw):
     a, b = _both(nv, spy, "upfirdn2d", "setup_filter", lambda: nv.upfirdn2d.setup_filter(f, **kw), "setup_filter")

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import fastgan.compat as fc
-from fastgan.compat import BlockedExtension
 
 
 def test_report_lists_replaced_left_and_blocked(nv, caplog):
@@ -186,7 +185,8 @@ def test_environment_routes(nvidia_path, tmp_path, how):
         env["FASTGAN_PATCH"] = "stylegan2-ada"
         env["FASTGAN_PATCH_IMPL"] = "ref"
         cmd = [sys.executable, "-c", f"import site; site.addsitedir({str(site)!r}); "
-               f"import runpy, sys; sys.argv = [{str(script)!r}, '--x', '1']; runpy.run_path(sys.argv[0], run_name='__main__')"]
+               f"import runpy, sys; sys.argv = [{str(script)!r}, '--x', '1']; "
+               "runpy.run_path(sys.argv[0], run_name='__main__')"]
     else:
         cmd = [sys.executable, "-m", "fastgan.compat", "run", "--codebase", "stylegan2-ada", "--impl", "ref",
                str(script), "--x", "1"]

@@ -28,7 +28,8 @@ def _modconv(x, weight, styles, noise, up, down, padding, resample_filter, demod
     if fused_modconv:
         if demodulate:
             wmod = wmod * d[:, :, None, None, None]
-        y = conv2d_resample.conv2d_resample(x.reshape(1, n * i, *x.shape[2:]), wmod.reshape(n * o, i, kh, kw).to(x.dtype),
+        xg, wg = x.reshape(1, n * i, *x.shape[2:]), wmod.reshape(n * o, i, kh, kw).to(x.dtype)
+        y = conv2d_resample.conv2d_resample(xg, wg,
                                             f=resample_filter, up=up, down=down, padding=padding, groups=n,
                                             flip_weight=flip_weight)
         y = y.reshape(n, o, *y.shape[2:])

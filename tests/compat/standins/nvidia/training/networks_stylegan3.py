@@ -9,5 +9,6 @@ def modulated_conv2d(x, w, s, demodulate=True, padding=0, input_gain=None):
     if input_gain is not None:
         w = w * input_gain.reshape(1, 1, -1, 1, 1)
     n = x.shape[0]
-    y = torch.nn.functional.conv2d(x.reshape(1, -1, *x.shape[2:]), w.reshape(-1, *w.shape[2:]), padding=padding, groups=n)
+    xg, wg = x.reshape(1, -1, *x.shape[2:]), w.reshape(-1, *w.shape[2:])
+    y = torch.nn.functional.conv2d(xg, wg, padding=padding, groups=n)
     return y.reshape(n, -1, *y.shape[2:])
