@@ -242,8 +242,9 @@ class _Loader(importlib.abc.Loader):
                     before = set(p.report.replaced + p.report.blocked)
                     p.apply_module(module)
                     new = [n for n in p.report.replaced + p.report.blocked if n not in before]
-                    emit(f"fastgan.compat: {p.codebase}: patched {module.__name__} on import"
-                         + (f": replaced [{', '.join(new)}]" if new else ""))
+                    if new:
+                        emit(f"fastgan.compat: {p.codebase}: patched {module.__name__} on import: "
+                             f"replaced [{', '.join(new)}]")
 
     def __getattr__(self, name):
         return getattr(self._loader, name)

@@ -199,3 +199,24 @@ def test_environment_routes(nvidia_path, tmp_path, how):
         env.pop("FASTGAN_PATCH")
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0 and "SHIM None" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hook", ["build_editable", "build_wheel"])
+def test_the_pth_hook_is_installed_with_the_package(tmp_path, hook):
+    """The PEP 517/660 hooks (what `pip install .` and `pip install -e .` call) put fastgan-compat.pth at the
+    root of the wheel, i.e. into site-packages. Builds the native module (minutes)."""
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    code = (f"from setuptools import build_meta; print(build_meta.{hook}({str(tmp_path)!r}))")
+    env = dict(__import__("os").environ, FASTGAN_CUDA="0", FASTGAN_BUILD_DIR=str(tmp_path / "build"),
+               FASTGAN_BUILD_JOBS="2")
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stderr[-3000:]
+    wheel = tmp_path / out.stdout.strip().splitlines()[-1]
+    with zipfile.ZipFile(wheel) as z:
+        assert z.read("fastgan-compat.pth") == (repo / "fastgan" / "compat" / "fastgan-compat.pth").read_bytes()
+        record = next(n for n in z.namelist() if n.endswith(".dist-info/RECORD"))
+        assert "fastgan-compat.pth," in z.read(record).decode()
