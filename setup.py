@@ -6,6 +6,7 @@ Environment:
   FASTGAN_NATIVE=1|0        compile the CPU module for this machine's ISA (default 1)
   FASTGAN_BUILD_TYPE=Release|Debug
   FASTGAN_BUILD_JOBS=N      parallel compile jobs
+  FASTGAN_BUILD_NATIVE=0    build no native module at all (a pure-Python package: ref and triton backends)
 """
 import os
 import shutil
@@ -129,5 +130,10 @@ class EditableWheel(editable_wheel):
         return _WithPth(super()._select_strategy(name, tag, build_lib))
 
 
-_exts = [CMakeExtension("fastgan._C")] + ([CMakeExtension("fastgan._C_cuda")] if NVCC else [])
+if os.environ.get("FASTGAN_BUILD_NATIVE", "1") not in ("0", "1"):
+    raise ValueError(f"FASTGAN_BUILD_NATIVE must be 0 or 1, got {os.environ['FASTGAN_BUILD_NATIVE']!r}")
+if os.environ.get("FASTGAN_BUILD_NATIVE", "1") == "0":  # pure-Python package: the ref and triton backends only
+    _exts = []
+else:
+    _exts = [CMakeExtension("fastgan._C")] + ([CMakeExtension("fastgan._C_cuda")] if NVCC else [])
 setup(ext_modules=_exts, cmdclass={"build_ext": CMakeBuild, "build_py": BuildPy, "editable_wheel": EditableWheel})

@@ -205,15 +205,14 @@ def test_environment_routes(nvidia_path, tmp_path, how):
 @pytest.mark.parametrize("hook", ["build_editable", "build_wheel"])
 def test_the_pth_hook_is_installed_with_the_package(tmp_path, hook):
     """The PEP 517/660 hooks (what `pip install .` and `pip install -e .` call) put fastgan-compat.pth at the
-    root of the wheel, i.e. into site-packages. Builds the native module (minutes)."""
+    root of the wheel, i.e. into site-packages."""
     import zipfile
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
     code = (f"from setuptools import build_meta; print(build_meta.{hook}({str(tmp_path)!r}))")
-    env = dict(__import__("os").environ, FASTGAN_CUDA="0", FASTGAN_BUILD_DIR=str(tmp_path / "build"),
-               FASTGAN_BUILD_JOBS="1")
-    out = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
+    env = dict(__import__("os").environ, FASTGAN_BUILD_NATIVE="0")  # the .pth's placement needs no native build
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     wheel = tmp_path / out.stdout.strip().splitlines()[-1]
     with zipfile.ZipFile(wheel) as z:
