@@ -45,6 +45,12 @@ class Recipe:
     init: str = ""               # checkpoint (file or run directory) to initialise the networks from
     init_match: tuple[str, ...] = ()   # fnmatch patterns of "net.param" names taken from `init` (empty: all)
     freeze: tuple[str, ...] = ()       # fnmatch patterns of "net.param" names never trained
+    augment: str = "none"        # images D sees: none | diffaug (Zhao et al.) | ada (Karras et al.)
+    diffaug_policy: str = "color,translation,cutout"
+    ada_target: float = 0.6      # ADA: target of r_t = E[sign(D(real))]
+    ada_kimg: float = 500.0      # ADA: kimg for p to go from 0 to 1
+    ada_interval: int = 4        # ADA: D steps between adjustments of p
+    ada_p: float = 0.0           # ADA: initial p
 
 
 @dataclasses.dataclass(frozen=True)

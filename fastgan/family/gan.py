@@ -11,6 +11,7 @@ Every option is a recipe field (``--set name=value``):
 * ``clip``: weight clipping of D to [-c, c] after each D step (WGAN);
 * ``gp_lambda``: the WGAN-GP gradient penalty on random interpolates,
   ``fastgan.losses.wgan_gp_penalty`` (fused lerp and per-sample norm-penalty ops);
+* ``augment``: DiffAugment or ADA on every image D sees (``fastgan.family.augment``);
 * ``instance_noise``: N(0, sigma^2) added to every image D sees (real and fake),
   sigma annealed linearly from this value to 0 over the run;
 * ``latent_dist``: ``normal`` N(0, I) or ``uniform`` U[-1, 1];
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from .. import losses
+from .augment import Augmenter
 from .contract import Context, Family, Phase, Recipe
 
 __all__ = ["GANRecipe", "GAN", "critic_output", "LATENTS", "OPTIMIZERS"]
@@ -101,6 +103,7 @@ class GAN(Family):
             raise ValueError(f"{self.name} is class-conditional and needs labelled data; "
                              f"{data.name or 'the data'} has no labels")
         self._last_subset = None
+        self.augmenter = Augmenter(self)
 
     # -- data and latents -------------------------------------------------------------
     def prepare(self, batch, labels, device):
@@ -144,7 +147,9 @@ class GAN(Family):
                 Phase("G", opt="G", loss="g_loss", fresh_batch=False)]
 
     def _noisy(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
+        """What D sees of images x: the recipe's augmentation, then the instance noise."""
         r = self.recipe
+        x = self.augmenter(x, ctx)
         if r.instance_noise <= 0:
             return x
         sigma = r.instance_noise * max(0.0, 1.0 - ctx.kimg / r.kimg) if r.kimg > 0 else r.instance_noise
@@ -161,7 +166,8 @@ class GAN(Family):
         real_out = critic_output(D, self._noisy(ctx.batch, ctx), labels)
         fake_out = critic_output(D, self._noisy(fake, ctx), labels)
         loss = self._d_fn(real_out, fake_out)
-        logs = {"D_real": real_out.detach().mean(), "D_fake": fake_out.detach().mean()}
+        logs = {"D_real": real_out.detach().mean(), "D_fake": fake_out.detach().mean(),
+                **self.augmenter.observe(real_out)}
         if self.recipe.loss == "wasserstein":
             logs["W"] = logs["D_real"] - logs["D_fake"]
         if self.recipe.gp_lambda > 0:

@@ -61,6 +61,7 @@ from PIL import Image
 
 from .. import losses
 from ..family import Context, Family, Phase, Recipe
+from ..family.augment import Augmenter
 from ..family.sampling import parse_seeds, seed_latents, truncation_images
 from .stylegan2_networks import Discriminator, Generator
 
@@ -188,6 +189,7 @@ class StyleGAN2(Family):
         self.conditional = bool(self.cfg.cond and data.num_classes)
         self.c_dim = data.num_classes if self.conditional else 0
         self.state = {"pl_mean": torch.zeros(())}
+        self.augmenter = Augmenter(self)
 
     @classmethod
     def data_options(cls, recipe):
@@ -243,10 +245,17 @@ class StyleGAN2(Family):
         u, r = ctx.rand(1).to(dtype), ctx.rand(1).to(dtype)
         return z, z2, self.onehot(ctx.labels, n, ctx.device, dtype), u, r
 
+    def _d(self, ctx: Context):
+        """D as the losses call it: ``D(augment(x), c)`` when the recipe augments."""
+        D = ctx.nets["D"]
+        if self.augmenter.kind == "none":
+            return D
+        return lambda x, c: D(self.augmenter(x, ctx), c)
+
     # -- losses --------------------------------------------------------------------------------------
     def g_main(self, ctx: Context):
         z, z2, c, u, r = self._mix_args(ctx, ctx.batch.shape[0])
-        return g_main_loss(ctx.nets["G"], ctx.nets["D"], z, z2, c, u, r, self.cfg.style_mixing)
+        return g_main_loss(ctx.nets["G"], self._d(ctx), z, z2, c, u, r, self.cfg.style_mixing)
 
     def g_reg(self, ctx: Context):
         G, cfg = ctx.nets["G"], self.cfg
@@ -261,17 +270,18 @@ class StyleGAN2(Family):
 
     def d_main(self, ctx: Context):
         z, z2, c, u, r = self._mix_args(ctx, ctx.batch.shape[0])
-        loss, fake_out, real_out = d_main_loss(ctx.nets["G"], ctx.nets["D"], ctx.batch, z, z2, c, u, r,
+        loss, fake_out, real_out = d_main_loss(ctx.nets["G"], self._d(ctx), ctx.batch, z, z2, c, u, r,
                                                self.cfg.style_mixing)
-        return loss, {"D_real": real_out.mean(), "D_fake": fake_out.mean()}
+        return loss, {"D_real": real_out.mean(), "D_fake": fake_out.mean(), **self.augmenter.observe(real_out)}
 
     def d_reg(self, ctx: Context):
-        D, n = ctx.nets["D"], ctx.batch.shape[0]
+        D, n = self._d(ctx), ctx.batch.shape[0]
         c = self.onehot(ctx.labels, n, ctx.device, ctx.batch.dtype)
         return losses.r1_penalty(lambda x: D(x, c), ctx.batch, self.cfg.r1_gamma)
 
     def load_state_dict(self, state):
-        self.state = {"pl_mean": torch.as_tensor(state.get("pl_mean", 0.0), dtype=torch.float32)}
+        self.state = {"pl_mean": torch.as_tensor(state.get("pl_mean", 0.0), dtype=torch.float32),
+                      **({"ada": state["ada"]} if "ada" in state else {})}
 
     # -- sampling --------------------------------------------------------------------------------------
     def generate(self, G, z, labels=None, trunc=None, noise_mode="const"):
