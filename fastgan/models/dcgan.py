@@ -15,7 +15,7 @@ reference DCGAN: G 3,576,704 and D 2,765,568 parameters.  Channels double at
 every halving of the resolution: D has ``width * 2^i`` channels at scale i and G
 mirrors it.  The critic's normalisation is an option (``norm``: ``batch`` as in
 the paper, ``layer`` or ``none`` for WGAN-GP, whose penalty is per sample), used
-by the ``wgan`` families.
+by the ``wgan`` families.  Fine-tuning from a checkpoint: :mod:`.finetune`.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from torch import nn
 
 from ..family import GAN, GANRecipe
 from ._common import init_normal
+from .finetune import FineTune, FinetuneRecipe
 
 __all__ = ["Generator", "Discriminator", "DCGANRecipe", "DCGAN", "NORMS", "check_resolution"]
 
@@ -92,7 +93,7 @@ class Discriminator(nn.Module):
 
 
 @dataclasses.dataclass
-class DCGANRecipe(GANRecipe):
+class DCGANRecipe(GANRecipe, FinetuneRecipe):
     z_dim: int = 100
     width: int = 64              # G's last / D's first feature maps; doubled at every halving
     resolution: int = 64         # 32 or 64 in the paper's spirit; any power of two >= 16
@@ -105,7 +106,7 @@ class DCGANRecipe(GANRecipe):
     betas: tuple[float, float] = (0.5, 0.999)
 
 
-class DCGAN(GAN):
+class DCGAN(FineTune, GAN):
     name = "dcgan"
     Recipe = DCGANRecipe
     description = "Radford et al.'s DCGAN at 32/64 px (--set resolution=32); any image data, resized"
@@ -123,7 +124,7 @@ class DCGAN(GAN):
             raise ValueError(f"{self.name} needs 1- or 3-channel {r}x{r} images, the data has shape "
                              f"{tuple(data.shape)}")
 
-    def build(self):
+    def networks(self):
         r, c = self.recipe, self.data.shape[0]
         return {"G": Generator(r.z_dim, r.width, r.resolution, c),
                 "D": Discriminator(r.width, r.resolution, c, r.norm)}

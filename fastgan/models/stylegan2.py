@@ -60,9 +60,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .. import losses
-from ..family import Context, Family, Phase, Recipe
+from ..family import Context, Family, Phase
 from ..family.augment import Augmenter
 from ..family.sampling import parse_seeds, seed_latents, truncation_images
+from .finetune import FineTune, FinetuneRecipe
 from .stylegan2_networks import Discriminator, Generator
 
 __all__ = ["StyleGAN2Recipe", "StyleGAN2", "PRESETS", "mix_styles", "g_main_loss", "d_main_loss",
@@ -82,7 +83,7 @@ PRESETS = {
 
 
 @dataclasses.dataclass
-class StyleGAN2Recipe(Recipe):
+class StyleGAN2Recipe(FinetuneRecipe):
     batch: int = 16
     kimg: float = 10.0
     ema_kimg: float = 1.0
@@ -172,7 +173,7 @@ def d_main_loss(G, D, real, z, z2, c, u, r, prob: float):
 
 
 # ------------------------------------------------------------------------------ the family
-class StyleGAN2(Family):
+class StyleGAN2(FineTune, Family):
     name = "stylegan2"
     Recipe = StyleGAN2Recipe
     description = "StyleGAN2 (skip G, resnet D, R1, path length, style mixing) on the fused ops"
@@ -181,6 +182,7 @@ class StyleGAN2(Family):
     generate_modes = ("style-mix", "interpolate")
     truncation_psis = (1.0, 0.7, 0.5, 0.0)   # columns of the truncation grid of the final snapshot
     truncation_rows = 8                       # its rows: seeds 0..7
+    finetune_methods = ("full", "freezed", "scale-shift", "l2sp", "minegan")
 
     def __init__(self, recipe, data):
         self.cfg = recipe.resolved() if isinstance(recipe, StyleGAN2Recipe) else None
@@ -202,7 +204,7 @@ class StyleGAN2(Family):
         if self.cfg.cond and not data.num_classes:
             raise ValueError("stylegan2: cond=true needs labelled data")
 
-    def build(self):
+    def networks(self):
         c, ch = self.cfg, self.data.shape[0]
         clamp = c.conv_clamp or None
         G = Generator(c.z_dim, self.c_dim, c.w_dim, c.resolution, ch, c.mapping_layers, c.channel_base,
@@ -255,7 +257,8 @@ class StyleGAN2(Family):
     # -- losses --------------------------------------------------------------------------------------
     def g_main(self, ctx: Context):
         z, z2, c, u, r = self._mix_args(ctx, ctx.batch.shape[0])
-        return g_main_loss(ctx.nets["G"], self._d(ctx), z, z2, c, u, r, self.cfg.style_mixing)
+        return self._with_penalty(g_main_loss(ctx.nets["G"], self._d(ctx), z, z2, c, u, r, self.cfg.style_mixing),
+                                  ctx, "G")
 
     def g_reg(self, ctx: Context):
         G, cfg = ctx.nets["G"], self.cfg
@@ -272,7 +275,8 @@ class StyleGAN2(Family):
         z, z2, c, u, r = self._mix_args(ctx, ctx.batch.shape[0])
         loss, fake_out, real_out = d_main_loss(ctx.nets["G"], self._d(ctx), ctx.batch, z, z2, c, u, r,
                                                self.cfg.style_mixing)
-        return loss, {"D_real": real_out.mean(), "D_fake": fake_out.mean(), **self.augmenter.observe(real_out)}
+        return self._with_penalty((loss, {"D_real": real_out.mean(), "D_fake": fake_out.mean(),
+                                          **self.augmenter.observe(real_out)}), ctx, "D")
 
     def d_reg(self, ctx: Context):
         D, n = self._d(ctx), ctx.batch.shape[0]

@@ -65,6 +65,12 @@ def register(subparsers) -> None:
     t.add_argument("--skip-bad-files", action="store_true", help="skip unreadable/mismatched files and count them")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--list-models", action="store_true", help="list the model families and exit")
+    t.add_argument("--init-from", default=None, metavar="CKPT", help="initialise the networks from this checkpoint "
+                   "or run directory (the recipe's init)")
+    t.add_argument("--finetune", default=None, help="fine-tuning method of families that have one: full | freezed | "
+                   "scale-shift | l2sp | distill | minegan (see fastgan.models.finetune)")
+    t.add_argument("--augment", default=None, choices=("none", "diffaug", "ada"),
+                   help="augmentation of every image D sees (the recipe's augment)")
     t.set_defaults(func=cmd_train)
 
     g = subparsers.add_parser("generate", help="images from a checkpoint", epilog=_GENERATE_EPILOG,
@@ -111,6 +117,9 @@ def _overrides(args) -> dict:
             ov[key] = getattr(args, flag)
     if getattr(args, "loss", None) is not None:
         ov["model.loss"] = args.loss
+    for flag, key in (("init_from", "model.init"), ("finetune", "model.finetune"), ("augment", "model.augment")):
+        if getattr(args, flag, None) is not None:
+            ov[key] = getattr(args, flag)
     if getattr(args, "overwrite", False):
         ov["run.overwrite"] = True
     if getattr(args, "no_progress", False):
