@@ -1,0 +1,232 @@
+"""``icgan``: instance-conditioned GAN (Casanova et al., 2021) on the DCGAN backbone.
+
+* **Instance features** h_i = f(x_i) / |f(x_i)| from a frozen feature network: by default the
+  shipped digits classifier's 128-d penultimate layer (``fastgan.nn.digits``); any module
+  ``images -> [N, F]`` (or ``-> (features, ...)``) through :meth:`ICGAN.with_features`.
+* **Neighbourhoods**: A_i holds the ``k`` nearest neighbours of x_i by cosine similarity
+  (x_i itself included), computed exactly in row chunks: O(N^2 F) time, O(N chunk) memory,
+  fine to some 10^5 images; beyond that an approximate index would be needed.
+* **Stored instances**: ``num_instances`` of them, ``uniform`` (a random subset) or
+  ``kmeans`` (the data point nearest to each k-means centre of the features, scikit-learn).
+  Their features are a buffer ``G.bank`` (saved in checkpoints), so a generator loaded
+  from a checkpoint samples around its instances.
+* **Training**: a batch draws stored instances i uniformly and, for each, a real image
+  uniformly from A_i; G(z, h_i) and D(x, h_i).  G's input is [z, W_e h]; D is DCGAN's
+  with a projection head: D(x, h) = w^T phi(x) + <W_p h, phi(x)>.
+* **Instance swapping**: :func:`generate_around` generates around any image (in the data
+  or not) from its features.
+
+Every option of ``dcgan`` applies (loss, augmentation, fine-tuning ...).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import data as fdata
+from ..nn.digits import DigitsFeatures
+from .dcgan import DCGAN, DCGANRecipe, Discriminator, Generator
+
+__all__ = ["ICGANRecipe", "ICGAN", "ICGenerator", "ICDiscriminator", "instance_features", "neighbourhoods",
+           "select_instances", "InstanceDataset", "generate_around", "SELECTIONS"]
+
+SELECTIONS = ("kmeans", "uniform")
+
+
+def instance_features(images: torch.Tensor, net: nn.Module, batch: int = 500) -> torch.Tensor:
+    """L2-normalised features [N, F] of ``images`` (uint8 or float in [-1, 1]) under ``net``."""
+    out = []
+    with torch.no_grad():
+        for chunk in images.split(batch):
+            f = net(chunk)
+            f = f[0] if isinstance(f, (tuple, list)) else f
+            out.append(F.normalize(f.float().flatten(1), dim=1))
+    return torch.cat(out)
+
+
+def neighbourhoods(features: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
+    """Indices [N, k] of each row's k nearest rows by cosine similarity (itself first)."""
+    n = features.shape[0]
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
+        raise ValueError(f"k must be an int in [1, {n}] (the data set has {n} items), got {k!r}")
+    f = F.normalize(features.double(), dim=1)
+    out = []
+    for lo in range(0, n, chunk):
+        sim = f[lo:lo + chunk] @ f.T
+        rows = torch.arange(lo, min(lo + chunk, n))
+        sim[torch.arange(len(rows)), rows] = float("inf")   # itself first, even with duplicates
+        out.append(sim.topk(k, dim=1).indices)
+    return torch.cat(out)
+
+
+def select_instances(features: torch.Tensor, m: int, method: str = "kmeans", seed: int = 0) -> torch.Tensor:
+    """Indices of ``m`` stored instances: a uniform random subset, or the data point nearest to
+    each of ``m`` k-means centres (distinct points; scikit-learn's KMeans, n_init=1)."""
+    n = features.shape[0]
+    if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= n:
+        raise ValueError(f"num_instances must be an int in [1, {n}] (the data set has {n} items), got {m!r}")
+    if method == "uniform":
+        return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:m].sort().values
+    if method != "kmeans":
+        raise ValueError(f"instance selection must be one of {SELECTIONS}, got {method!r}")
+    from sklearn.cluster import KMeans   # heavy optional import, needed only for this selection
+    x = features.double().numpy()
+    centres = KMeans(n_clusters=m, n_init=1, random_state=seed).fit(x).cluster_centers_
+    d = ((centres[:, None, :] - x[None, :, :]) ** 2).sum(-1) if n * m <= 10**7 else None
+    chosen: list[int] = []
+    taken = np.zeros(n, dtype=bool)
+    for j in range(m):
+        dj = d[j] if d is not None else ((x - centres[j]) ** 2).sum(1)
+        dj = np.where(taken, np.inf, dj)
+        i = int(dj.argmin())
+        taken[i] = True
+        chosen.append(i)
+    return torch.tensor(sorted(chosen), dtype=torch.long)
+
+
+class InstanceDataset:
+    """A data set of stored instances: ``get_batch(idx)`` gives, per stored instance, a real image
+    drawn uniformly from its neighbourhood, the instance's features and its index."""
+
+    def __init__(self, base, features, neighbours, instances):
+        self.base, self.neighbours, self.instances = base, neighbours, instances
+        self.bank = features[instances].float()
+        self.shape = tuple(base.shape)
+        self.num_classes = len(instances)          # "labels" are indices into the bank
+        self.name = f"{getattr(base, 'name', 'data')}-instances"
+
+    def __len__(self):
+        return len(self.instances)
+
+    def describe(self):
+        return (f"{len(self.instances)} stored instances of {len(self.neighbours)} images, "
+                f"{self.neighbours.shape[1]} neighbours each")
+
+    def get_batch(self, idx):
+        nb = self.neighbours[self.instances[idx]]
+        pick = torch.randint(0, nb.shape[1], (len(idx),))
+        images, _ = self.base.get_batch(nb[torch.arange(len(idx)), pick])
+        return {"image": images, "h": self.bank[idx], "instance": idx.clone()}
+
+
+class ICGenerator(nn.Module):
+    """G(z, h): DCGAN's generator on [z, W_e h]; integer h picks rows of the stored ``bank``."""
+
+    def __init__(self, z_dim, feat_dim, embed_dim, num_instances, width, resolution, channels):
+        super().__init__()
+        self.z_dim = z_dim
+        self.register_buffer("bank", torch.zeros(num_instances, feat_dim))
+        self.embed = nn.Linear(feat_dim, embed_dim)
+        self.body = Generator(z_dim + embed_dim, width, resolution, channels)
+
+    def forward(self, z, h):
+        if not h.is_floating_point():
+            h = self.bank[h.long()]
+        return self.body(torch.cat([z, self.embed(h.to(z.dtype))], dim=1))
+
+
+class ICDiscriminator(nn.Module):
+    """D(x, h) = w^T phi(x) + <W_p h, phi(x)> with DCGAN's discriminator as phi and w."""
+
+    def __init__(self, feat_dim, width, resolution, channels, norm):
+        super().__init__()
+        self.body = Discriminator(width, resolution, channels, norm)
+        last = self.body.net[-2]
+        self.project = nn.Linear(feat_dim, last.in_channels * last.kernel_size[0] * last.kernel_size[1], bias=False)
+
+    def forward(self, x, h):
+        phi = self.body.net[:-2](x)
+        out = self.body.net[-2:](phi)
+        return out + (self.project(h.to(phi.dtype)) * phi.flatten(1)).sum(1, keepdim=True)
+
+
+@dataclasses.dataclass
+class ICGANRecipe(DCGANRecipe):
+    k: int = 50                       # neighbourhood size (the paper: 50; 5 on long-tail data)
+    num_instances: int = 1000         # stored instances
+    selection: str = "kmeans"         # kmeans | uniform
+    embed_dim: int = 64               # size of W_e h in G's input
+    features: str = "digits"          # the feature network: digits (or ICGAN.with_features(module))
+
+
+class ICGAN(DCGAN):
+    name = "icgan"
+    Recipe = ICGANRecipe
+    conditional = True
+    description = "IC-GAN (Casanova et al.): G(z, h), D(x, h) on instance features and k-NN neighbourhoods"
+    presets = {"cpu": {"resolution": 32, "width": 16, "z_dim": 64, "batch": 32, "k": 20, "num_instances": 200,
+                       "embed_dim": 32}}
+    feature_net: nn.Module | None = None      # set by with_features
+
+    @classmethod
+    def with_features(cls, module: nn.Module) -> type:
+        """This family with ``module`` (images -> features) instead of the digits classifier."""
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+        return type(cls.__name__, (cls,), {"feature_net": module.eval().requires_grad_(False)})
+
+    @classmethod
+    def features_module(cls, recipe) -> nn.Module:
+        if cls.feature_net is not None:
+            return cls.feature_net
+        if recipe.features != "digits":
+            raise ValueError(f"features must be 'digits' (or pass a module with ICGAN.with_features), "
+                             f"got {recipe.features!r}")
+        return DigitsFeatures()
+
+    @classmethod
+    def make_dataset(cls, spec, recipe, **options):
+        base = fdata.make_dataset(spec, **options)
+        if len(base) == 0:
+            raise ValueError(f"data set {spec!r} is empty")
+        images = base.get_batch(torch.arange(len(base)))[0]
+        feats = instance_features(images, cls.features_module(recipe))
+        nbrs = neighbourhoods(feats, recipe.k)
+        inst = select_instances(feats, recipe.num_instances, recipe.selection)
+        return InstanceDataset(base, feats, nbrs, inst)
+
+    def __init__(self, recipe, data):
+        super().__init__(recipe, data)
+        self._bank = None
+        net = self.feature_net
+        self.feat_dim = DigitsFeatures.feature_dim if net is None else getattr(net, "feature_dim", None)
+
+    def make_loader(self, dataset, batch, *, seed, rank, world):
+        bank = getattr(dataset, "bank", None)
+        if bank is None:
+            raise ValueError("icgan trains on the data set of its make_dataset (a name or path given to --data)")
+        self._bank, self.feat_dim = bank, bank.shape[1]
+        return None
+
+    def networks(self):
+        r, c = self.recipe, self.data.shape[0]
+        if self.feat_dim is None:
+            raise ValueError("icgan: the feature size is unknown; give the feature module a feature_dim attribute")
+        G = ICGenerator(r.z_dim, self.feat_dim, r.embed_dim, r.num_instances, r.width, r.resolution, c)
+        if self._bank is not None:
+            G.bank.copy_(self._bank)
+        return {"G": G, "D": ICDiscriminator(self.feat_dim, r.width, r.resolution, c, r.norm)}
+
+    def prepare(self, batch, labels, device):
+        images = batch["image"].to(device=device, dtype=torch.float32) * (2.0 / 255.0) - 1.0
+        return images, batch["h"].to(device)
+
+
+@torch.no_grad()
+def generate_around(family: ICGAN, G: ICGenerator, images: torch.Tensor, n: int = 8, seed: int = 0,
+                    features: nn.Module | None = None) -> torch.Tensor:
+    """``n`` samples around each of ``images`` ([M, C, H, W], uint8 or float in [-1, 1]):
+    [M * n, C, H, W], the samples of image j at rows j*n .. j*n+n-1."""
+    if images.ndim != 4:
+        raise ValueError(f"images must be [M, C, H, W], got shape {tuple(images.shape)}")
+    dev = G.bank.device
+    h = instance_features(images.cpu(), features or family.features_module(family.recipe)).to(dev)
+    z = torch.randn(len(images) * n, family.recipe.z_dim, generator=torch.Generator().manual_seed(seed)).to(dev)
+    return G(z, h.repeat_interleave(n, dim=0))
+
+
+FAMILIES = (ICGAN,)

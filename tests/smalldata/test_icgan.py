@@ -1,0 +1,122 @@
+"""IC-GAN: neighbourhoods against scikit-learn, instance selection, conditioning, the family."""
+import numpy as np
+import pytest
+import torch
+from sklearn.neighbors import NearestNeighbors
+from torch import nn
+
+from fastgan import models
+from fastgan.models.icgan import (ICGAN, ICDiscriminator, ICGenerator, InstanceDataset, generate_around,
+                                  instance_features, neighbourhoods, select_instances)
+from fastgan.train import Trainer
+
+QUIET = {"run.progress": False, "run.tensorboard": False, "run.threads": 1, "run.fid": False}
+
+
+@pytest.mark.parametrize("n, f, k", [(37, 5, 6), (64, 9, 1), (23, 4, 23)])
+def test_neighbourhoods_match_sklearn(n, f, k):
+    x = torch.randn(n, f, dtype=torch.float64)
+    got = neighbourhoods(x, k, chunk=10)
+    dist, want = NearestNeighbors(n_neighbors=k, metric="cosine").fit(x.numpy()).kneighbors(x.numpy())
+    assert (got[:, 0] == torch.arange(n)).all()
+    np.testing.assert_array_equal(np.sort(got.numpy(), 1), np.sort(want, 1))
+
+
+def test_k_and_instances_larger_than_the_data():
+    x = torch.randn(10, 3)
+    with pytest.raises(ValueError, match=r"k must be an int in \[1, 10\]"):
+        neighbourhoods(x, 11)
+    with pytest.raises(ValueError, match=r"num_instances must be an int in \[1, 10\]"):
+        select_instances(x, 12, "uniform")
+    with pytest.raises(ValueError, match="selection"):
+        select_instances(x, 2, "random")
+
+
+def test_select_instances():
+    centres = torch.tensor([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0]])
+    x = (centres.repeat_interleave(20, 0) + 0.1 * torch.randn(60, 3))[torch.randperm(60)]
+    km = select_instances(x, 3, "kmeans")
+    blob = x[km].argmax(1)
+    assert sorted(blob.tolist()) == [0, 1, 2]   # one instance per cluster
+    # and it is the point nearest its blob's centre of mass
+    for i in km.tolist():
+        members = x[x.argmax(1) == x[i].argmax()]
+        assert i == int(((x - members.mean(0)) ** 2).sum(1).argmin())
+    u = select_instances(x, 17, "uniform", seed=3)
+    assert len(set(u.tolist())) == 17 and u.max() < 60
+
+
+class Indexed:
+    """Images whose pixels hold their own index (to check which image a batch took)."""
+
+    shape, name, num_classes = (1, 4, 4), "indexed", 0
+
+    def __len__(self):
+        return 30
+
+    def get_batch(self, idx):
+        return idx.view(-1, 1, 1, 1).expand(-1, 1, 4, 4).to(torch.uint8), torch.zeros(len(idx), dtype=torch.long)
+
+
+def test_instance_batches_come_from_the_neighbourhoods():
+    feats = torch.nn.functional.normalize(torch.randn(30, 6), dim=1)
+    nbrs = neighbourhoods(feats, 4)
+    inst = select_instances(feats, 7, "uniform")
+    ds = InstanceDataset(Indexed(), feats, nbrs, inst)
+    idx = torch.tensor([0, 3, 6, 6, 6, 6, 2])
+    got = ds.get_batch(idx)
+    for row, i in enumerate(idx.tolist()):
+        assert int(got["image"][row, 0, 0, 0]) in nbrs[inst[i]].tolist()
+        torch.testing.assert_close(got["h"][row], feats[inst[i]])
+
+
+def test_conditioning_generator_bank_and_projection_discriminator():
+    G = ICGenerator(z_dim=5, feat_dim=7, embed_dim=3, num_instances=4, width=4, resolution=16, channels=1)
+    G.bank.copy_(torch.randn(4, 7))
+    G.eval()
+    z, idx = torch.randn(3, 5), torch.tensor([2, 0, 3])
+    torch.testing.assert_close(G(z, idx), G(z, G.bank[idx]))
+    D = ICDiscriminator(feat_dim=7, width=4, resolution=16, channels=1, norm="none")
+    x, h = torch.randn(3, 1, 16, 16).contiguous(memory_format=torch.channels_last), torch.randn(3, 7)
+    phi = x
+    for layer in list(D.body.net)[:-2]:
+        phi = layer(phi)
+    head = torch.nn.functional.conv2d(phi, D.body.net[-2].weight).flatten(1)
+    want = head + (phi.flatten(1) @ D.project.weight * h).sum(1, keepdim=True)
+    torch.testing.assert_close(D(x, h), want)
+
+
+class TinyFeatures(nn.Module):
+    feature_dim = 128
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(16 * 16, 128)
+
+    def forward(self, x):
+        x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
+        return self.fc(torch.nn.functional.interpolate(x.float(), size=(16, 16)).flatten(1))
+
+
+def test_family_trains_saves_its_bank_and_generates_around_an_image(tmp_path):
+    fam = ICGAN.with_features(TinyFeatures())
+    out = str(tmp_path / "run")
+    tr = Trainer(fam, "digits", overrides={**QUIET, "out": out, "batch": 8, "resolution": 16, "width": 4,
+                                           "z_dim": 8, "embed_dim": 4, "k": 5, "num_instances": 12,
+                                           "selection": "kmeans", "max_steps": 2})
+    tr.fit()
+    bank = tr.nets["G"].bank.clone()
+    feats = instance_features(tr.dataset.base.get_batch(tr.dataset.instances)[0], TinyFeatures())
+    torch.testing.assert_close(bank, feats)
+    family, G = models.load_generator(out)
+    torch.testing.assert_close(G.bank, bank)
+    samples = family.generate(G, torch.randn(5, 8), family.sample_labels(5))
+    assert samples.shape == (5, 1, 16, 16) and samples.abs().max() <= 1
+    # instance swapping: any image, in the data or not
+    new = torch.rand(2, 1, 16, 16) * 2 - 1
+    around = generate_around(family, G, new, n=3, features=TinyFeatures())
+    assert around.shape == (6, 1, 16, 16)
+    z = torch.randn(6, 8, generator=torch.Generator().manual_seed(0))[:3]
+    h = instance_features(new[:1], TinyFeatures())
+    torch.testing.assert_close(around[:3], G(z, h.expand(3, -1)))
