@@ -25,14 +25,16 @@ import dataclasses
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from .. import data as fdata
+from ..data import save_grid
 from ..nn.digits import DigitsFeatures
 from .dcgan import DCGAN, DCGANRecipe, Discriminator, Generator
 
 __all__ = ["ICGANRecipe", "ICGAN", "ICGenerator", "ICDiscriminator", "instance_features", "neighbourhoods",
-           "select_instances", "InstanceDataset", "generate_around", "SELECTIONS"]
+           "select_instances", "InstanceDataset", "generate_around", "load_image", "SELECTIONS"]
 
 SELECTIONS = ("kmeans", "uniform")
 
@@ -161,6 +163,7 @@ class ICGAN(DCGAN):
     presets = {"cpu": {"resolution": 32, "width": 16, "z_dim": 64, "batch": 32, "k": 20, "num_instances": 200,
                        "embed_dim": 32}}
     feature_net: nn.Module | None = None      # set by with_features
+    generate_modes = ("instance",)
 
     @classmethod
     def with_features(cls, module: nn.Module) -> type:
@@ -211,9 +214,38 @@ class ICGAN(DCGAN):
             G.bank.copy_(self._bank)
         return {"G": G, "D": ICDiscriminator(self.feat_dim, r.width, r.resolution, c, r.norm)}
 
+    def render(self, G, mode, out, *, instance=None, seeds=(), **_):
+        """``instance``: a grid of the image file ``instance`` (first, as G sees its size) and
+        ``len(seeds)`` samples around it (the seed list gives the count; the latents come from
+        the first seed)."""
+        if mode != "instance":
+            return super().render(G, mode, out)
+        if not instance or not isinstance(instance, str):
+            raise ValueError("--instance needs an image file")
+        image = load_image(instance, self.data.shape)
+        n = max(len(seeds), 1)
+        samples = generate_around(self, G, image, n=n, seed=int(seeds[0]) if len(seeds) else 0)
+        save_grid(torch.cat([image.to(samples.device), samples]).float().cpu(), out)
+        return f"{n} samples around {instance} (the first image of the grid)"
+
     def prepare(self, batch, labels, device):
         images = batch["image"].to(device=device, dtype=torch.float32) * (2.0 / 255.0) - 1.0
         return images, batch["h"].to(device)
+
+
+def load_image(path: str, shape) -> torch.Tensor:
+    """An image file as a [1, C, H, W] tensor in [-1, 1] of the data's ``shape`` (C, H, W)."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"instance must be an image path, got {path!r}")
+    try:
+        img = Image.open(path)
+        img.load()
+    except (OSError, ValueError) as e:
+        raise ValueError(f"instance: cannot read image {path!r}: {e}") from None
+    c, h, w = shape
+    img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+    a = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).reshape(h, w, c).permute(2, 0, 1)
+    return (a / 127.5 - 1).unsqueeze(0)
 
 
 @torch.no_grad()

@@ -88,6 +88,8 @@ def register(subparsers) -> None:
                       help="truncation grid: rows = seeds, columns = these psi values (e.g. 1,0.7,0.5,0)")
     mode.add_argument("--style-mix", default=None, metavar="ROWSEEDS:COLSEEDS",
                       help="stylegan2 style-mixing grid, e.g. 0-4:10-15 (see --styles)")
+    mode.add_argument("--instance", default=None, metavar="IMAGE",
+                      help="instance-conditioned models (icgan): --n samples around this image file")
     mode.add_argument("--interpolate", action="store_true",
                       help="stylegan2: an animated GIF walking through the seeds' ws and back (--frames per seed)")
     g.add_argument("--styles", default="0-3", help="--style-mix: layers (ws) taken from the column seeds "
@@ -205,7 +207,8 @@ def cmd_generate(args) -> int:
     psi = 1.0 if args.trunc is None else args.trunc
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
-    mode = "style-mix" if args.style_mix else "interpolate" if args.interpolate else None
+    mode = ("style-mix" if args.style_mix else "interpolate" if args.interpolate
+            else "instance" if args.instance else None)
     if mode is not None:
         if mode not in family.generate_modes:
             having = [n for n in models.names() if mode in models.get(n).generate_modes]
@@ -215,7 +218,7 @@ def cmd_generate(args) -> int:
             raise ValueError("--interpolate does not take --labels (a conditional model interpolates class 0)")
         what = family.render(G, mode, out, spec=args.style_mix, seeds=seeds, styles=parse_seeds(args.styles),
                              psi=psi, frames=args.frames, duration=args.duration,
-                             labels=_label_list(family, args.labels))
+                             labels=_label_list(family, args.labels), instance=args.instance)
         print(f"wrote {what} from {args.ckpt} to {out}")
         return 0
 

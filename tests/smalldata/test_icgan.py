@@ -120,3 +120,21 @@ def test_family_trains_saves_its_bank_and_generates_around_an_image(tmp_path):
     z = torch.randn(6, 8, generator=torch.Generator().manual_seed(0))[:3]
     h = instance_features(new[:1], TinyFeatures())
     torch.testing.assert_close(around[:3], G(z, h.expand(3, -1)))
+
+
+def test_generate_instance_from_the_command_line(tmp_path, capsys):
+    from PIL import Image
+
+    from fastgan.cli import main
+    fam = ICGAN.with_features(TinyFeatures())
+    out = str(tmp_path / "run")
+    Trainer(fam, "digits", overrides={**QUIET, "out": out, "batch": 8, "resolution": 16, "width": 4, "z_dim": 8,
+                                      "embed_dim": 4, "k": 3, "num_instances": 6, "selection": "uniform",
+                                      "max_steps": 1}).fit()
+    img = tmp_path / "seven.png"
+    Image.fromarray((np.random.rand(20, 24) * 255).astype(np.uint8)).save(img)
+    grid = str(tmp_path / "around.png")
+    assert main(["generate", "--ckpt", out, "--instance", str(img), "--n", "5", "--out", grid]) == 0
+    assert Image.open(grid).size[0] > 16 * 3
+    assert main(["generate", "--ckpt", out, "--instance", str(tmp_path / "none.png"), "--out", grid]) != 0
+    assert "instance: cannot read image" in capsys.readouterr().err
