@@ -265,7 +265,8 @@ def ada_augment(x: torch.Tensor, p: float, draw=None, geometric: bool = True, co
 class ADAController:
     """ADA's probability p, steered by r_t = E[sign(D(real))] towards ``target``: every
     ``interval`` updates, p moves by sign(r_t - target) * (images since the last adjustment)
-    / (``speed_kimg`` * 1000), clamped to [0, 1] (p can go from 0 to 1 in ``speed_kimg``)."""
+    / (``speed_kimg`` * 1000), clamped to [0, 1] (p can go from 0 to 1 in ``speed_kimg``).
+    Under torch.distributed the sums cover all processes, so every process keeps the same p."""
 
     def __init__(self, target: float = 0.6, speed_kimg: float = 500.0, interval: int = 4, p: float = 0.0):
         if not 0 <= target <= 1:
@@ -281,9 +282,14 @@ class ADAController:
     def update(self, real_logits: torch.Tensor) -> float:
         """Accumulate sign(D(real)) of one batch; adjust p every ``interval`` calls; returns p."""
         d = real_logits.detach()
-        self.sign_sum += float(torch.sign(d).sum())
-        self.count += d.numel()
-        self.nimg += d.shape[0]
+        tot = torch.stack([torch.sign(d).sum().double(), torch.tensor(float(d.numel()), dtype=torch.float64,
+                                                                          device=d.device),
+                           torch.tensor(float(d.shape[0]), dtype=torch.float64, device=d.device)])
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(tot)   # every process steers p from the global batch
+        self.sign_sum += float(tot[0])
+        self.count += int(tot[1])
+        self.nimg += int(tot[2])
         self.calls += 1
         if self.calls >= self.interval:
             self.last_rt = self.sign_sum / max(self.count, 1)
