@@ -14,7 +14,9 @@
   uniformly from A_i; G(z, h_i) and D(x, h_i).  G's input is [z, W_e h]; D is DCGAN's
   with a projection head: D(x, h) = w^T phi(x) + <W_p h, phi(x)>.
 * **Instance swapping**: :func:`generate_around` generates around any image (in the data
-  or not) from its features.
+  or not) from its features (``fastgan generate --ckpt RUN --instance IMAGE``).
+* **Class-conditional variant** (``classes`` > 0): h = [features, one-hot y] with y the class of
+  the image drawn from the neighbourhood, so a class can be swapped at inference.
 
 Every option of ``dcgan`` applies (loss, augmentation, fine-tuning ...).
 """
@@ -92,11 +94,22 @@ def select_instances(features: torch.Tensor, m: int, method: str = "kmeans", see
 
 class InstanceDataset:
     """A data set of stored instances: ``get_batch(idx)`` gives, per stored instance, a real image
-    drawn uniformly from its neighbourhood, the instance's features and its index."""
+    drawn uniformly from its neighbourhood, the conditioning h and the instance's index.  With
+    ``classes`` > 0 (the class-conditional variant) h = [features, one-hot class of the drawn image]
+    and the bank rows hold each instance's own class."""
 
-    def __init__(self, base, features, neighbours, instances):
+    def __init__(self, base, features, neighbours, instances, labels=None, classes: int = 0):
         self.base, self.neighbours, self.instances = base, neighbours, instances
-        self.bank = features[instances].float()
+        self.features, self.classes = features.float(), int(classes)
+        if self.classes:
+            if labels is None:
+                raise ValueError("the class-conditional IC-GAN (classes > 0) needs labelled data")
+            labels = torch.as_tensor(labels).long()
+            if labels.min() < 0 or labels.max() >= self.classes:
+                raise ValueError(f"classes={self.classes}, but the data has labels in "
+                                 f"[{int(labels.min())}, {int(labels.max())}]")
+        self.labels = labels
+        self.bank = self._h(instances, instances)
         self.shape = tuple(base.shape)
         self.num_classes = len(instances)          # "labels" are indices into the bank
         self.name = f"{getattr(base, 'name', 'data')}-instances"
@@ -111,8 +124,15 @@ class InstanceDataset:
     def get_batch(self, idx):
         nb = self.neighbours[self.instances[idx]]
         pick = torch.randint(0, nb.shape[1], (len(idx),))
-        images, _ = self.base.get_batch(nb[torch.arange(len(idx)), pick])
-        return {"image": images, "h": self.bank[idx], "instance": idx.clone()}
+        chosen = nb[torch.arange(len(idx)), pick]
+        images, _ = self.base.get_batch(chosen)
+        return {"image": images, "h": self._h(self.instances[idx], chosen), "instance": idx.clone()}
+
+    def _h(self, instances, class_of):
+        h = self.features[instances]
+        if not self.classes:
+            return h
+        return torch.cat([h, F.one_hot(self.labels[class_of], self.classes).float()], dim=1)
 
 
 class ICGenerator(nn.Module):
@@ -153,6 +173,7 @@ class ICGANRecipe(DCGANRecipe):
     selection: str = "kmeans"         # kmeans | uniform
     embed_dim: int = 64               # size of W_e h in G's input
     features: str = "digits"          # the feature network: digits (or ICGAN.with_features(module))
+    classes: int = 0                  # > 0: the class-conditional variant G(z, h, y) over this many classes
 
 
 class ICGAN(DCGAN):
@@ -186,17 +207,21 @@ class ICGAN(DCGAN):
         base = fdata.make_dataset(spec, **options)
         if len(base) == 0:
             raise ValueError(f"data set {spec!r} is empty")
-        images = base.get_batch(torch.arange(len(base)))[0]
+        images, labels = base.get_batch(torch.arange(len(base)))
         feats = instance_features(images, cls.features_module(recipe))
         nbrs = neighbourhoods(feats, recipe.k)
         inst = select_instances(feats, recipe.num_instances, recipe.selection)
-        return InstanceDataset(base, feats, nbrs, inst)
+        return InstanceDataset(base, feats, nbrs, inst, labels, recipe.classes)
 
     def __init__(self, recipe, data):
         super().__init__(recipe, data)
         self._bank = None
         net = self.feature_net
         self.feat_dim = DigitsFeatures.feature_dim if net is None else getattr(net, "feature_dim", None)
+        if recipe.classes < 0:
+            raise ValueError(f"classes must be >= 0, got {recipe.classes}")
+        if self.feat_dim is not None:
+            self.feat_dim += recipe.classes   # h = [features, one-hot class]
 
     def make_loader(self, dataset, batch, *, seed, rank, world):
         bank = getattr(dataset, "bank", None)
@@ -214,17 +239,19 @@ class ICGAN(DCGAN):
             G.bank.copy_(self._bank)
         return {"G": G, "D": ICDiscriminator(self.feat_dim, r.width, r.resolution, c, r.norm)}
 
-    def render(self, G, mode, out, *, instance=None, seeds=(), **_):
+    def render(self, G, mode, out, *, instance=None, seeds=(), **options):
         """``instance``: a grid of the image file ``instance`` (first, as G sees its size) and
         ``len(seeds)`` samples around it (the seed list gives the count; the latents come from
-        the first seed)."""
+        the first seed); the class-conditional variant takes the first of ``labels`` as its class."""
         if mode != "instance":
             return super().render(G, mode, out)
         if not instance or not isinstance(instance, str):
             raise ValueError("--instance needs an image file")
         image = load_image(instance, self.data.shape)
         n = max(len(seeds), 1)
-        samples = generate_around(self, G, image, n=n, seed=int(seeds[0]) if len(seeds) else 0)
+        labels = options.get("labels") or None
+        samples = generate_around(self, G, image, n=n, seed=int(seeds[0]) if len(seeds) else 0,
+                                  labels=labels[:1] if labels else None)
         save_grid(torch.cat([image.to(samples.device), samples]).float().cpu(), out)
         return f"{n} samples around {instance} (the first image of the grid)"
 
@@ -250,13 +277,23 @@ def load_image(path: str, shape) -> torch.Tensor:
 
 @torch.no_grad()
 def generate_around(family: ICGAN, G: ICGenerator, images: torch.Tensor, n: int = 8, seed: int = 0,
-                    features: nn.Module | None = None) -> torch.Tensor:
+                    features: nn.Module | None = None, labels=None) -> torch.Tensor:
     """``n`` samples around each of ``images`` ([M, C, H, W], uint8 or float in [-1, 1]):
-    [M * n, C, H, W], the samples of image j at rows j*n .. j*n+n-1."""
+    [M * n, C, H, W], the samples of image j at rows j*n .. j*n+n-1.  The class-conditional
+    variant takes one class per image in ``labels`` (any class: swapping the class of an instance)."""
     if images.ndim != 4:
         raise ValueError(f"images must be [M, C, H, W], got shape {tuple(images.shape)}")
     dev = G.bank.device
-    h = instance_features(images.cpu(), features or family.features_module(family.recipe)).to(dev)
+    h = instance_features(images.cpu(), features or family.features_module(family.recipe))
+    k = family.recipe.classes
+    if k:
+        y = torch.as_tensor(labels if labels is not None else [], dtype=torch.long).reshape(-1)
+        if len(y) != len(images) or y.min() < 0 or y.max() >= k:
+            raise ValueError(f"labels: the class-conditional model needs one class in [0, {k}) per image")
+        h = torch.cat([h, F.one_hot(y, k).float()], dim=1)
+    elif labels is not None:
+        raise ValueError("labels: this model is not class-conditional (classes = 0)")
+    h = h.to(dev)
     z = torch.randn(len(images) * n, family.recipe.z_dim, generator=torch.Generator().manual_seed(seed)).to(dev)
     return G(z, h.repeat_interleave(n, dim=0))
 

@@ -138,3 +138,34 @@ def test_generate_instance_from_the_command_line(tmp_path, capsys):
     assert Image.open(grid).size[0] > 16 * 3
     assert main(["generate", "--ckpt", out, "--instance", str(tmp_path / "none.png"), "--out", grid]) != 0
     assert "instance: cannot read image" in capsys.readouterr().err
+
+
+def test_class_conditional_variant_conditions_on_the_drawn_image_class():
+    feats = torch.nn.functional.normalize(torch.randn(30, 6), dim=1)
+    labels = torch.randint(0, 3, (30,))
+    nbrs = neighbourhoods(feats, 5)
+    inst = select_instances(feats, 8, "uniform")
+    ds = InstanceDataset(Indexed(), feats, nbrs, inst, labels, classes=3)
+    assert ds.bank.shape == (8, 9)
+    torch.testing.assert_close(ds.bank[:, 6:], torch.eye(3)[labels[inst]])
+    got = ds.get_batch(torch.arange(8))
+    drawn = got["image"][:, 0, 0, 0].long()
+    torch.testing.assert_close(got["h"][:, :6], feats[inst])
+    torch.testing.assert_close(got["h"][:, 6:], torch.eye(3)[labels[drawn]])
+    with pytest.raises(ValueError, match="labels in"):
+        InstanceDataset(Indexed(), feats, nbrs, inst, labels + 1, classes=3)
+
+
+def test_class_conditional_family_swaps_classes(tmp_path):
+    fam = ICGAN.with_features(TinyFeatures())
+    tr = Trainer(fam, "digits", overrides={**QUIET, "out": str(tmp_path / "c"), "batch": 8, "resolution": 16,
+                                           "width": 4, "z_dim": 8, "embed_dim": 4, "k": 3, "num_instances": 6,
+                                           "selection": "uniform", "classes": 10, "max_steps": 1})
+    tr.fit()
+    G = tr.nets["G"].eval()
+    img = torch.rand(1, 1, 16, 16) * 2 - 1
+    a = generate_around(tr.family, G, img, n=2, features=TinyFeatures(), labels=[3])
+    b = generate_around(tr.family, G, img, n=2, features=TinyFeatures(), labels=[7])
+    assert a.shape == (2, 1, 16, 16) and not torch.equal(a, b)
+    with pytest.raises(ValueError, match="one class in"):
+        generate_around(tr.family, G, img, n=2, features=TinyFeatures())
