@@ -1,4 +1,4 @@
-"""Direct eager dispatch of the registered fastgan ops (DESIGN §2.3; issue #3).
+"""Direct eager dispatch of the registered fastgan ops (docs/op_dispatch.md).
 
 Every fused op is a `torch.library.custom_op` (`fastgan::<name>`) with a fake impl and
 `register_autograd`: that is what torch.compile, export, vmap, FakeTensor and opcheck see, and

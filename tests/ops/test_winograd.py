@@ -1,4 +1,4 @@
-"""Winograd F(4x4, 3x3) convolution (fastgan.ops.winograd): values and gradients of every order against
+"""Winograd F(4x4, 3x3) convolution (fastgan.ops.cpu_conv.winograd): values and gradients of every order against
 PyTorch's direct convolution in float64, the float32 error bound, layouts, odd shapes and paddings, the
 transforms' adjoint identities, opcheck, torch.compile, the cpu backend's use of it, and bad input."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from fastgan.ops import _backend as B
-from fastgan.ops import winograd as W
+from fastgan.ops.cpu_conv import winograd as W
 
 from .helpers import LAYOUTS, randn
 
@@ -122,7 +122,7 @@ def test_pad_columns_written_zero_over_nan_memory(dtype, monkeypatch):
 
 def test_padded_cols_agree_with_the_kernels():
     """The Python allocation and the C++ zeroing use the same column count: past t, a multiple of 8, at most 8 more."""
-    cpp = W._native().wino_padded_cols
+    cpp = B.native_module().wino_padded_cols
     for t in list(range(0, 70)) + [255, 256, 257, 1023, 1024, 1728, 5000]:
         p = W.padded_cols(t)
         assert p == cpp(t) and p % 8 == 0 and t < p <= t + 8, (t, p)

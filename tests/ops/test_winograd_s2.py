@@ -1,4 +1,4 @@
-"""Stride-2 3x3 convolutions by output phase (fastgan.ops.winograd_s2): the transposed and the strided
+"""Stride-2 3x3 convolutions by output phase (fastgan.ops.cpu_conv.winograd_s2): the transposed and the strided
 convolution against PyTorch's direct ones in float64 (values, gradients, second order), the float32 error,
 layouts and odd shapes, the transforms' adjoint identities and zero pads, the weight transform against its
 formula, opcheck, torch.compile, the cpu backend's use of it in up=2 / down=2 layers, and bad input."""
@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from fastgan.ops import _backend as B
-from fastgan.ops import winograd_s2 as S
+from fastgan.ops.cpu_conv import winograd_s2 as S
 
 from .helpers import LAYOUTS, randn
 
