@@ -3,8 +3,8 @@
 - on CPU tensors under TRITON_INTERPRET=1, every `fastgan::<op>_triton` op runs eagerly and matches
   the float64 reference, forward and backward (the backward ops are triton_ops too);
 - traced as torch.compile traces (AOT autograd, fake CUDA tensors, no GPU needed, interpreter off),
-  forward and backward graphs hold the Triton kernels themselves (`triton_kernel_wrapper_functional`)
-  and no opaque fastgan op, so inductor can fuse around them.
+  the graph of every triton op, forward and backward ops alike, holds the Triton kernels themselves
+  (`triton_kernel_wrapper_functional`) and no opaque fastgan op, so inductor can fuse around them.
 """
 import os
 import subprocess
@@ -71,50 +71,68 @@ def test_triton_op_eager_matches_reference(case):
 
 
 _TRACE = r'''
+import math
 import torch
-torch.cuda.is_available = lambda: True  # fake CUDA tensors only: nothing runs on a device
 from torch._functorch.aot_autograd import aot_function
 from torch._subclasses.fake_tensor import FakeTensorMode
 from functorch.compile import make_boxed_func
 import fastgan.ops as O
+from fastgan.ops import _backend
 
+_backend.unavailable_reason = lambda backend, device_type: None  # fake CUDA tensors only: nothing runs
+ops = torch.ops.fastgan
 graphs = []
 def record(gm, example_inputs):
     graphs.append(gm.code)
     return make_boxed_func(gm.forward)
 
-def leaf(*shape):
-    return torch.empty(*shape, device="cuda").requires_grad_()
+def t(*shape):
+    return torch.empty(*shape, device="cuda")
 
+S = (4, 8, 5, 5)
 cases = {
-    "bias_act": lambda: ((leaf(4, 8, 5, 5), leaf(8)), lambda x, b: O.bias_act(x, b, act="lrelu", impl="triton")),
-    "pixel_norm": lambda: ((leaf(4, 8, 5, 5),), lambda x: O.pixel_norm(x, impl="triton")),
-    "minibatch_std": lambda: ((leaf(4, 8, 5, 5),), lambda x: O.minibatch_std(x, 2, 1, impl="triton")),
-    "grad_norm_penalty": lambda: ((leaf(4, 8, 5, 5),), lambda g: O.grad_norm_penalty(g, impl="triton")),
-    "lerp_samples": lambda: ((leaf(4, 8, 5, 5), leaf(4, 8, 5, 5)),
-                             lambda r, f: O.lerp_samples(r, f, torch.full((4,), 0.3, device="cuda"), impl="triton")),
-    "upsample2d": lambda: ((leaf(4, 8, 5, 5),),
-                           lambda x: O.upsample2d(x, O.setup_filter([1, 3, 3, 1]).cuda(), impl="triton")),
+    "bias_act": lambda: ((t(*S), t(8)), lambda x, b: O.bias_act(x, b, act="lrelu", impl="triton")),
+    "bias_act_grad": lambda: ((t(*S), t(*S), t(8)),
+                              lambda dy, x, b: ops.bias_act_grad_triton(dy, x, b, 1, "lrelu", 0.2, math.sqrt(2), -1.0,
+                                                                        1, "triton")[0]),
+    "pixel_norm": lambda: ((t(*S),), lambda x: O.pixel_norm(x, impl="triton")),
+    "pixel_norm_grad": lambda: ((t(*S), t(*S)), lambda dy, x: ops.pixel_norm_grad_triton(dy, x, 1, 1e-8, "triton")),
+    "minibatch_std": lambda: ((t(*S),), lambda x: O.minibatch_std(x, 2, 1, impl="triton")),
+    "minibatch_std_grad": lambda: ((t(4, 9, 5, 5), t(*S)),
+                                   lambda dy, x: ops.minibatch_std_grad_triton(dy, x, 2, 1, 1e-8, "triton")),
+    "grad_norm_penalty": lambda: ((t(*S),), lambda g: O.grad_norm_penalty(g, impl="triton")),
+    "grad_reduce_grad": lambda: ((t(4), t(4), t(*S)),
+                                 lambda dout, r, g: ops.grad_reduce_grad_triton(dout, None, r, g, "norm_penalty", 1.0,
+                                                                                False, 1, "triton")),
+    "lerp_samples": lambda: ((t(*S), t(*S), t(4)), lambda r, f, a: O.lerp_samples(r, f, a, impl="triton")),
+    "lerp_samples_grad": lambda: ((t(*S), t(*S), t(*S), t(4)),
+                                  lambda d, r, f, a: ops.lerp_samples_grad_triton(d, r, f, a, [True, True, True],
+                                                                                  "triton")[0]),
+    "upsample2d": lambda: ((t(*S), t(4)), lambda x, f: O.upsample2d(x, f, impl="triton")),
+    "modconv_epilogue": lambda: ((t(*S), t(4, 8), t(4, 25), t(8)),
+                                lambda c, d, n, b: ops.modconv_epilogue_triton(c, d, n, b, "lrelu", 0.2, math.sqrt(2),
+                                                                               -1.0, "triton")),
+    "modconv_epilogue_grad": lambda: ((t(*S), t(*S), t(4, 8), t(8)),
+                                     lambda dy, c, d, b: ops.modconv_epilogue_grad_triton(
+                                         dy, c, d, None, b, "lrelu", 0.2, math.sqrt(2), -1.0, "triton")[0]),
 }
-with FakeTensorMode():
-    leaves, fn = cases[CASE]()
-    out = aot_function(fn, fw_compiler=record, bw_compiler=record)(*leaves)
-    out.sum().backward()
-for g in graphs:
-    print("=== graph")
-    print(g)
+for name, make in cases.items():
+    graphs.clear()
+    with FakeTensorMode():
+        inputs, fn = make()
+        aot_function(fn, fw_compiler=record)(*inputs)
+    print(f"=== {name}")
+    print(graphs[0])
 '''
 
 
-@pytest.mark.parametrize("case", ["bias_act", "pixel_norm", "minibatch_std", "grad_norm_penalty", "lerp_samples",
-                                  "upsample2d"])
-def test_compile_sees_the_triton_kernels(case):
+def test_compile_sees_the_triton_kernels():
+    """One subprocess (TRITON_INTERPRET is read at import) traces every triton op's graph."""
     env = dict(os.environ, TRITON_INTERPRET="0", TORCH_LOGS="-all")
-    proc = subprocess.run([sys.executable, "-c", f"CASE = {case!r}\n" + _TRACE], env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", _TRACE], env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    graphs = proc.stdout.split("=== graph")[1:]
-    assert len(graphs) == 2, proc.stdout  # forward and backward
-    for g in graphs:
-        assert "triton_kernel_wrapper_functional" in g, g
-        assert "torch.ops.fastgan." not in g, g
+    graphs = dict(part.split("\n", 1) for part in proc.stdout.split("=== ")[1:])
+    assert len(graphs) == 13, sorted(graphs)
+    for name, graph in graphs.items():
+        assert "triton_kernel_wrapper_functional" in graph, (name, graph)
+        assert "torch.ops.fastgan." not in graph, (name, graph)

@@ -219,7 +219,7 @@ def test_bad_input():
 def test_direct_dispatch_is_bitwise_the_registered_ops():
     """The eager direct route (fastgan.ops._dispatch) and the registered ops give identical values and
     gradients of the first and second order."""
-    from fastgan.ops import _dispatch as D
+    from fastgan.ops import _dispatch
 
     def run():
         torch.manual_seed(10)
@@ -230,10 +230,10 @@ def test_direct_dispatch_is_bitwise_the_registered_ops():
         ggx, ggw = torch.autograd.grad(gx.square().sum() + gw.square().sum(), (x, w))
         return y, gx, gw, ggx, ggw
 
-    with D.use_direct_dispatch(True):
+    with _dispatch.use_direct_dispatch(True):
         direct = run()
     assert type(direct[0].grad_fn).__name__ == "fastgan::wino_outputBackward"
-    with D.use_direct_dispatch(False):
+    with _dispatch.use_direct_dispatch(False):
         registered = run()
     assert type(registered[0].grad_fn).__name__.startswith("GeneratedBackwardFor_fastgan_wino_output")
     for a, b in zip(direct, registered):

@@ -271,7 +271,7 @@ def test_bad_input():
 
 
 def test_direct_dispatch_is_bitwise_the_registered_ops():
-    from fastgan.ops import _dispatch as D
+    from fastgan.ops import _dispatch
 
     def run():
         torch.manual_seed(10)
@@ -281,9 +281,9 @@ def test_direct_dispatch_is_bitwise_the_registered_ops():
         gx, gw = torch.autograd.grad(y, (x, wt), torch.randn_like(y), create_graph=True)
         return (y, gx, gw, *torch.autograd.grad(gx.square().sum() + gw.square().sum(), (x, wt)))
 
-    with D.use_direct_dispatch(True):
+    with _dispatch.use_direct_dispatch(True):
         direct = run()
-    with D.use_direct_dispatch(False):
+    with _dispatch.use_direct_dispatch(False):
         registered = run()
     for a, b in zip(direct, registered):
         assert torch.equal(a, b)
