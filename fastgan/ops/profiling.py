@@ -7,7 +7,7 @@ fastgan.ops is imported). Ranges are emitted only while the switch is on *and* C
 - Every call of a fused op (the registered `fastgan::<name>` ops, forward and backward, on the
   direct eager route and through the dispatcher) runs inside `fastgan::<name>`.
 - `nvtx_range(name)` opens a range of one's own, e.g. per training phase; it is a no-op while the
-  switch is off.
+  switch is off (`nvtx_range(name, enabled)` decides for that range alone).
 
 Off, it costs nothing on the ops' eager fast path: the range is installed by replacing
 `DirectOp.__call__`, not by a test on every call (benchmarks/bench_dispatch.py measures it).
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import Optional
 
 import torch
 
@@ -59,11 +60,13 @@ def use_nvtx(enabled: bool = True):
 
 
 @contextlib.contextmanager
-def nvtx_range(name: str):
-    """An NVTX range named `name` around the block while ranges are active; otherwise nothing."""
+def nvtx_range(name: str, enabled: Optional[bool] = None):
+    """An NVTX range named `name` around the block while ranges are active (`enabled=None`: the
+    process switch; True/False: this range alone, still only when CUDA is available)."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
-    if not _active or torch.compiler.is_compiling():
+    on = _active if enabled is None else bool(enabled) and torch.cuda.is_available()
+    if not on or torch.compiler.is_compiling():
         yield
         return
     torch.cuda.nvtx.range_push(name)

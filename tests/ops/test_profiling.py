@@ -92,6 +92,17 @@ def test_nvtx_range_and_use_nvtx(nvtx):
     assert _balanced(nvtx) and not profiling.nvtx_enabled()
 
 
+def test_nvtx_range_enabled_overrides_the_switch(nvtx, monkeypatch):
+    with O.nvtx_range("forced", enabled=True):
+        pass
+    with O.use_nvtx(True), O.nvtx_range("skipped", enabled=False):
+        pass
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with O.nvtx_range("no cuda", enabled=True):
+        pass
+    assert nvtx == [("push", "forced"), ("pop",)]
+
+
 def test_kernel_error_pops_the_range(nvtx, monkeypatch):
     O.set_nvtx(True)
     op = _dispatch.DIRECT_OPS["fastgan::pixel_norm"]
