@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
 import fastgan.ops as O  # noqa: E402
-from fastgan.ops import _dispatch as D  # noqa: E402
+from fastgan.ops import _dispatch  # noqa: E402
 
 
 def _impl(name):
-    return D.DIRECT_OPS[f"fastgan::{name}"].impl
+    return _dispatch.DIRECT_OPS[f"fastgan::{name}"].impl
 
 
 def cases():
@@ -88,9 +88,9 @@ def main(argv=None):
             print(f"[dispatch] {label} {pas} ...", flush=True)
             with mode():
                 base = per_call_us(bare_call, args.calls, args.rounds) if bare_call else None
-                with D.use_direct_dispatch(True):
+                with _dispatch.use_direct_dispatch(True):
                     direct = per_call_us(call, args.calls, args.rounds)
-                with D.use_direct_dispatch(False):
+                with _dispatch.use_direct_dispatch(False):
                     registered = per_call_us(call, args.calls, args.rounds)
             rows.append([label, pas, "" if base is None else base, direct, registered,
                          "" if base is None else direct - base, "" if base is None else registered - base])

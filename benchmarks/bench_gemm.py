@@ -1,4 +1,4 @@
-"""fastgan's own float32 GEMM (fastgan.ops.gemm.bmm) against torch.bmm (MKL) at the Winograd shapes of the
+"""fastgan's own float32 GEMM (fastgan.ops.cpu_conv.gemm.bmm) against torch.bmm (MKL) at the Winograd shapes of the
 training benchmark, and the cpu backend's 1x1 convolution (one GEMM) against F.conv2d (oneDNN).
 
 Both contenders alternate call by call on the same operands, so a drift in this shared VM's speed hits
@@ -43,7 +43,7 @@ def _alternate(fns, rounds=15):
 
 
 def winograd_rows():
-    from fastgan.ops.gemm import bmm
+    from fastgan.ops.cpu_conv.gemm import bmm
 
     rows = []
     for p, o, i, t in WINOGRAD:
@@ -68,7 +68,7 @@ def winograd_rows():
 
 
 def conv1x1_rows():
-    from fastgan.ops.gemm import conv1x1
+    from fastgan.ops.cpu_conv.gemm import conv1x1
 
     rows = []
     for n, c, o, hw in CONV1X1:
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, HERE)
     from harness import machine_line, md_table, write_section
 
-    from fastgan.ops import gemm
+    from fastgan.ops.cpu_conv import gemm
 
     if not gemm.native_available():
         print("this build has no AVX2/FMA GEMM (FASTGAN_NATIVE=0?): nothing to compare")
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
         f"Median of 15 alternating calls ({machine_line()}). Command: `python benchmarks/bench_gemm.py`. "
         "GFLOP/s count the tiles only (not the pad columns); the error is relative to the largest |a| @ |b| "
         "entry, against float64.", "", w, "",
-        "The cpu backend's unpadded 1x1 convolution (`fastgan.ops.gemm.conv1x1`: one GEMM, the weight a "
+        "The cpu backend's unpadded 1x1 convolution (`fastgan.ops.cpu_conv.gemm.conv1x1`: one GEMM, the weight a "
         "stride-0 batch) against oneDNN, forward+backward:", "", c])
     print(md)
     if not a.no_write:

@@ -13,7 +13,7 @@ def _inductor_cache_dir() -> str:
     from pathlib import Path
 
     ops = Path(__file__).resolve().parent.parent / "fastgan" / "ops"
-    digest = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(ops.glob("*.py")))).hexdigest()[:16]
+    digest = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(ops.rglob("*.py")))).hexdigest()[:16]
     return os.path.join(tempfile.gettempdir(), f"torchinductor-fastgan-{digest}")
 
 

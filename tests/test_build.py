@@ -41,3 +41,60 @@ def test_info_command_reports_modules():
     assert info["cpu_module"]["built"] is True
     assert info["backends"]["cpu"]["cpu"] == "available"
     assert "torch" in info and "triton" in info
+
+
+_PY_TYPE = {"Tensor": "int", "Tensor?": "int", "int": "int", "float": "float", "bool": "bool",
+            "Strides3": "collections.abc.Sequence[int]", "Strides4": "collections.abc.Sequence[int]",
+            "Phases": "collections.abc.Sequence[int]"}
+
+
+def _binding_params(fn):
+    """The parameter types nanobind reports for a bound function, e.g. ['int', 'float', ...]."""
+    sig = fn.__nb_signature__[0][0]  # "def name(arg0: int, arg1: float, /) -> None"
+    inner = sig[sig.index("(") + 1:sig.rindex(")")]
+    params, depth, cur = [], 0, ""
+    for ch in inner:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            params.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    params.append(cur.strip())
+    return [p.split(":", 1)[1].strip() for p in params if ":" in p]
+
+
+def _declared_kernels():
+    import fastgan.ops  # noqa: F401  (declares the public ops' kernels)
+    from fastgan.ops import _op
+    from fastgan.ops.cpu_conv import gemm, winograd, winograd_s2  # noqa: F401
+
+    return _op.KERNELS
+
+
+@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+def test_kernel_declarations_match_the_bindings(backend):
+    """Every Kernel's typed argument list (fastgan/ops/_op.py) is the one its C++/CUDA entry point takes,
+    with the dtype code in front (where declared) and the thread count / CUDA stream last."""
+    mod = B.native_module() if backend == "cpu" else B.cuda_module()
+    if mod is None:
+        pytest.skip(f"the {backend} module is not built")
+    checked = 0
+    for k in _declared_kernels():
+        if backend not in k.backends:
+            continue
+        assert hasattr(mod, k.name), f"{backend} module has no entry point {k.name}"
+        want = (["int"] if k.dtype_code else []) + [_PY_TYPE[t] for _, t in k.params] + ["int"]
+        assert _binding_params(getattr(mod, k.name)) == want, f"{k!r} disagrees with its {backend} binding"
+        checked += 1
+    assert checked >= (20 if backend == "cpu" else 10)
+
+
+def test_stride_arguments_must_have_their_length():
+    """A Strides<4> argument given 3 strides is refused by the binding before any kernel runs."""
+    mod = B.native_module()
+    with pytest.raises(TypeError):
+        mod.wino_weight(0, 0, 0, 1, 1, (9, 9, 3), 1)
+    with pytest.raises(TypeError):
+        mod.modconv_scale(0, 0, 0, 0, 1, 1, 1, (1, 1, 1, 1), (1, 1, 1), 1)

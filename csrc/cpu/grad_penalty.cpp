@@ -173,12 +173,18 @@ void lerp_grad(const T* dout, const T* real, const T* fake, const T* alpha, T* d
   }
 }
 
+// The checks both reductions' entry points make; returns path_length's scale 1/sqrt(num_ws).
+double checked_scale(int mode, int64_t N, int64_t K, int64_t num_ws) {
+  check(mode >= kSqNorm && mode <= kPathLength, "grad_reduce: unknown mode");
+  check(N >= 0 && K >= 0 && num_ws >= 1, "grad_reduce: bad sizes");
+  return 1.0 / std::sqrt(double(num_ws));
+}
+
 }  // namespace
 
 void grad_reduce_fwd(int dtype, const void* g, void* out, void* r, int64_t N, int64_t K, int mode, double target,
-                     bool one_sided, double inv_sqrt_l, int nthreads) {
-  check(mode >= kSqNorm && mode <= kPathLength, "grad_reduce: unknown mode");
-  check(N >= 0 && K >= 0, "grad_reduce: bad sizes");
+                     bool one_sided, int64_t num_ws, int nthreads) {
+  const double inv_sqrt_l = checked_scale(mode, N, K, num_ws);
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using A = acc_t<T>;
@@ -189,10 +195,9 @@ void grad_reduce_fwd(int dtype, const void* g, void* out, void* r, int64_t N, in
 }
 
 void grad_reduce_grad(int dtype, const void* dout, const void* dr, const void* r, const void* g, void* dg,
-                      int64_t N, int64_t K, int mode, double target, bool one_sided, double inv_sqrt_l,
+                      int64_t N, int64_t K, int mode, double target, bool one_sided, int64_t num_ws,
                       int nthreads) {
-  check(mode >= kSqNorm && mode <= kPathLength, "grad_reduce: unknown mode");
-  check(N >= 0 && K >= 0, "grad_reduce: bad sizes");
+  const double inv_sqrt_l = checked_scale(mode, N, K, num_ws);
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using A = acc_t<T>;

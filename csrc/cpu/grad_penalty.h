@@ -4,13 +4,14 @@
 namespace fastgan::cpu {
 
 // g holds N samples of K contiguous elements (dtype code `dtype`); out and r hold N values of
-// the accumulate type (double for float64 input, else float). Modes: fastgan/grad_penalty.h.
+// the accumulate type (double for float64 input, else float). Modes: fastgan/grad_penalty.h; num_ws
+// scales path_length by 1/sqrt(num_ws).
 void grad_reduce_fwd(int dtype, const void* g, void* out, void* r, int64_t N, int64_t K, int mode, double target,
-                     bool one_sided, double inv_sqrt_l, int nthreads);
+                     bool one_sided, int64_t num_ws, int nthreads);
 
 // dg = g * k(dout, dr, r) per sample; dout, dr (may be null) and r have the accumulate type.
 void grad_reduce_grad(int dtype, const void* dout, const void* dr, const void* r, const void* g, void* dg,
-                      int64_t N, int64_t K, int mode, double target, bool one_sided, double inv_sqrt_l,
+                      int64_t N, int64_t K, int mode, double target, bool one_sided, int64_t num_ws,
                       int nthreads);
 
 // out = real + alpha[n] * (fake - real); all in `dtype`, alpha has N entries.

@@ -313,22 +313,22 @@ EpiArgs<T> epi_args(const void* c, const void* d, const void* noise, int64_t noi
 }  // namespace
 
 void modconv_scale(int dtype, const void* x, const void* s, void* y, int64_t N, int64_t C, int64_t P,
-                   const int64_t* xs, const int64_t* ys, int nthreads) {
+                   const Strides<3>& xs, const Strides<3>& ys, int nthreads) {
   if (N * C * P == 0) return;
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     advise_huge_pages(y, sizeof(T) * size_t(N * C * P));
-    scale(static_cast<const T*>(x), static_cast<const T*>(s), static_cast<T*>(y), N, C, P, xs, ys, nthreads);
+    scale(static_cast<const T*>(x), static_cast<const T*>(s), static_cast<T*>(y), N, C, P, xs.data(), ys.data(), nthreads);
     return 0;
   });
 }
 
 void modconv_chandot(int dtype, const void* a, const void* b, void* out, int64_t N, int64_t C, int64_t P,
-                     const int64_t* as, const int64_t* bs, int nthreads) {
+                     const Strides<3>& as, const Strides<3>& bs, int nthreads) {
   if (N * C == 0) return;
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    chandot(static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out), N, C, P, as, bs, nthreads);
+    chandot(static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out), N, C, P, as.data(), bs.data(), nthreads);
     return 0;
   });
 }

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include "fastgan/strides.h"
 
 namespace fastgan::cpu {
 
@@ -9,11 +10,11 @@ namespace fastgan::cpu {
 
 // y[n, c, p] = x[n, c, p] * s[n, c] (s contiguous [N, C]); x and y may differ in layout.
 void modconv_scale(int dtype, const void* x, const void* s, void* y, int64_t N, int64_t C, int64_t P,
-                   const int64_t* xs, const int64_t* ys, int nthreads);
+                   const Strides<3>& xs, const Strides<3>& ys, int nthreads);
 
 // out[n, c] = sum_p a[n, c, p] * b[n, c, p].
 void modconv_chandot(int dtype, const void* a, const void* b, void* out, int64_t N, int64_t C, int64_t P,
-                     const int64_t* as, const int64_t* bs, int nthreads);
+                     const Strides<3>& as, const Strides<3>& bs, int nthreads);
 
 // Epilogue (fastgan/modulated_conv2d.h) over the convolution output c [N, O, P]: contiguous
 // (strides {O P, P, 1}) or channels_last ({P O, 1, O}); y/dy/dc share c's strides. d: [N, O] or

@@ -297,7 +297,7 @@ void run(const T* x, T* y, const acc_t<T>* wx, const acc_t<T>* wy, const acc_t<T
 }  // namespace
 
 void upfirdn2d(int dtype, const void* x, void* y, const void* w, bool separable, int64_t N, int64_t C, int64_t H,
-               int64_t W, int64_t OH, int64_t OW, const int64_t* xs, const int64_t* ys, int ux, int uy, int dx,
+               int64_t W, int64_t OH, int64_t OW, const Strides<4>& xs, const Strides<4>& ys, int ux, int uy, int dx,
                int dy, int64_t px0, int64_t py0, int fw, int fh, int nthreads) {
   check(ux >= 1 && uy >= 1 && dx >= 1 && dy >= 1, "upfirdn2d: up and down must be >= 1");
   check(fw >= 1 && fh >= 1, "upfirdn2d: empty filter");
@@ -323,7 +323,7 @@ void upfirdn2d(int dtype, const void* x, void* y, const void* w, bool separable,
       sep = factor_rank1(wp, fh, fw, taps.data() + fw, taps.data(),
                          A(std::is_same_v<A, double> ? 1e-13 : 1e-6));
     }
-    Args g{N, C, H, W, OH, OW, xs, ys, uy, dy, fw, fh, py0, sep};
+    Args g{N, C, H, W, OH, OW, xs.data(), ys.data(), uy, dy, fw, fh, py0, sep};
     const HPlan hp(W, OW, ux, dx, px0, fw);
     const A* w2 = separable ? nullptr : taps.data() + fw + fh;
     run<T>(static_cast<const T*>(x), static_cast<T*>(y), taps.data(), taps.data() + fw, w2, g, hp, nthreads);

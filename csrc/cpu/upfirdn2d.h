@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include "fastgan/strides.h"
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -13,7 +14,7 @@ namespace fastgan::cpu {
 // float64: separable: fw taps along x followed by fh taps along y; else fh x fw row-major.
 // A 2-D filter that is rank 1 to rounding runs on the separable path.
 void upfirdn2d(int dtype, const void* x, void* y, const void* w, bool separable, int64_t N, int64_t C, int64_t H,
-               int64_t W, int64_t OH, int64_t OW, const int64_t* xs, const int64_t* ys, int ux, int uy, int dx,
+               int64_t W, int64_t OH, int64_t OW, const Strides<4>& xs, const Strides<4>& ys, int ux, int uy, int dx,
                int dy, int64_t px0, int64_t py0, int fw, int fh, int nthreads);
 
 // Ask Linux for transparent huge pages on a fresh output buffer (dense, `bytes` long) before

@@ -2,6 +2,7 @@
 // block-wide sum, then thread 0 applies the finish), which keeps them deterministic; the
 // elementwise passes are grid-stride loops that read the per-sample coefficient.
 // Math shared with the CPU kernels: fastgan/grad_penalty.h.
+#include <cmath>
 #include <type_traits>
 
 #include "cuda/block_reduce.cuh"
@@ -85,7 +86,8 @@ inline unsigned sample_blocks(int64_t N) { return unsigned(std::min<int64_t>(std
 }  // namespace
 
 void grad_reduce_fwd(int dtype, const void* g, void* out, void* r, int64_t N, int64_t K, int mode, double target,
-                     bool one_sided, double inv_sqrt_l, void* stream) {
+                     bool one_sided, int64_t num_ws, void* stream) {
+  const double inv_sqrt_l = 1.0 / std::sqrt(double(num_ws));
   check(mode >= kSqNorm && mode <= kPathLength, "grad_reduce: unknown mode");
   if (N == 0) return;
   dispatch_dtype(dtype, [&](auto* tag) {
@@ -99,7 +101,8 @@ void grad_reduce_fwd(int dtype, const void* g, void* out, void* r, int64_t N, in
 }
 
 void grad_reduce_grad(int dtype, const void* dout, const void* dr, const void* r, const void* g, void* dg, int64_t N,
-                      int64_t K, int mode, double target, bool one_sided, double inv_sqrt_l, void* stream) {
+                      int64_t K, int mode, double target, bool one_sided, int64_t num_ws, void* stream) {
+  const double inv_sqrt_l = 1.0 / std::sqrt(double(num_ws));
   check(mode >= kSqNorm && mode <= kPathLength, "grad_reduce: unknown mode");
   if (N * K == 0) return;
   dispatch_dtype(dtype, [&](auto* tag) {

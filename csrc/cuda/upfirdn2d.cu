@@ -94,7 +94,7 @@ __global__ void generic_kernel(const T* __restrict__ x, T* __restrict__ y, const
 }  // namespace
 
 void upfirdn2d(int dtype, const void* x, void* y, const void* w, int64_t N, int64_t C, int64_t H, int64_t W,
-               int64_t OH, int64_t OW, const int64_t* xs, const int64_t* ys, int ux, int uy, int dx, int dy,
+               int64_t OH, int64_t OW, const Strides<4>& xs, const Strides<4>& ys, int ux, int uy, int dx, int dy,
                int64_t px0, int64_t py0, int fw, int fh, void* stream) {
   check(ux >= 1 && uy >= 1 && dx >= 1 && dy >= 1, "upfirdn2d: up and down must be >= 1");
   check(fw >= 1 && fh >= 1, "upfirdn2d: empty filter");

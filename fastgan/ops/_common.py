@@ -1,5 +1,5 @@
-"""Helpers every op module shares: argument checks, dtype codes, dense layouts, the
-native call conventions (pointers + sizes, threads, CUDA stream)."""
+"""Helpers every op module shares: argument checks and dense layouts (the native call
+conventions are in _op.py)."""
 from __future__ import annotations
 
 import math
@@ -7,10 +7,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from ._backend import cuda_module, native_module
-
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-DTYPE_CODE = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}
 
 
 def check_tensor(t, name: str, *, ndim: Optional[Sequence[int]] = None, min_ndim: Optional[int] = None,
@@ -89,25 +86,3 @@ def outer_c_inner(x: torch.Tensor, dim: int):
         return 1, 1, n
     inner = x.stride(dim)
     return n // (c * inner), c, inner
-
-
-def num_threads() -> int:
-    return max(1, torch.get_num_threads())
-
-
-def ptr(t: Optional[torch.Tensor]) -> int:
-    return 0 if t is None else t.data_ptr()
-
-
-def cuda_stream(t: torch.Tensor) -> int:
-    return torch.cuda.current_stream(t.device).cuda_stream
-
-
-def call_native(backend: str, name: str, like: torch.Tensor, *args):
-    """Call kernel `name` of the C++ (backend 'cpu') or CUDA module with `args`, appending what the
-    backend needs last: the thread count (torch.get_num_threads()) or the current CUDA stream."""
-    if backend == "cpu":
-        return getattr(native_module(), name)(*args, num_threads())
-    if backend == "cuda":
-        return getattr(cuda_module(), name)(*args, cuda_stream(like))
-    raise AssertionError(f"call_native: {backend!r} is not a native backend")

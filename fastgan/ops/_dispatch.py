@@ -1,4 +1,4 @@
-"""Direct eager dispatch of the registered fastgan ops (DESIGN §2.3; issue #3).
+"""Direct eager dispatch of the registered fastgan ops (docs/op_dispatch.md).
 
 Every fused op is a `torch.library.custom_op` (`fastgan::<name>`) with a fake impl and
 `register_autograd`: that is what torch.compile, export, vmap, FakeTensor and opcheck see, and
@@ -121,6 +121,25 @@ class DirectOp:
 
     def __repr__(self):
         return f"<DirectOp({self.name})>"
+
+
+_plain_call = DirectOp.__call__
+
+
+def set_call_wrapper(wrapper) -> None:
+    """Route every DirectOp call through `wrapper(call, op, args)` (None: the plain call again).
+
+    profiling.py installs its NVTX range this way, so that while it is off the call path holds no
+    extra test at all.
+    """
+    if wrapper is None:
+        DirectOp.__call__ = _plain_call
+        return
+
+    def wrapped(self, *args):
+        return wrapper(_plain_call, self, args)
+
+    DirectOp.__call__ = wrapped
 
 
 DIRECT_OPS: dict = {}  # "fastgan::<name>" -> DirectOp, for tests and tools

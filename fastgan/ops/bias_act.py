@@ -11,55 +11,49 @@ from typing import Optional
 
 import torch
 
-from . import _common as C
-from . import _dispatch as D
-from ._backend import cuda_module, native_module, resolve
 from . import reference
+from ._backend import resolve
+from ._common import check_dim, check_number, check_same, check_tensor, dense, like_layout, outer_c_inner
+from ._op import Kernel, fused_op
 
 ACTS = tuple(reference.ACTIVATIONS)  # code = index, matching csrc/include/fastgan/activations.h
 MAX_ORDER = 3
 
+_FWD = Kernel("bias_act_fwd", "x: Tensor, b: Tensor?, y: Tensor, outer: int, c: int, inner: int, act: int, "
+              "alpha: float, gain: float, clamp: float", triton="bias_act.fwd")
+# The C++ kernel also reduces db in the same pass; the CUDA and Triton ones leave that to PyTorch.
+_GRAD_CPU = Kernel("bias_act_grad", "dy: Tensor, x: Tensor, b: Tensor?, dx: Tensor, db: Tensor?, outer: int, c: int, "
+                   "inner: int, act: int, alpha: float, gain: float, clamp: float, order: int", backends=("cpu",))
+_GRAD = Kernel("bias_act_grad", "dy: Tensor, x: Tensor, b: Tensor?, dx: Tensor, outer: int, c: int, inner: int, "
+               "act: int, alpha: float, gain: float, clamp: float, order: int", backends=("cuda",),
+               triton="bias_act.grad")
 
-def _run_fwd(x, b, dim, act, alpha, gain, clamp, backend):
-    x = C.dense(x)
+
+# ------------------------------------------------------------------ registered ops
+def _run_fwd(x: torch.Tensor, b: Optional[torch.Tensor], dim: int, act: str, alpha: float, gain: float,
+             clamp: float, backend: str) -> torch.Tensor:
+    x = dense(x)
     y = torch.empty_like(x)
-    if x.numel() == 0:
-        return y
-    outer, c, inner = C.outer_c_inner(x, dim)
-    code = ACTS.index(act)
-    if backend in ("cpu", "cuda"):
-        C.call_native(backend, "bias_act_fwd", x, C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(b), C.ptr(y), outer, c,
-                      inner, code, alpha, gain, clamp)
-    elif backend == "triton":
-        from .triton import bias_act as tk
-        tk.fwd(x, b, y, c, inner, code, alpha, gain, clamp)
-    else:
-        raise AssertionError(backend)
+    if x.numel():
+        _FWD(backend, x, b, y, *outer_c_inner(x, dim), ACTS.index(act), alpha, gain, clamp)
     return y
 
 
-def _run_grad(dy, x, b, dim, act, alpha, gain, clamp, order, backend):
-    x = C.dense(x)
-    dy = C.like_layout(dy, x)
+def _run_grad(dy: torch.Tensor, x: torch.Tensor, b: Optional[torch.Tensor], dim: int, act: str, alpha: float,
+              gain: float, clamp: float, order: int, backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x = dense(x)
+    dy = like_layout(dy, x)
     dx = torch.empty_like(x)
     need_db = b is not None
     if x.numel() == 0:
         return dx, (torch.zeros_like(b) if need_db else x.new_empty(0))
-    outer, c, inner = C.outer_c_inner(x, dim)
+    sizes = outer_c_inner(x, dim)
     code = ACTS.index(act)
     if backend == "cpu":
         db = torch.empty_like(b) if need_db else None
-        native_module().bias_act_grad(C.DTYPE_CODE[x.dtype], C.ptr(dy), C.ptr(x), C.ptr(b), C.ptr(dx), C.ptr(db),
-                                      outer, c, inner, code, alpha, gain, clamp, order, C.num_threads())
+        _GRAD_CPU(backend, dy, x, b, dx, db, *sizes, code, alpha, gain, clamp, order)
         return dx, (db if need_db else x.new_empty(0))
-    if backend == "cuda":
-        cuda_module().bias_act_grad(C.DTYPE_CODE[x.dtype], C.ptr(dy), C.ptr(x), C.ptr(b), C.ptr(dx), outer, c,
-                                    inner, code, alpha, gain, clamp, order, C.cuda_stream(x))
-    elif backend == "triton":
-        from .triton import bias_act as tk
-        tk.grad(dy, x, b, dx, c, inner, code, alpha, gain, clamp, order)
-    else:
-        raise AssertionError(backend)
+    _GRAD(backend, dy, x, b, dx, *sizes, code, alpha, gain, clamp, order)
     if not need_db:
         return dx, x.new_empty(0)
     other = [d for d in range(x.dim()) if d != dim]
@@ -67,34 +61,18 @@ def _run_grad(dy, x, b, dim, act, alpha, gain, clamp, order, backend):
     return dx, db.to(x.dtype)
 
 
-# ------------------------------------------------------------------ registered ops
-@torch.library.custom_op("fastgan::bias_act", mutates_args=())
-def _bias_act_op(x: torch.Tensor, b: Optional[torch.Tensor], dim: int, act: str, alpha: float, gain: float,
-                 clamp: float, backend: str) -> torch.Tensor:
-    return _run_fwd(x, b, dim, act, alpha, gain, clamp, backend)
+def _fake_fwd(x, b, dim, act, alpha, gain, clamp, backend):
+    return torch.empty_like(dense(x))
 
 
-@_bias_act_op.register_fake
-def _(x, b, dim, act, alpha, gain, clamp, backend):
-    return torch.empty_like(C.dense(x))
-
-
-@torch.library.custom_op("fastgan::bias_act_grad", mutates_args=())
-def _bias_act_grad_op(dy: torch.Tensor, x: torch.Tensor, b: Optional[torch.Tensor], dim: int, act: str,
-                      alpha: float, gain: float, clamp: float, order: int,
-                      backend: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return _run_grad(dy, x, b, dim, act, alpha, gain, clamp, order, backend)
-
-
-@_bias_act_grad_op.register_fake
-def _(dy, x, b, dim, act, alpha, gain, clamp, order, backend):
-    return torch.empty_like(C.dense(x)), (torch.empty_like(b) if b is not None else x.new_empty(0))
+def _fake_grad(dy, x, b, dim, act, alpha, gain, clamp, order, backend):
+    return torch.empty_like(dense(x)), (torch.empty_like(b) if b is not None else x.new_empty(0))
 
 
 def _grad_call(dy, x, b, dim, act, alpha, gain, clamp, order, backend):
     if order > MAX_ORDER:
         raise NotImplementedError(f"bias_act: derivatives of order > {MAX_ORDER} are not implemented")
-    return _bias_act_grad(dy, x, b, dim, act, alpha, gain, clamp, order, backend)
+    return _bias_act_grad[backend](dy, x, b, dim, act, alpha, gain, clamp, order, backend)
 
 
 def _setup_fwd(ctx, inputs, output):
@@ -108,9 +86,6 @@ def _backward_fwd(ctx, dy):
     dim, act, alpha, gain, clamp, backend = ctx.args
     dx, db = _grad_call(dy, x, b, dim, act, alpha, gain, clamp, 1, backend)
     return dx, (db if b is not None else None), None, None, None, None, None, None
-
-
-_bias_act = D.register_autograd(_bias_act_op, _backward_fwd, setup_context=_setup_fwd)
 
 
 def _setup_grad(ctx, inputs, output):
@@ -134,24 +109,26 @@ def _backward_grad(ctx, gdx, gdb):
     return d_dy, d_x, (d_b if b is not None else None), None, None, None, None, None, None, None
 
 
-_bias_act_grad = D.register_autograd(_bias_act_grad_op, _backward_grad, setup_context=_setup_grad)
+_bias_act = fused_op("bias_act", _run_fwd, fake=_fake_fwd, setup_context=_setup_fwd, backward=_backward_fwd)
+_bias_act_grad = fused_op("bias_act_grad", _run_grad, fake=_fake_grad, setup_context=_setup_grad,
+                          backward=_backward_grad)
 
 
 # ------------------------------------------------------------------ public API
 def _check_args(x, b, dim, act, alpha, gain, clamp):
-    C.check_tensor(x, "x")
-    dim = C.check_dim(dim, x.dim())
+    check_tensor(x, "x")
+    dim = check_dim(dim, x.dim())
     if not isinstance(act, str) or act not in reference.ACTIVATIONS:
         raise ValueError(f"act must be one of {', '.join(ACTS)}; got {act!r}")
     if b is not None:
-        C.check_tensor(b, "b", ndim=(1,))
-        C.check_same(b, x, "b", "x")
+        check_tensor(b, "b", ndim=(1,))
+        check_same(b, x, "b", "x")
         if b.shape[0] != x.shape[dim]:
             raise ValueError(f"b has {b.shape[0]} entries but x has {x.shape[dim]} along dim={dim}")
     _, def_alpha, def_gain = reference.ACTIVATIONS[act]
-    alpha = def_alpha if alpha is None else C.check_number(alpha, "alpha")
-    gain = def_gain if gain is None else C.check_number(gain, "gain")
-    clamp = C.check_number(clamp, "clamp", nonneg=True, allow_none=True)
+    alpha = def_alpha if alpha is None else check_number(alpha, "alpha")
+    gain = def_gain if gain is None else check_number(gain, "gain")
+    clamp = check_number(clamp, "clamp", nonneg=True, allow_none=True)
     return dim, alpha, gain, clamp
 
 
@@ -174,4 +151,4 @@ def bias_act(x: torch.Tensor, b: Optional[torch.Tensor] = None, dim: int = 1, ac
     backend = resolve("bias_act", impl, x.device)
     if backend == "ref":
         return reference.bias_act(x, b, dim, act, alpha, gain, clamp)
-    return _bias_act(x, b, dim, act, alpha, gain, -1.0 if clamp is None else clamp, backend)
+    return _bias_act[backend](x, b, dim, act, alpha, gain, -1.0 if clamp is None else clamp, backend)

@@ -19,12 +19,23 @@ from typing import Optional
 
 import torch
 
-from . import _common as C
-from . import _dispatch as D
 from . import reference
 from ._backend import resolve
+from ._common import check_number, check_same, check_tensor, dense, like_layout
+from ._op import Kernel, fused_op
 
 MODES = ("sq_norm", "norm_penalty", "path_length")  # codes = index, as in csrc/include/fastgan/grad_penalty.h
+
+
+_REDUCE = Kernel("grad_reduce_fwd", "g: Tensor, out: Tensor, r: Tensor, n: int, k: int, mode: int, target: float, "
+                 "one_sided: bool, num_ws: int", triton="grad_penalty.reduce_fwd")
+_REDUCE_GRAD = Kernel("grad_reduce_grad", "dout: Tensor, dr: Tensor?, r: Tensor, g: Tensor, dg: Tensor, n: int, "
+                      "k: int, mode: int, target: float, one_sided: bool, num_ws: int",
+                      triton="grad_penalty.reduce_grad")
+_LERP = Kernel("lerp_samples_fwd", "real: Tensor, fake: Tensor, alpha: Tensor, out: Tensor, n: int, k: int",
+               triton="grad_penalty.lerp_fwd")
+_LERP_GRAD = Kernel("lerp_samples_grad", "dout: Tensor, real: Tensor, fake: Tensor, alpha: Tensor, d_real: Tensor?, "
+                    "d_fake: Tensor?, d_alpha: Tensor?, n: int, k: int", triton="grad_penalty.lerp_grad")
 
 
 def _acc_dtype(dtype):
@@ -33,70 +44,39 @@ def _acc_dtype(dtype):
 
 def _samples(g):
     """Dense g and (N, K): sample n is the K contiguous elements from n * K."""
-    g = C.dense(g)
+    g = dense(g)
     n = g.shape[0]
     return g, n, (g.numel() // n if n else 0)
 
 
 # ------------------------------------------------------------------ reductions: forward
-def _run_reduce(g, mode, target, one_sided, num_ws, backend):
+def _run_reduce(g: torch.Tensor, mode: str, target: float, one_sided: bool, num_ws: int,
+                backend: str) -> tuple[torch.Tensor, torch.Tensor]:
     g, N, K = _samples(g)
     out = g.new_empty(N, dtype=_acc_dtype(g.dtype))
     r = torch.empty_like(out)
-    if N == 0:
-        return out, r
-    code, isl = MODES.index(mode), 1.0 / math.sqrt(num_ws)
-    if backend in ("cpu", "cuda"):
-        C.call_native(backend, "grad_reduce_fwd", g, C.DTYPE_CODE[g.dtype], C.ptr(g), C.ptr(out), C.ptr(r), N, K, code,
-                      target, one_sided, isl)
-    elif backend == "triton":
-        from .triton import grad_penalty as tk
-        tk.reduce_fwd(g, out, r, N, K, code, target, one_sided, num_ws)
-    else:
-        raise AssertionError(backend)
+    if N:
+        _REDUCE(backend, g, out, r, N, K, MODES.index(mode), target, one_sided, num_ws)
     return out, r
 
 
-def _run_reduce_grad(dout, dr, r, g, mode, target, one_sided, num_ws, backend):
+def _run_reduce_grad(dout: torch.Tensor, dr: Optional[torch.Tensor], r: torch.Tensor, g: torch.Tensor, mode: str,
+                     target: float, one_sided: bool, num_ws: int, backend: str) -> torch.Tensor:
     g, N, K = _samples(g)
     dg = torch.empty_like(g)
-    if g.numel() == 0:
-        return dg
-    dout, r = dout.contiguous(), r.contiguous()
-    dr = dr.contiguous() if dr is not None else None
-    code, isl = MODES.index(mode), 1.0 / math.sqrt(num_ws)
-    if backend in ("cpu", "cuda"):
-        C.call_native(backend, "grad_reduce_grad", g, C.DTYPE_CODE[g.dtype], C.ptr(dout), C.ptr(dr), C.ptr(r), C.ptr(g),
-                      C.ptr(dg), N, K, code, target, one_sided, isl)
-    elif backend == "triton":
-        from .triton import grad_penalty as tk
-        tk.reduce_grad(dout, dr, r, g, dg, N, K, code, target, one_sided, num_ws)
-    else:
-        raise AssertionError(backend)
+    if g.numel():
+        _REDUCE_GRAD(backend, dout.contiguous(), dr.contiguous() if dr is not None else None, r.contiguous(), g, dg, N,
+                     K, MODES.index(mode), target, one_sided, num_ws)
     return dg
 
 
-@torch.library.custom_op("fastgan::grad_reduce", mutates_args=())
-def _grad_reduce_op(g: torch.Tensor, mode: str, target: float, one_sided: bool, num_ws: int,
-                    backend: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return _run_reduce(g, mode, target, one_sided, num_ws, backend)
-
-
-@_grad_reduce_op.register_fake
-def _(g, mode, target, one_sided, num_ws, backend):
+def _fake_reduce(g, mode, target, one_sided, num_ws, backend):
     out = g.new_empty(g.shape[0], dtype=_acc_dtype(g.dtype))
     return out, torch.empty_like(out)
 
 
-@torch.library.custom_op("fastgan::grad_reduce_grad", mutates_args=())
-def _grad_reduce_grad_op(dout: torch.Tensor, dr: Optional[torch.Tensor], r: torch.Tensor, g: torch.Tensor, mode: str,
-                         target: float, one_sided: bool, num_ws: int, backend: str) -> torch.Tensor:
-    return _run_reduce_grad(dout, dr, r, g, mode, target, one_sided, num_ws, backend)
-
-
-@_grad_reduce_grad_op.register_fake
-def _(dout, dr, r, g, mode, target, one_sided, num_ws, backend):
-    return torch.empty_like(C.dense(g))
+def _fake_reduce_grad(dout, dr, r, g, mode, target, one_sided, num_ws, backend):
+    return torch.empty_like(dense(g))
 
 
 def _setup_reduce(ctx, inputs, output):
@@ -109,10 +89,7 @@ def _backward_reduce(ctx, dout, dr):
     g, r = ctx.saved_tensors
     if dout is None:
         dout = torch.zeros_like(r)
-    return _grad_reduce_grad(dout, dr, r, g, *ctx.args), None, None, None, None, None
-
-
-_grad_reduce = D.register_autograd(_grad_reduce_op, _backward_reduce, setup_context=_setup_reduce)
+    return _grad_reduce_grad[ctx.args[-1]](dout, dr, r, g, *ctx.args), None, None, None, None, None
 
 
 def _coef_partials(dout, dr, r, mode, target, one_sided, num_ws):
@@ -156,26 +133,19 @@ def _backward_reduce_grad(ctx, u):
     return d_dout, d_dr, d_r, d_g, None, None, None, None, None
 
 
-_grad_reduce_grad = D.register_autograd(_grad_reduce_grad_op, _backward_reduce_grad, setup_context=_setup_reduce_grad)
+_grad_reduce = fused_op("grad_reduce", _run_reduce, fake=_fake_reduce, setup_context=_setup_reduce,
+                        backward=_backward_reduce)
+_grad_reduce_grad = fused_op("grad_reduce_grad", _run_reduce_grad, fake=_fake_reduce_grad,
+                             setup_context=_setup_reduce_grad, backward=_backward_reduce_grad)
 
 
 # ------------------------------------------------------------------ lerp_samples
-def _run_lerp(real, fake, alpha, backend):
-    real = C.dense(real)
-    fake = C.like_layout(fake, real)
+def _run_lerp(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor, backend: str) -> torch.Tensor:
+    real = dense(real)
     out = torch.empty_like(real)
-    N = real.shape[0]
-    if out.numel() == 0:
-        return out
-    K = real.numel() // N
-    if backend in ("cpu", "cuda"):
-        C.call_native(backend, "lerp_samples_fwd", real, C.DTYPE_CODE[real.dtype], C.ptr(real), C.ptr(fake),
-                      C.ptr(alpha), C.ptr(out), N, K)
-    elif backend == "triton":
-        from .triton import grad_penalty as tk
-        tk.lerp_fwd(real, fake, alpha, out, N, K)
-    else:
-        raise AssertionError(backend)
+    if out.numel():
+        N = real.shape[0]
+        _LERP(backend, real, like_layout(fake, real), alpha, out, N, real.numel() // N)
     return out
 
 
@@ -186,46 +156,25 @@ def _lerp_grad_outputs(real, alpha, need):
     return d_real, d_fake, d_alpha
 
 
-def _run_lerp_grad(dout, real, fake, alpha, need, backend):
-    real = C.dense(real)
-    fake, dout = C.like_layout(fake, real), C.like_layout(dout, real)
-    d_real, d_fake, d_alpha = outs = _lerp_grad_outputs(real, alpha, need)
-    N = real.shape[0]
+def _run_lerp_grad(dout: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor, need: list[bool],
+                   backend: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    real = dense(real)
+    outs = _lerp_grad_outputs(real, alpha, need)
     if real.numel() == 0:
-        d_alpha.zero_()
+        outs[2].zero_()
         return outs
-    K = real.numel() // N
-    ptrs = [C.ptr(t) if n else 0 for t, n in zip(outs, need)]
-    if backend in ("cpu", "cuda"):
-        C.call_native(backend, "lerp_samples_grad", real, C.DTYPE_CODE[real.dtype], C.ptr(dout), C.ptr(real),
-                      C.ptr(fake), C.ptr(alpha), *ptrs, N, K)
-    elif backend == "triton":
-        from .triton import grad_penalty as tk
-        tk.lerp_grad(dout, real, fake, alpha, *[t if n else None for t, n in zip(outs, need)], N, K)
-    else:
-        raise AssertionError(backend)
+    N = real.shape[0]
+    _LERP_GRAD(backend, like_layout(dout, real), real, like_layout(fake, real), alpha,
+               *[t if n else None for t, n in zip(outs, need)], N, real.numel() // N)
     return outs
 
 
-@torch.library.custom_op("fastgan::lerp_samples", mutates_args=())
-def _lerp_op(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor, backend: str) -> torch.Tensor:
-    return _run_lerp(real, fake, alpha, backend)
+def _fake_lerp(real, fake, alpha, backend):
+    return torch.empty_like(dense(real))
 
 
-@_lerp_op.register_fake
-def _(real, fake, alpha, backend):
-    return torch.empty_like(C.dense(real))
-
-
-@torch.library.custom_op("fastgan::lerp_samples_grad", mutates_args=())
-def _lerp_grad_op(dout: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor,
-                  need: list[bool], backend: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return _run_lerp_grad(dout, real, fake, alpha, need, backend)
-
-
-@_lerp_grad_op.register_fake
-def _(dout, real, fake, alpha, need, backend):
-    return _lerp_grad_outputs(C.dense(real), alpha, need)
+def _fake_lerp_grad(dout, real, fake, alpha, need, backend):
+    return _lerp_grad_outputs(dense(real), alpha, need)
 
 
 def _setup_lerp(ctx, inputs, output):
@@ -237,11 +186,10 @@ def _setup_lerp(ctx, inputs, output):
 def _backward_lerp(ctx, dout):
     real, fake, alpha = ctx.saved_tensors
     need = list(ctx.needs_input_grad[:3])
-    d_real, d_fake, d_alpha = _lerp_grad(dout, real, fake, alpha, need, ctx.backend)
+    d_real, d_fake, d_alpha = _lerp_grad[ctx.backend](dout, real, fake, alpha, need, ctx.backend)
     return (d_real if need[0] else None), (d_fake if need[1] else None), (d_alpha if need[2] else None), None
 
 
-_lerp = D.register_autograd(_lerp_op, _backward_lerp, setup_context=_setup_lerp)
 
 
 def _setup_lerp_grad(ctx, inputs, output):
@@ -272,19 +220,21 @@ def _backward_lerp_grad(ctx, u_real, u_fake, u_alpha):
     return d_dout, d_real, d_fake, d_alpha, None, None
 
 
-_lerp_grad = D.register_autograd(_lerp_grad_op, _backward_lerp_grad, setup_context=_setup_lerp_grad)
+_lerp = fused_op("lerp_samples", _run_lerp, fake=_fake_lerp, setup_context=_setup_lerp, backward=_backward_lerp)
+_lerp_grad = fused_op("lerp_samples_grad", _run_lerp_grad, fake=_fake_lerp_grad, setup_context=_setup_lerp_grad,
+                      backward=_backward_lerp_grad)
 
 
 # ------------------------------------------------------------------ public API
 def _check_grad(g, name="g", min_ndim=1):
-    C.check_tensor(g, name, min_ndim=min_ndim)
+    check_tensor(g, name, min_ndim=min_ndim)
 
 
 def _reduce(name, g, mode, target, one_sided, num_ws, impl, ref_fn):
     backend = resolve(name, impl, g.device)
     if backend == "ref":
         return ref_fn()
-    return _grad_reduce(g, mode, target, one_sided, num_ws, backend)[0]
+    return _grad_reduce[backend](g, mode, target, one_sided, num_ws, backend)[0]
 
 
 def grad_sq_norm(g: torch.Tensor, impl: Optional[str] = None) -> torch.Tensor:
@@ -311,7 +261,7 @@ def grad_norm_penalty(g: torch.Tensor, target: float = 1.0, one_sided: bool = Fa
     Returns [N] in float32 (float64 for float64 g).
     """
     _check_grad(g)
-    target = C.check_number(target, "target", nonneg=True)
+    target = check_number(target, "target", nonneg=True)
     if not isinstance(one_sided, bool):
         raise TypeError(f"one_sided must be a bool, got {type(one_sided).__name__}")
     return _reduce("grad_norm_penalty", g, "norm_penalty", target, one_sided, 1, impl,
@@ -341,10 +291,10 @@ def lerp_samples(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor,
         alpha: N weights, shape [N] or [N, 1, ..., 1] (cast to real's dtype).
         impl: backend (ref, cpu, triton, cuda, auto).
     """
-    C.check_tensor(real, "real", min_ndim=1)
-    C.check_tensor(fake, "fake", min_ndim=1)
-    C.check_tensor(alpha, "alpha")
-    C.check_same(fake, real, "fake", "real")
+    check_tensor(real, "real", min_ndim=1)
+    check_tensor(fake, "fake", min_ndim=1)
+    check_tensor(alpha, "alpha")
+    check_same(fake, real, "fake", "real")
     if fake.shape != real.shape:
         raise ValueError(f"fake has shape {tuple(fake.shape)} but real has shape {tuple(real.shape)}")
     if alpha.device != real.device:
@@ -361,4 +311,4 @@ def lerp_samples(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor,
     backend = resolve("lerp_samples", impl, real.device)
     if backend == "ref":
         return reference.lerp_samples(real, fake, alpha)
-    return _lerp(real, fake, alpha, backend)
+    return _lerp[backend](real, fake, alpha, backend)

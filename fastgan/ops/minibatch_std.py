@@ -16,15 +16,20 @@ from typing import Optional
 
 import torch
 
-from . import _common as C
-from . import _dispatch as D
 from . import reference
 from ._backend import resolve
+from ._common import check_number, check_tensor, dense
+from ._op import Kernel, fused_op
+
+_FWD = Kernel("minibatch_std_fwd", "x: Tensor, y: Tensor, n: int, c: int, hw: int, G: int, F: int, eps: float, "
+              "channels_last: bool", triton="minibatch_std.fwd")
+_GRAD = Kernel("minibatch_std_grad", "dy: Tensor, x: Tensor, dx: Tensor, n: int, c: int, hw: int, G: int, F: int, "
+               "eps: float, channels_last: bool", triton="minibatch_std.grad")
 
 
 def _layout(x):
     """(dense x, channels_last?) where channels_last means x is dense channels_last, not contiguous."""
-    x = C.dense(x)
+    x = dense(x)
     return x, not x.is_contiguous()
 
 
@@ -39,58 +44,31 @@ def _match(dy, cl):
     return dy.contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
 
 
-def _run_fwd(x, G, F, eps, backend):
+# ------------------------------------------------------------------ registered ops
+def _run_fwd(x: torch.Tensor, G: int, F: int, eps: float, backend: str) -> torch.Tensor:
     x, cl = _layout(x)
     y = _empty_out(x, F, cl)
     N, Cc, H, W = x.shape
-    if backend in ("cpu", "cuda"):
-        C.call_native(backend, "minibatch_std_fwd", x, C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(y), N, Cc, H * W, G,
-                      F, eps, cl)
-    elif backend == "triton":
-        from .triton import minibatch_std as tk
-        tk.fwd(x, y, G, F, eps, cl)
-    else:
-        raise AssertionError(backend)
+    _FWD(backend, x, y, N, Cc, H * W, G, F, eps, cl)
     return y
 
 
-def _run_grad(dy, x, G, F, eps, backend):
+def _run_grad(dy: torch.Tensor, x: torch.Tensor, G: int, F: int, eps: float, backend: str) -> torch.Tensor:
     x, cl = _layout(x)
     dy = _match(dy, cl)
     dx = torch.empty_like(x)
     N, Cc, H, W = x.shape
-    if backend in ("cpu", "cuda"):
-        C.call_native(backend, "minibatch_std_grad", x, C.DTYPE_CODE[x.dtype], C.ptr(dy), C.ptr(x), C.ptr(dx), N,
-                      Cc, H * W, G, F, eps, cl)
-    elif backend == "triton":
-        from .triton import minibatch_std as tk
-        tk.grad(dy, x, dx, G, F, eps, cl)
-    else:
-        raise AssertionError(backend)
+    _GRAD(backend, dy, x, dx, N, Cc, H * W, G, F, eps, cl)
     return dx
 
 
-# ------------------------------------------------------------------ registered ops
-@torch.library.custom_op("fastgan::minibatch_std", mutates_args=())
-def _minibatch_std_op(x: torch.Tensor, G: int, F: int, eps: float, backend: str) -> torch.Tensor:
-    return _run_fwd(x, G, F, eps, backend)
-
-
-@_minibatch_std_op.register_fake
-def _(x, G, F, eps, backend):
+def _fake_fwd(x, G, F, eps, backend):
     x, cl = _layout(x)
     return _empty_out(x, F, cl)
 
 
-@torch.library.custom_op("fastgan::minibatch_std_grad", mutates_args=())
-def _minibatch_std_grad_op(dy: torch.Tensor, x: torch.Tensor, G: int, F: int, eps: float,
-                           backend: str) -> torch.Tensor:
-    return _run_grad(dy, x, G, F, eps, backend)
-
-
-@_minibatch_std_grad_op.register_fake
-def _(dy, x, G, F, eps, backend):
-    return torch.empty_like(C.dense(x))
+def _fake_grad(dy, x, G, F, eps, backend):
+    return torch.empty_like(dense(x))
 
 
 def _setup_fwd(ctx, inputs, output):
@@ -101,10 +79,9 @@ def _setup_fwd(ctx, inputs, output):
 
 def _backward_fwd(ctx, dy):
     (x,) = ctx.saved_tensors
-    return _minibatch_std_grad(dy, x, *ctx.args), None, None, None, None
+    return _minibatch_std_grad[ctx.args[-1]](dy, x, *ctx.args), None, None, None, None
 
 
-_minibatch_std = D.register_autograd(_minibatch_std_op, _backward_fwd, setup_context=_setup_fwd)
 
 
 def _setup_grad(ctx, inputs, output):
@@ -139,7 +116,9 @@ def _backward_grad(ctx, u):
     return d_dy, d_x, None, None, None, None
 
 
-_minibatch_std_grad = D.register_autograd(_minibatch_std_grad_op, _backward_grad, setup_context=_setup_grad)
+_minibatch_std = fused_op("minibatch_std", _run_fwd, fake=_fake_fwd, setup_context=_setup_fwd, backward=_backward_fwd)
+_minibatch_std_grad = fused_op("minibatch_std_grad", _run_grad, fake=_fake_grad, setup_context=_setup_grad,
+                               backward=_backward_grad)
 
 
 # ------------------------------------------------------------------ public API
@@ -164,7 +143,7 @@ def minibatch_std(x: torch.Tensor, group_size: Optional[int] = 4, num_channels: 
         impl: backend (ref, cpu, triton, cuda, auto); see fastgan.ops.use_backend.
     Returns [N, C + F, H, W] in x's dtype; channels_last when x is.
     """
-    C.check_tensor(x, "x", ndim=(4,))
+    check_tensor(x, "x", ndim=(4,))
     N, Cc = x.shape[0], x.shape[1]
     if N == 0:
         raise ValueError("x must hold at least one sample, got shape " + str(tuple(x.shape)))
@@ -174,10 +153,10 @@ def minibatch_std(x: torch.Tensor, group_size: Optional[int] = 4, num_channels: 
     F = _check_int(num_channels, "num_channels")
     if Cc % F:
         raise ValueError(f"num_channels={F} does not divide the {Cc} channels of x")
-    eps = C.check_number(eps, "eps", positive=True)
+    eps = check_number(eps, "eps", positive=True)
     backend = resolve("minibatch_std", impl, x.device)
     if backend == "ref":
         return reference.minibatch_std(x, G, F, eps)
     if x.numel() == 0:  # C, H or W is 0: nothing to reduce
         return reference.minibatch_std(x, G, F, eps)
-    return _minibatch_std(x, G, F, eps, backend)
+    return _minibatch_std[backend](x, G, F, eps, backend)

@@ -15,11 +15,11 @@ With fp16 and demodulation, weight and styles are first rescaled by their infini
 
 The convolution itself is PyTorch's (cuDNN on CUDA, oneDNN on the CPU) except for one CPU case: on the
 `cpu` backend a stride-1 3x3 convolution in float32/float64 (every non-resampling synthesis conv, and
-D's) runs as Winograd F(4x4, 3x3) (fastgan.ops.winograd: C++ transforms around PyTorch's batched
+D's) runs as Winograd F(4x4, 3x3) (fastgan.ops.cpu_conv.winograd: C++ transforms around PyTorch's batched
 GEMM), which does a quarter of the multiplications; STRATEGY["winograd"] = False restores oneDNN.
 Likewise the stride-2 3x3 convolutions of up=2 / down=2 layers (transposed before the FIR filter,
 strided after it) run by output phase with Winograd F(3, 2) from 8x8 planes up
-(fastgan.ops.winograd_s2, S2_MIN_SIZE; STRATEGY["winograd_s2"] = False restores oneDNN).
+(fastgan.ops.cpu_conv.winograd_s2, S2_MIN_SIZE; STRATEGY["winograd_s2"] = False restores oneDNN).
 The fused backends (`cpu`, `triton`, `cuda`) fuse around the convolution:
 - `fused_modconv=False` modulates the activations, x * styles, in one pass (the registered op
   `fastgan::modconv_scale`, whose backward is itself and the per-channel dot product
@@ -40,10 +40,11 @@ from typing import List, Optional
 
 import torch
 
-from . import _common as C
-from . import _dispatch as D
-from . import gemm, reference, winograd, winograd_s2
+from . import reference
 from ._backend import resolve
+from ._common import check_number, check_same, check_tensor, dense, like_layout
+from ._op import Kernel, fused_op
+from .cpu_conv import gemm, winograd, winograd_s2
 from .bias_act import _grad_call as _bias_act_grad
 from .upfirdn2d import upfirdn2d
 
@@ -52,11 +53,12 @@ ACTS = tuple(reference.ACTIVATIONS)
 # CPU strategy knobs (see the module docstring; benchmarks/op_cases/modulated_conv2d.py measures
 # the alternatives by patching this dict): run the convolution in channels_last, where dcoefs
 # are applied for fused_modconv=True ("epilogue" or "weights"), and whether stride-1 3x3
-# convolutions run as Winograd F(4x4, 3x3) (fastgan.ops.winograd) instead of oneDNN's direct one.
+# convolutions run as Winograd F(4x4, 3x3) (fastgan.ops.cpu_conv.winograd) instead of oneDNN's direct one.
 # "winograd_s2": whether the stride-2 3x3 convolutions of up=2 / down=2 layers (the transposed one before
-# the FIR filter, the strided one after it) run by output phase with Winograd F(3, 2) (fastgan.ops.winograd_s2).
+# the FIR filter, the strided one after it) run by output phase with Winograd F(3, 2)
+# (fastgan.ops.cpu_conv.winograd_s2).
 # "gemm_1x1": whether unpadded 1x1 float32 convolutions (ToRGB, FromRGB, the resnet D's skips, the phase
-# split's odd/odd phase) run as one batched GEMM (fastgan.ops.gemm.conv1x1) instead of oneDNN. fwd+bwd,
+# split's odd/odd phase) run as one batched GEMM (fastgan.ops.cpu_conv.gemm.conv1x1) instead of oneDNN. fwd+bwd,
 # 2 threads, batch 16, alternating calls (benchmarks/bench_gemm.py): 1.04-1.2x at the D skips, 1.7-1.8x at
 # ToRGB's 3 output channels, 1.4-1.5x at FromRGB's 3 inputs. In the bench_train loop (profiled, 2 threads)
 # oneDNN's time fell by 62 ms/step and fastgan::bmm's rose by 35.
@@ -113,77 +115,80 @@ def _convs_for(backend):
     return _CPU_CONVS if backend == "cpu" else {}
 
 
+# ------------------------------------------------------------------ kernels
+# The modulation's scale and channel dot run fused on the cpu backend only (PyTorch's ops elsewhere).
+_SCALE = Kernel("modconv_scale", "x: Tensor, s: Tensor, y: Tensor, n: int, c: int, p: int, xs: Strides3, "
+                "ys: Strides3", backends=("cpu",))
+_CHANDOT = Kernel("modconv_chandot", "a: Tensor, b: Tensor, out: Tensor, n: int, c: int, p: int, as_: Strides3, "
+                  "bs: Strides3", backends=("cpu",))
+_EPI = Kernel("modconv_epilogue_fwd", "c: Tensor, d: Tensor?, noise: Tensor?, noise_sn: int, b: Tensor?, y: Tensor, "
+              "n: int, o: int, p: int, channels_last: bool, act: int, alpha: float, gain: float, clamp: float",
+              triton="modulated_conv2d.epilogue_fwd")
+_EPI_ARGS = "n: int, o: int, p: int, channels_last: bool, act: int, alpha: float, gain: float, clamp: float"
+# The C++ backward reduces dd, dnoise and db in the same pass; the CUDA and Triton ones write
+# u = dy * phi'(z) and leave the reductions to PyTorch.
+_EPI_GRAD_CPU = Kernel("modconv_epilogue_grad", "dy: Tensor, c: Tensor, d: Tensor?, noise: Tensor?, noise_sn: int, "
+                       "b: Tensor?, dc: Tensor, dd: Tensor?, dnoise: Tensor?, db: Tensor?, " + _EPI_ARGS,
+                       backends=("cpu",))
+_EPI_GRAD = Kernel("modconv_epilogue_grad", "dy: Tensor, c: Tensor, d: Tensor?, noise: Tensor?, noise_sn: int, "
+                   "b: Tensor?, dc: Tensor, u: Tensor, " + _EPI_ARGS, backends=("cuda",),
+                   triton="modulated_conv2d.epilogue_grad")
+
+
 # ------------------------------------------------------------------ modulation ops
 def _nc_p(t):
     """[N, C, P] element strides of a dense 4-D tensor."""
     return t.stride(0), t.stride(1), t.stride(3)
 
 
-def _scale_impl(x, s, channels_last, backend):
-    x = C.dense(x)
+def _scale_impl(x: torch.Tensor, s: torch.Tensor, channels_last: bool, backend: str) -> torch.Tensor:
+    """y[n, c] = x[n, c] * s[n, c], written contiguous or channels_last."""
+    x = dense(x)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     if backend != "cpu":
         return (x * s[:, :, None, None]).contiguous(memory_format=fmt)
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=fmt)
     if y.numel():
-        from ._backend import native_module
-
         n, c, h, w = x.shape
-        native_module().modconv_scale(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(s.contiguous()), C.ptr(y), n, c, h * w,
-                                      *_nc_p(x), *_nc_p(y), C.num_threads())
+        _SCALE(backend, x, s.contiguous(), y, n, c, h * w, _nc_p(x), _nc_p(y))
     return y
 
 
-@torch.library.custom_op("fastgan::modconv_scale", mutates_args=())
-def _scale_op(x: torch.Tensor, s: torch.Tensor, channels_last: bool, backend: str) -> torch.Tensor:
-    """y[n, c] = x[n, c] * s[n, c], written contiguous or channels_last."""
-    return _scale_impl(x, s, channels_last, backend)
-
-
-@_scale_op.register_fake
-def _(x, s, channels_last, backend):
+def _scale_fake(x, s, channels_last, backend):
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     return torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=fmt)
 
 
-@torch.library.custom_op("fastgan::modconv_chandot", mutates_args=())
-def _chandot_op(a: torch.Tensor, b: torch.Tensor, backend: str) -> torch.Tensor:
+def _chandot_impl(a: torch.Tensor, b: torch.Tensor, backend: str) -> torch.Tensor:
     """out[n, c] = sum over pixels of a[n, c] * b[n, c]."""
     if backend != "cpu":
         acc = torch.float64 if a.dtype == torch.float64 else torch.float32
         return (a.to(acc) * b.to(acc)).sum(dim=[2, 3]).to(a.dtype)
-    a = C.dense(a)
-    b = C.like_layout(b, a)
+    a = dense(a)
+    b = like_layout(b, a)
     out = torch.empty(a.shape[:2], dtype=a.dtype, device=a.device)
     if out.numel():
-        from ._backend import native_module
-
         n, c, h, w = a.shape
-        native_module().modconv_chandot(C.DTYPE_CODE[a.dtype], C.ptr(a), C.ptr(b), C.ptr(out), n, c, h * w,
-                                        *_nc_p(a), *_nc_p(b), C.num_threads())
+        _CHANDOT(backend, a, b, out, n, c, h * w, _nc_p(a), _nc_p(b))
     return out
 
 
-@_chandot_op.register_fake
-def _(a, b, backend):
+def _chandot_fake(a, b, backend):
     return a.new_empty(a.shape[:2])
 
 
 def _scale_setup(ctx, inputs, output):
     x, s, _, backend = inputs
     ctx.save_for_backward(x, s)
-    ctx.args = (not C.dense(x).is_contiguous(), backend)
+    ctx.args = (not dense(x).is_contiguous(), backend)
 
 
 def _scale_backward(ctx, g):
     x, s = ctx.saved_tensors
     x_cl, backend = ctx.args
-    dx = _scale(g, s, x_cl, backend) if ctx.needs_input_grad[0] else None
-    ds = _chandot(g, x, backend) if ctx.needs_input_grad[1] else None
+    dx = _scale[backend](g, s, x_cl, backend) if ctx.needs_input_grad[0] else None
+    ds = _chandot[backend](g, x, backend) if ctx.needs_input_grad[1] else None
     return dx, ds, None, None
-
-
-_scale = D.register_autograd(_scale_op, _scale_backward, setup_context=_scale_setup)
 
 
 def _chandot_setup(ctx, inputs, output):
@@ -195,80 +200,56 @@ def _chandot_setup(ctx, inputs, output):
 def _chandot_backward(ctx, g):  # d/da = b * g[n, c], d/db = a * g[n, c]
     a, b = ctx.saved_tensors
     (backend,) = ctx.args
-    da = _scale(b, g, not C.dense(a).is_contiguous(), backend) if ctx.needs_input_grad[0] else None
-    db = _scale(a, g, not C.dense(b).is_contiguous(), backend) if ctx.needs_input_grad[1] else None
+    da = _scale[backend](b, g, not dense(a).is_contiguous(), backend) if ctx.needs_input_grad[0] else None
+    db = _scale[backend](a, g, not dense(b).is_contiguous(), backend) if ctx.needs_input_grad[1] else None
     return da, db, None
 
 
-_chandot = D.register_autograd(_chandot_op, _chandot_backward, setup_context=_chandot_setup)
+_scale = fused_op("modconv_scale", _scale_impl, fake=_scale_fake, setup_context=_scale_setup,
+                  backward=_scale_backward, triton=False)
+_chandot = fused_op("modconv_chandot", _chandot_impl, fake=_chandot_fake, setup_context=_chandot_setup,
+                    backward=_chandot_backward, triton=False)
 
 
 # ------------------------------------------------------------------ epilogue ops
-def _epi_native(c, noise):
+def _epi_sizes(c, noise):
+    """(noise row stride, n, o, p, channels_last) of a dense convolution output c."""
     n, o, h, w = c.shape
-    cl = not c.is_contiguous()
     nsn = 0 if noise is None or noise.shape[0] == 1 else h * w
-    return n, o, h * w, cl, nsn
+    return nsn, n, o, h * w, not c.is_contiguous()
 
 
-def _epi_fwd_impl(c, d, noise, b, act, alpha, gain, clamp, backend):
-    c = C.dense(c)
+def _epi_fwd_impl(c: torch.Tensor, d: Optional[torch.Tensor], noise: Optional[torch.Tensor], b: Optional[torch.Tensor],
+                  act: str, alpha: float, gain: float, clamp: float, backend: str) -> torch.Tensor:
+    """y = clamp(gain * act(c * d[n, o] + noise[n, p] + b[o])); noise is [N or 1, H * W]."""
+    c = dense(c)
     y = torch.empty_like(c)
-    if c.numel() == 0:
-        return y
-    n, o, p, cl, nsn = _epi_native(c, noise)
-    code = ACTS.index(act)
-    if backend == "cpu":
-        from ._backend import native_module
-
-        native_module().modconv_epilogue_fwd(C.DTYPE_CODE[c.dtype], C.ptr(c), C.ptr(d), C.ptr(noise), nsn, C.ptr(b),
-                                             C.ptr(y), n, o, p, cl, code, alpha, gain, clamp, C.num_threads())
-    elif backend == "cuda":
-        from ._backend import cuda_module
-
-        cuda_module().modconv_epilogue_fwd(C.DTYPE_CODE[c.dtype], C.ptr(c), C.ptr(d), C.ptr(noise), nsn, C.ptr(b),
-                                           C.ptr(y), n, o, p, cl, code, alpha, gain, clamp, C.cuda_stream(c))
-    elif backend == "triton":
-        from .triton import modulated_conv2d as tk
-
-        tk.epilogue_fwd(c, d, noise, nsn, b, y, n, o, p, cl, code, alpha, gain, clamp)
-    else:
-        raise AssertionError(backend)
+    if c.numel():
+        nsn, *sizes = _epi_sizes(c, noise)
+        _EPI(backend, c, d, noise, nsn, b, y, *sizes, ACTS.index(act), alpha, gain, clamp)
     return y
 
 
-def _epi_grad_impl(dy, c, d, noise, b, act, alpha, gain, clamp, backend):
-    c = C.dense(c)
-    dy = C.like_layout(dy, c)
-    n, o, p, cl, nsn = _epi_native(c, noise)
+def _epi_grad_impl(dy: torch.Tensor, c: torch.Tensor, d: Optional[torch.Tensor], noise: Optional[torch.Tensor],
+                   b: Optional[torch.Tensor], act: str, alpha: float, gain: float, clamp: float,
+                   backend: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dc, dd, dnoise, db) of the epilogue; empty tensors for absent operands."""
+    c = dense(c)
+    dy = like_layout(dy, c)
+    nsn, n, o, p, cl = _epi_sizes(c, noise)
     dc = torch.empty_like(c)
     dd = torch.empty_like(d) if d is not None else c.new_empty(0)
     dn = c.new_empty(n, p) if noise is not None else c.new_empty(0)
     db = torch.empty_like(b) if b is not None else c.new_empty(0)
     if c.numel() == 0:
         return dc, dd.zero_(), dn.zero_(), db.zero_()
-    code = ACTS.index(act)
+    args = (n, o, p, cl, ACTS.index(act), alpha, gain, clamp)
     if backend == "cpu":
-        from ._backend import native_module
-
-        native_module().modconv_epilogue_grad(
-            C.DTYPE_CODE[c.dtype], C.ptr(dy), C.ptr(c), C.ptr(d), C.ptr(noise), nsn, C.ptr(b), C.ptr(dc),
-            C.ptr(dd if d is not None else None), C.ptr(dn if noise is not None else None),
-            C.ptr(db if b is not None else None), n, o, p, cl, code, alpha, gain, clamp, C.num_threads())
+        _EPI_GRAD_CPU(backend, dy, c, d, noise, nsn, b, dc, dd if d is not None else None,
+                      dn if noise is not None else None, db if b is not None else None, *args)
     else:
-        u = torch.empty_like(c)  # dy * phi'(z): the reductions run in PyTorch on the GPU backends
-        if backend == "cuda":
-            from ._backend import cuda_module
-
-            cuda_module().modconv_epilogue_grad(C.DTYPE_CODE[c.dtype], C.ptr(dy), C.ptr(c), C.ptr(d), C.ptr(noise),
-                                                nsn, C.ptr(b), C.ptr(dc), C.ptr(u), n, o, p, cl, code, alpha, gain,
-                                                clamp, C.cuda_stream(c))
-        elif backend == "triton":
-            from .triton import modulated_conv2d as tk
-
-            tk.epilogue_grad(dy, c, d, noise, nsn, b, dc, u, n, o, p, cl, code, alpha, gain, clamp)
-        else:
-            raise AssertionError(backend)
+        u = torch.empty_like(c)
+        _EPI_GRAD(backend, dy, c, d, noise, nsn, b, dc, u, *args)
         acc = torch.float64 if c.dtype == torch.float64 else torch.float32
         if d is not None:
             dd = (u.to(acc) * c.to(acc)).sum(dim=[2, 3]).to(c.dtype)
@@ -281,29 +262,12 @@ def _epi_grad_impl(dy, c, d, noise, b, act, alpha, gain, clamp, backend):
     return dc, dd, dn, db
 
 
-@torch.library.custom_op("fastgan::modconv_epilogue", mutates_args=())
-def _epi_op(c: torch.Tensor, d: Optional[torch.Tensor], noise: Optional[torch.Tensor], b: Optional[torch.Tensor],
-            act: str, alpha: float, gain: float, clamp: float, backend: str) -> torch.Tensor:
-    """y = clamp(gain * act(c * d[n, o] + noise[n, p] + b[o])); noise is [N or 1, H * W]."""
-    return _epi_fwd_impl(c, d, noise, b, act, alpha, gain, clamp, backend)
+def _epi_fake(c, d, noise, b, act, alpha, gain, clamp, backend):
+    return torch.empty_like(dense(c))
 
 
-@_epi_op.register_fake
-def _(c, d, noise, b, act, alpha, gain, clamp, backend):
-    return torch.empty_like(C.dense(c))
-
-
-@torch.library.custom_op("fastgan::modconv_epilogue_grad", mutates_args=())
-def _epi_grad_op(dy: torch.Tensor, c: torch.Tensor, d: Optional[torch.Tensor], noise: Optional[torch.Tensor],
-                 b: Optional[torch.Tensor], act: str, alpha: float, gain: float, clamp: float,
-                 backend: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(dc, dd, dnoise, db) of the epilogue; empty tensors for absent operands."""
-    return _epi_grad_impl(dy, c, d, noise, b, act, alpha, gain, clamp, backend)
-
-
-@_epi_grad_op.register_fake
-def _(dy, c, d, noise, b, act, alpha, gain, clamp, backend):
-    return (torch.empty_like(C.dense(c)), torch.empty_like(d) if d is not None else c.new_empty(0),
+def _epi_grad_fake(dy, c, d, noise, b, act, alpha, gain, clamp, backend):
+    return (torch.empty_like(dense(c)), torch.empty_like(d) if d is not None else c.new_empty(0),
             torch.empty_like(noise) if noise is not None else c.new_empty(0),
             torch.empty_like(b) if b is not None else c.new_empty(0))
 
@@ -316,12 +280,11 @@ def _epi_setup(ctx, inputs, output):
 
 def _epi_backward(ctx, dy):
     c, d, noise, b = ctx.saved_tensors
-    dc, dd, dn, db = _epi_grad(dy, c, d, noise, b, *ctx.args)
+    dc, dd, dn, db = _epi_grad[ctx.args[-1]](dy, c, d, noise, b, *ctx.args)
     return (dc, dd if d is not None else None, dn if noise is not None else None, db if b is not None else None,
             None, None, None, None, None)
 
 
-_epi = D.register_autograd(_epi_op, _epi_backward, setup_context=_epi_setup)
 
 
 def _epi_grad_setup(ctx, inputs, output):
@@ -384,14 +347,16 @@ def _epi_grad_backward(ctx, g_dc, g_dd, g_dn, g_db):
     return d_dy, d_c, d_d, d_n, d_b, None, None, None, None, None
 
 
-_epi_grad = D.register_autograd(_epi_grad_op, _epi_grad_backward, setup_context=_epi_grad_setup)
+_epi = fused_op("modconv_epilogue", _epi_fwd_impl, fake=_epi_fake, setup_context=_epi_setup, backward=_epi_backward)
+_epi_grad = fused_op("modconv_epilogue_grad", _epi_grad_impl, fake=_epi_grad_fake, setup_context=_epi_grad_setup,
+                     backward=_epi_grad_backward)
 
 
 # ------------------------------------------------------------------ public API
 def _check_args(x, weight, styles, noise, up, down, padding, resample_filter, bias, act, alpha, gain, clamp):
-    C.check_tensor(x, "x", ndim=(4,))
-    C.check_tensor(weight, "weight", ndim=(4,))
-    C.check_tensor(styles, "styles", ndim=(2,))
+    check_tensor(x, "x", ndim=(4,))
+    check_tensor(weight, "weight", ndim=(4,))
+    check_tensor(styles, "styles", ndim=(2,))
     n, i = x.shape[:2]
     o, wi, kh, kw = weight.shape
     if wi != i:
@@ -405,7 +370,7 @@ def _check_args(x, weight, styles, noise, up, down, padding, resample_filter, bi
     for name, t in (("weight", weight), ("styles", styles), ("noise", noise), ("bias", bias),
                     ("resample_filter", resample_filter)):
         if t is not None:
-            C.check_tensor(t, name)
+            check_tensor(t, name)
             if t.device != x.device:
                 raise ValueError(f"{name} is on {t.device} but x is on {x.device}")
     if resample_filter is not None and resample_filter.dim() not in (1, 2):
@@ -415,9 +380,9 @@ def _check_args(x, weight, styles, noise, up, down, padding, resample_filter, bi
     if not isinstance(act, str) or act not in reference.ACTIVATIONS:
         raise ValueError(f"act must be one of {', '.join(ACTS)}; got {act!r}")
     _, def_alpha, def_gain = reference.ACTIVATIONS[act]
-    alpha = def_alpha if alpha is None else C.check_number(alpha, "alpha")
-    gain = C.check_number(gain, "gain")
-    clamp = C.check_number(clamp, "clamp", nonneg=True, allow_none=True)
+    alpha = def_alpha if alpha is None else check_number(alpha, "alpha")
+    gain = check_number(gain, "gain")
+    clamp = check_number(clamp, "clamp", nonneg=True, allow_none=True)
     return padding, alpha, def_gain * gain, clamp
 
 
@@ -522,7 +487,7 @@ def _fused(x, weight, styles, noise, up, down, padding, f, demodulate, flip_weig
                                       flip_weight=flip_weight, upfirdn=upf, **_convs_for(backend))
         c = c.reshape(n, o, *c.shape[2:])
     else:
-        xs = _scale(x, styles.to(x.dtype), cl, backend)
+        xs = _scale[backend](x, styles.to(x.dtype), cl, backend)
         wx = weight.to(x.dtype)
         if cl:
             wx = wx.contiguous(memory_format=torch.channels_last)
@@ -532,7 +497,7 @@ def _fused(x, weight, styles, noise, up, down, padding, f, demodulate, flip_weig
     nz = _noise_rows(noise, n, oh, ow, c.dtype) if noise is not None else None
     d = dcoefs.to(c.dtype) if dcoefs is not None else None
     b = bias.to(c.dtype) if bias is not None else None
-    return _epi(c, d, nz, b, act, alpha, gain, -1.0 if clamp is None else clamp, backend)
+    return _epi[backend](c, d, nz, b, act, alpha, gain, -1.0 if clamp is None else clamp, backend)
 
 
 def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True, flip_filter=False, impl=None):

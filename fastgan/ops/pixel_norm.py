@@ -12,54 +12,40 @@ from typing import Optional
 
 import torch
 
-from . import _common as C
-from . import _dispatch as D
 from . import reference
 from ._backend import resolve
+from ._common import check_dim, check_number, check_tensor, dense, like_layout, outer_c_inner
+from ._op import Kernel, fused_op
 
-
-def _run(x, dy, dim, eps, backend):
-    """Forward (dy None) or backward of pixel_norm on a fused backend."""
-    x = C.dense(x)
-    out = torch.empty_like(x)
-    if x.numel() == 0:
-        return out
-    if dy is not None:
-        dy = C.like_layout(dy, x)
-    outer, c, inner = C.outer_c_inner(x, dim)
-    if backend in ("cpu", "cuda"):
-        code = C.DTYPE_CODE[x.dtype]
-        if dy is None:
-            C.call_native(backend, "pixel_norm_fwd", x, code, C.ptr(x), C.ptr(out), outer, c, inner, eps)
-        else:
-            C.call_native(backend, "pixel_norm_grad", x, code, C.ptr(dy), C.ptr(x), C.ptr(out), outer, c, inner, eps)
-    elif backend == "triton":
-        from .triton import pixel_norm as tk
-        tk.run(x, dy, out, outer, c, inner, eps)
-    else:
-        raise AssertionError(backend)
-    return out
+_FWD = Kernel("pixel_norm_fwd", "x: Tensor, y: Tensor, outer: int, c: int, inner: int, eps: float",
+              triton="pixel_norm.fwd")
+_GRAD = Kernel("pixel_norm_grad", "dy: Tensor, x: Tensor, dx: Tensor, outer: int, c: int, inner: int, eps: float",
+               triton="pixel_norm.grad")
 
 
 # ------------------------------------------------------------------ registered ops
-@torch.library.custom_op("fastgan::pixel_norm", mutates_args=())
-def _pixel_norm_op(x: torch.Tensor, dim: int, eps: float, backend: str) -> torch.Tensor:
-    return _run(x, None, dim, eps, backend)
+def _run_fwd(x: torch.Tensor, dim: int, eps: float, backend: str) -> torch.Tensor:
+    x = dense(x)
+    y = torch.empty_like(x)
+    if x.numel():
+        _FWD(backend, x, y, *outer_c_inner(x, dim), eps)
+    return y
 
 
-@_pixel_norm_op.register_fake
-def _(x, dim, eps, backend):
-    return torch.empty_like(C.dense(x))
+def _run_grad(dy: torch.Tensor, x: torch.Tensor, dim: int, eps: float, backend: str) -> torch.Tensor:
+    x = dense(x)
+    dx = torch.empty_like(x)
+    if x.numel():
+        _GRAD(backend, like_layout(dy, x), x, dx, *outer_c_inner(x, dim), eps)
+    return dx
 
 
-@torch.library.custom_op("fastgan::pixel_norm_grad", mutates_args=())
-def _pixel_norm_grad_op(dy: torch.Tensor, x: torch.Tensor, dim: int, eps: float, backend: str) -> torch.Tensor:
-    return _run(x, dy, dim, eps, backend)
+def _fake_fwd(x, dim, eps, backend):
+    return torch.empty_like(dense(x))
 
 
-@_pixel_norm_grad_op.register_fake
-def _(dy, x, dim, eps, backend):
-    return torch.empty_like(C.dense(x))
+def _fake_grad(dy, x, dim, eps, backend):
+    return torch.empty_like(dense(x))
 
 
 def _setup_fwd(ctx, inputs, output):
@@ -71,10 +57,9 @@ def _setup_fwd(ctx, inputs, output):
 def _backward_fwd(ctx, dy):
     (x,) = ctx.saved_tensors
     dim, eps, backend = ctx.args
-    return _pixel_norm_grad(dy, x, dim, eps, backend), None, None, None
+    return _pixel_norm_grad[backend](dy, x, dim, eps, backend), None, None, None
 
 
-_pixel_norm = D.register_autograd(_pixel_norm_op, _backward_fwd, setup_context=_setup_fwd)
 
 
 def _setup_grad(ctx, inputs, output):
@@ -88,7 +73,7 @@ def _backward_grad(ctx, u):
     # d/dx = r^3 (3 r^2 s b x - a x - s u - b dy), a = mean(u dy), b = mean(u x), s = mean(dy x).
     dy, x = ctx.saved_tensors
     dim, eps, backend = ctx.args
-    d_dy = _pixel_norm_grad(u, x, dim, eps, backend) if ctx.needs_input_grad[0] else None
+    d_dy = _pixel_norm_grad[backend](u, x, dim, eps, backend) if ctx.needs_input_grad[0] else None
     d_x = None
     if ctx.needs_input_grad[1]:
         def mean(t):
@@ -101,7 +86,9 @@ def _backward_grad(ctx, u):
     return d_dy, d_x, None, None, None
 
 
-_pixel_norm_grad = D.register_autograd(_pixel_norm_grad_op, _backward_grad, setup_context=_setup_grad)
+_pixel_norm = fused_op("pixel_norm", _run_fwd, fake=_fake_fwd, setup_context=_setup_fwd, backward=_backward_fwd)
+_pixel_norm_grad = fused_op("pixel_norm_grad", _run_grad, fake=_fake_grad, setup_context=_setup_grad,
+                            backward=_backward_grad)
 
 
 # ------------------------------------------------------------------ public API
@@ -116,10 +103,10 @@ def pixel_norm(x: torch.Tensor, dim: int = 1, eps: float = 1e-8, impl: Optional[
         impl: backend (ref, cpu, triton, cuda, auto); see fastgan.ops.use_backend.
     Returns a tensor of x's shape, dtype and layout (channels_last stays channels_last).
     """
-    C.check_tensor(x, "x", min_ndim=1)
-    dim = C.check_dim(dim, x.dim())
-    eps = C.check_number(eps, "eps", positive=True)
+    check_tensor(x, "x", min_ndim=1)
+    dim = check_dim(dim, x.dim())
+    eps = check_number(eps, "eps", positive=True)
     backend = resolve("pixel_norm", impl, x.device)
     if backend == "ref":
         return reference.pixel_norm(x, dim, eps)
-    return _pixel_norm(x, dim, eps, backend)
+    return _pixel_norm[backend](x, dim, eps, backend)

@@ -22,10 +22,10 @@ from typing import List, Optional
 
 import torch
 
-from . import _common as C
-from . import _dispatch as D
 from . import reference
-from ._backend import cuda_module, native_module, resolve
+from ._backend import resolve
+from ._common import check_number, check_tensor, dense
+from ._op import Kernel, fused_op
 
 parse_scaling = reference.parse_scaling
 parse_padding = reference.parse_padding
@@ -100,6 +100,15 @@ def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl=None):
 
 
 # ------------------------------------------------------------------ kernels
+_SIZES = ("n: int, c: int, h: int, w: int, oh: int, ow: int, xs: Strides4, ys: Strides4, ux: int, uy: int, dx: int, "
+          "dy: int, px0: int, py0: int, fw: int, fh: int")
+# The C++ kernel takes the two 1-D filters of a separable filter (and factors a 2-D one itself);
+# the CUDA and Triton kernels take 2-D correlation taps.
+_CPU = Kernel("upfirdn2d", "x: Tensor, y: Tensor, taps: Tensor, separable: bool, " + _SIZES, backends=("cpu",))
+_GPU = Kernel("upfirdn2d", "x: Tensor, y: Tensor, taps: Tensor, " + _SIZES, backends=("cuda",),
+              triton="upfirdn2d.upfirdn2d")
+
+
 def out_size(h, w, f_shape, up, down, padding):
     fw, fh = f_shape[-1], f_shape[0]
     (ux, uy), (dx, dy), (px0, px1, py0, py1) = up, down, padding
@@ -120,45 +129,27 @@ def _out_like(x, shape):
     return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=fmt)
 
 
-def _run(x, f, up, down, padding, flip_filter, gain, backend):
-    x = C.dense(x)
-    n, c, h, w_ = x.shape
-    oh, ow = out_size(h, w_, f.shape, up, down, padding)
+def _run(x: torch.Tensor, f: torch.Tensor, up: List[int], down: List[int], padding: List[int], flip_filter: bool,
+         gain: float, backend: str) -> torch.Tensor:
+    x = dense(x)
+    n, c, h, w = x.shape
+    oh, ow = out_size(h, w, f.shape, up, down, padding)
     y = _out_like(x, (n, c, oh, ow))
     if y.numel() == 0:
         return y
-    fw, fh = _filter_size(f)
     taps = _taps(f, flip_filter, gain, x.dtype)
     (ux, uy), (dx, dy), (px0, _, py0, _) = up, down, padding
+    sizes = (n, c, h, w, oh, ow, x.stride(), y.stride(), ux, uy, dx, dy, px0, py0, *_filter_size(f))
     if backend == "cpu":
         sep = f.dim() == 1
-        wt = torch.cat([taps, taps]) if sep else taps
-        native_module().upfirdn2d(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(y), C.ptr(wt), sep, n, c, h, w_, oh, ow,
-                                  *x.stride(), *y.stride(), ux, uy, dx, dy, px0, py0, fw, fh, C.num_threads())
-    elif backend == "cuda":
-        w2 = torch.outer(taps, taps) if f.dim() == 1 else taps
-        cuda_module().upfirdn2d(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(y), C.ptr(w2), n, c, h, w_, oh, ow,
-                                *x.stride(), *y.stride(), ux, uy, dx, dy, px0, py0, fw, fh, C.cuda_stream(x))
-    elif backend == "triton":
-        from .triton import upfirdn2d as tk
-
-        w2 = torch.outer(taps, taps) if f.dim() == 1 else taps
-        tk.upfirdn2d(x, y, w2, ux, uy, dx, dy, px0, py0)
+        _CPU(backend, x, y, torch.cat([taps, taps]) if sep else taps, sep, *sizes)
     else:
-        raise AssertionError(backend)
+        _GPU(backend, x, y, torch.outer(taps, taps) if f.dim() == 1 else taps, *sizes)
     return y
 
 
-# ------------------------------------------------------------------ registered op
-@torch.library.custom_op("fastgan::upfirdn2d", mutates_args=())
-def _upfirdn2d_op(x: torch.Tensor, f: torch.Tensor, up: List[int], down: List[int], padding: List[int],
-                  flip_filter: bool, gain: float, backend: str) -> torch.Tensor:
-    return _run(x, f, tuple(up), tuple(down), tuple(padding), flip_filter, gain, backend)
-
-
-@_upfirdn2d_op.register_fake
-def _(x, f, up, down, padding, flip_filter, gain, backend):
-    x = C.dense(x)
+def _fake(x, f, up, down, padding, flip_filter, gain, backend):
+    x = dense(x)
     oh, ow = out_size(x.shape[2], x.shape[3], f.shape, up, down, padding)
     return _out_like(x, (x.shape[0], x.shape[1], oh, ow))
 
@@ -182,18 +173,18 @@ def _backward(ctx, dy):
     (f,) = ctx.saved_tensors
     in_hw, out_hw, up, down, padding, flip_filter, gain, backend = ctx.args
     p = grad_padding(in_hw, out_hw, f.shape, up, down, padding)
-    dx = _upfirdn2d(dy, f, down, up, p, not flip_filter, gain, backend)
+    dx = _upfirdn2d[backend](dy, f, down, up, p, not flip_filter, gain, backend)
     return dx, None, None, None, None, None, None, None
 
 
-_upfirdn2d = D.register_autograd(_upfirdn2d_op, _backward, setup_context=_setup)
+_upfirdn2d = fused_op("upfirdn2d", _run, fake=_fake, setup_context=_setup, backward=_backward)
 
 
 # ------------------------------------------------------------------ public API
 def _check_args(x, f, up, down, padding, gain):
-    C.check_tensor(x, "x", ndim=(4,))
+    check_tensor(x, "x", ndim=(4,))
     if f is not None:
-        C.check_tensor(f, "f")
+        check_tensor(f, "f")
         if f.dim() not in (1, 2):
             raise ValueError(f"f must be a 1-D or 2-D filter, got shape {tuple(f.shape)}")
         if f.numel() == 0:
@@ -203,7 +194,7 @@ def _check_args(x, f, up, down, padding, gain):
     up = parse_scaling(up, "up")
     down = parse_scaling(down, "down")
     padding = parse_padding(padding)
-    gain = C.check_number(gain, "gain")
+    gain = check_number(gain, "gain")
     fshape = (1, 1) if f is None else tuple(f.shape)
     oh, ow = out_size(x.shape[2], x.shape[3], fshape, up, down, padding)
     if oh < 1 or ow < 1:
@@ -235,7 +226,7 @@ def upfirdn2d(x: torch.Tensor, f: Optional[torch.Tensor], up=1, down=1, padding=
     elif f.requires_grad and torch.is_grad_enabled():
         raise ValueError("f requires grad, but upfirdn2d treats the filter as a constant; detach it, "
                          "or use impl='ref' to differentiate with respect to the filter")
-    return _upfirdn2d(x, f, list(up), list(down), list(padding), bool(flip_filter), gain, backend)
+    return _upfirdn2d[backend](x, f, list(up), list(down), list(padding), bool(flip_filter), gain, backend)
 
 
 __all__ = ["upfirdn2d", "setup_filter", "filter2d", "upsample2d", "downsample2d"]

@@ -1,11 +1,12 @@
-"""torch.compile(fullgraph=True) with inductor through every op on the CPU backend, forward and gradients,
-against eager (the same case table as tests/ops/test_cuda.py, which does this on the GPU)."""
+"""torch.compile(fullgraph=True) with inductor through every op on the CPU backend, forward and gradients
+(inductor compiles the backward too), against eager and against the float64 reference (the same case
+table as tests/ops/test_cuda.py, which does this on the GPU)."""
 import pytest
 import torch
 
 from fastgan.ops import _backend as B
 
-from .test_cuda import COMPILE_CASES, _grads, _rel_err
+from .test_cuda import COMPILE_CASES, _compare, _grads, _rel_err
 
 
 @pytest.mark.slow
@@ -29,3 +30,4 @@ def test_compile_inductor_fullgraph_cpu(case):
     for i, (a, b) in enumerate(zip(compiled, eager)):
         if b is not None:
             assert _rel_err(a, b) <= 1e-5, f"{case.name}: compiled result {i} differs from eager"
+    _compare(case, inputs, cfwd(*inputs), torch.float32)

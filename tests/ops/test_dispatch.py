@@ -13,7 +13,7 @@ from functorch.compile import make_boxed_func
 from torch._dynamo.backends.common import aot_autograd
 
 import fastgan.ops as O
-from fastgan.ops import _dispatch as D
+from fastgan.ops import _dispatch
 
 from .helpers import randn
 
@@ -116,7 +116,7 @@ class Spy:
 
     def __init__(self, monkeypatch):
         self.calls = {}
-        for name, direct in D.DIRECT_OPS.items():
+        for name, direct in _dispatch.DIRECT_OPS.items():
             monkeypatch.setattr(direct, "op", self._wrap(name.split("::")[1], direct.op))
 
     def _wrap(self, name, op):
@@ -161,11 +161,11 @@ def test_direct_route_is_bitwise_the_registered_op(case, spy):
     make, fn, ops = CASES[case]
     leaves = make()
     assert any(s % 2 == 1 for s in leaves[0].shape[1:])
-    with D.use_direct_dispatch(True):
+    with _dispatch.use_direct_dispatch(True):
         direct = _three_orders(fn, _clone(leaves), seed=7)
     assert spy.calls == {}, f"the direct route called registered ops: {spy.calls}"
     assert type(direct[0].grad_fn).__name__ == f"fastgan::{ops[0]}Backward"
-    with D.use_direct_dispatch(False):
+    with _dispatch.use_direct_dispatch(False):
         registered = _three_orders(fn, _clone(leaves), seed=7)
     assert set(spy.calls) == set(ops)
     assert type(registered[0].grad_fn).__name__.startswith("GeneratedBackwardFor_fastgan_")
@@ -251,7 +251,7 @@ def test_fake_and_meta_tensors_take_the_registered_op(spy):
     assert y.shape == (4, 9, 3, 5) and y.is_contiguous(memory_format=torch.channels_last)
     assert spy.calls.get("minibatch_std") == 1
     xm = torch.empty(3, 4, device="meta")
-    ym = D.DIRECT_OPS["fastgan::pixel_norm"](xm, 1, 1e-8, "cpu")
+    ym = _dispatch.DIRECT_OPS["fastgan::pixel_norm"](xm, 1, 1e-8, "cpu")
     assert ym.is_meta and ym.shape == xm.shape and spy.calls.get("pixel_norm") == 1
 
 
@@ -301,9 +301,9 @@ def test_profiler_sees_the_op_names(spy):
 
 
 def test_env_var_turns_the_direct_route_off():
-    code = ("import torch, fastgan.ops as O; from fastgan.ops import _dispatch as D; "
+    code = ("import torch, fastgan.ops as O; from fastgan.ops import _dispatch; "
             "x = torch.randn(2, 3, requires_grad=True); "
-            "print(D.ENABLED, type(O.pixel_norm(x, impl='cpu').grad_fn).__name__)")
+            "print(_dispatch.ENABLED, type(O.pixel_norm(x, impl='cpu').grad_fn).__name__)")
     for value, enabled, node in (("0", "False", "GeneratedBackwardFor_fastgan_pixel_norm_defaultBackward"),
                                  ("1", "True", "fastgan::pixel_normBackward")):
         env = dict(os.environ, FASTGAN_DIRECT_DISPATCH=value)

@@ -1,4 +1,4 @@
-"""fastgan::bmm (fastgan.ops.gemm): the float32 vector GEMM against float64 torch.bmm on odd shapes,
+"""fastgan::bmm (fastgan.ops.cpu_conv.gemm): the float32 vector GEMM against float64 torch.bmm on odd shapes,
 every edge of its register tile and blocks, any operand strides (transposed, expanded, sliced, the
 Winograd layouts), gradients of first and second order, opcheck, torch.compile, and bad input."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fastgan.ops import _backend as B
-from fastgan.ops import gemm as G
+from fastgan.ops.cpu_conv import gemm as G
 
 pytestmark = pytest.mark.skipif(B.unavailable_reason("cpu", "cpu") is not None, reason="C++ backend not built")
 needs_native = pytest.mark.skipif(not (B.unavailable_reason("cpu", "cpu") is None and G.native_available()),

@@ -1,4 +1,4 @@
-"""Winograd F(4x4, 3x3) convolution (fastgan.ops.winograd): values and gradients of every order against
+"""Winograd F(4x4, 3x3) convolution (fastgan.ops.cpu_conv.winograd): values and gradients of every order against
 PyTorch's direct convolution in float64, the float32 error bound, layouts, odd shapes and paddings, the
 transforms' adjoint identities, opcheck, torch.compile, the cpu backend's use of it, and bad input."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from fastgan.ops import _backend as B
-from fastgan.ops import winograd as W
+from fastgan.ops.cpu_conv import winograd as W
 
 from .helpers import LAYOUTS, randn
 
@@ -122,7 +122,7 @@ def test_pad_columns_written_zero_over_nan_memory(dtype, monkeypatch):
 
 def test_padded_cols_agree_with_the_kernels():
     """The Python allocation and the C++ zeroing use the same column count: past t, a multiple of 8, at most 8 more."""
-    cpp = W._native().wino_padded_cols
+    cpp = B.native_module().wino_padded_cols
     for t in list(range(0, 70)) + [255, 256, 257, 1023, 1024, 1728, 5000]:
         p = W.padded_cols(t)
         assert p == cpp(t) and p % 8 == 0 and t < p <= t + 8, (t, p)
@@ -219,7 +219,7 @@ def test_bad_input():
 def test_direct_dispatch_is_bitwise_the_registered_ops():
     """The eager direct route (fastgan.ops._dispatch) and the registered ops give identical values and
     gradients of the first and second order."""
-    from fastgan.ops import _dispatch as D
+    from fastgan.ops import _dispatch
 
     def run():
         torch.manual_seed(10)
@@ -230,10 +230,10 @@ def test_direct_dispatch_is_bitwise_the_registered_ops():
         ggx, ggw = torch.autograd.grad(gx.square().sum() + gw.square().sum(), (x, w))
         return y, gx, gw, ggx, ggw
 
-    with D.use_direct_dispatch(True):
+    with _dispatch.use_direct_dispatch(True):
         direct = run()
     assert type(direct[0].grad_fn).__name__ == "fastgan::wino_outputBackward"
-    with D.use_direct_dispatch(False):
+    with _dispatch.use_direct_dispatch(False):
         registered = run()
     assert type(registered[0].grad_fn).__name__.startswith("GeneratedBackwardFor_fastgan_wino_output")
     for a, b in zip(direct, registered):

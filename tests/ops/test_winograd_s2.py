@@ -1,4 +1,4 @@
-"""Stride-2 3x3 convolutions by output phase (fastgan.ops.winograd_s2): the transposed and the strided
+"""Stride-2 3x3 convolutions by output phase (fastgan.ops.cpu_conv.winograd_s2): the transposed and the strided
 convolution against PyTorch's direct ones in float64 (values, gradients, second order), the float32 error,
 layouts and odd shapes, the transforms' adjoint identities and zero pads, the weight transform against its
 formula, opcheck, torch.compile, the cpu backend's use of it in up=2 / down=2 layers, and bad input."""
@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from fastgan.ops import _backend as B
-from fastgan.ops import winograd_s2 as S
+from fastgan.ops.cpu_conv import winograd_s2 as S
 
 from .helpers import LAYOUTS, randn
 
@@ -271,7 +271,7 @@ def test_bad_input():
 
 
 def test_direct_dispatch_is_bitwise_the_registered_ops():
-    from fastgan.ops import _dispatch as D
+    from fastgan.ops import _dispatch
 
     def run():
         torch.manual_seed(10)
@@ -281,9 +281,9 @@ def test_direct_dispatch_is_bitwise_the_registered_ops():
         gx, gw = torch.autograd.grad(y, (x, wt), torch.randn_like(y), create_graph=True)
         return (y, gx, gw, *torch.autograd.grad(gx.square().sum() + gw.square().sum(), (x, wt)))
 
-    with D.use_direct_dispatch(True):
+    with _dispatch.use_direct_dispatch(True):
         direct = run()
-    with D.use_direct_dispatch(False):
+    with _dispatch.use_direct_dispatch(False):
         registered = run()
     for a, b in zip(direct, registered):
         assert torch.equal(a, b)

@@ -5,6 +5,7 @@ is (i // inner) % C, as in the C++ and CUDA kernels. Activation codes follow
 csrc/include/fastgan/activations.h.
 """
 import triton
+from torch.library import wrap_triton
 import triton.language as tl
 
 BLOCK = 1024
@@ -152,13 +153,14 @@ def _common(x, b, clamp):
     return dict(HAS_B=b is not None, CLAMP=clamp >= 0, F64=x.dtype == torch.float64, BLOCK=BLOCK)
 
 
-def fwd(x, b, y, C, inner, act, alpha, gain, clamp):
+def fwd(x, b, y, outer, C, inner, act, alpha, gain, clamp):
     n = x.numel()
-    _fwd_kernel[(triton.cdiv(n, BLOCK),)](x, b if b is not None else x, y, n, C, inner, alpha, gain, max(clamp, 0.0),
-                                          ACT=act, **_common(x, b, clamp))
+    wrap_triton(_fwd_kernel)[(triton.cdiv(n, BLOCK),)](
+        x, b if b is not None else x, y, n, C, inner, alpha, gain, max(clamp, 0.0), ACT=act, **_common(x, b, clamp))
 
 
-def grad(dy, x, b, dx, C, inner, act, alpha, gain, clamp, order):
+def grad(dy, x, b, dx, outer, C, inner, act, alpha, gain, clamp, order):
     n = x.numel()
-    _grad_kernel[(triton.cdiv(n, BLOCK),)](dy, x, b if b is not None else x, dx, n, C, inner, alpha, gain,
-                                           max(clamp, 0.0), ACT=act, ORDER=order, **_common(x, b, clamp))
+    wrap_triton(_grad_kernel)[(triton.cdiv(n, BLOCK),)](
+        dy, x, b if b is not None else x, dx, n, C, inner, alpha, gain, max(clamp, 0.0), ACT=act, ORDER=order,
+        **_common(x, b, clamp))

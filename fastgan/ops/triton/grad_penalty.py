@@ -6,6 +6,7 @@ per-sample finish (modes of csrc/include/fastgan/grad_penalty.h). Elementwise pa
 (sample, block) grid so the per-sample coefficient is a scalar load.
 """
 import triton
+from torch.library import wrap_triton
 import triton.language as tl
 
 BLOCK = 1024
@@ -126,19 +127,20 @@ def _split(v):
 def reduce_fwd(g, out, r, N, K, mode, target, one_sided, num_ws):
     n_chunks = max(1, triton.cdiv(K, CHUNK))
     part = out.new_empty(N * n_chunks)
-    _chunk_sums[(N, n_chunks)](g, part, K, n_chunks, F64=_f64(g), BLOCK=BLOCK, CHUNK=CHUNK)
-    _finish[(N,)](part, out, r, n_chunks, *_split(target), num_ws, MODE=mode, ONE_SIDED=one_sided, F64=_f64(g),
-                  BLOCK=max(16, min(BLOCK, triton.next_power_of_2(n_chunks))))
+    wrap_triton(_chunk_sums)[(N, n_chunks)](g, part, K, n_chunks, F64=_f64(g), BLOCK=BLOCK, CHUNK=CHUNK)
+    wrap_triton(_finish)[(N,)](
+        part, out, r, n_chunks, *_split(target), num_ws, MODE=mode, ONE_SIDED=one_sided, F64=_f64(g), BLOCK=max(16,
+        min(BLOCK, triton.next_power_of_2(n_chunks))))
 
 
 def reduce_grad(dout, dr, r, g, dg, N, K, mode, target, one_sided, num_ws):
-    _scale[(N, triton.cdiv(K, BLOCK))](dout, dr if dr is not None else dout, r, g, dg, K, *_split(target), num_ws,
-                                       MODE=mode, ONE_SIDED=one_sided, HAS_DR=dr is not None, F64=_f64(g),
-                                       BLOCK=BLOCK)
+    wrap_triton(_scale)[(N, triton.cdiv(K, BLOCK))](
+        dout, dr if dr is not None else dout, r, g, dg, K, *_split(target), num_ws, MODE=mode, ONE_SIDED=one_sided,
+        HAS_DR=dr is not None, F64=_f64(g), BLOCK=BLOCK)
 
 
 def lerp_fwd(real, fake, alpha, out, N, K):
-    _lerp[(N, triton.cdiv(K, BLOCK))](real, fake, alpha, out, K, F64=_f64(real), BLOCK=BLOCK)
+    wrap_triton(_lerp)[(N, triton.cdiv(K, BLOCK))](real, fake, alpha, out, K, F64=_f64(real), BLOCK=BLOCK)
 
 
 def lerp_grad(dout, real, fake, alpha, d_real, d_fake, d_alpha, N, K):
@@ -147,8 +149,8 @@ def lerp_grad(dout, real, fake, alpha, d_real, d_fake, d_alpha, N, K):
     n_blocks = triton.cdiv(K, BLOCK)
     acc = torch.promote_types(real.dtype, torch.float32)
     part = real.new_empty(N * n_blocks, dtype=acc) if d_alpha is not None else real.new_empty(1, dtype=acc)
-    _lerp_grad[(N, n_blocks)](dout, real, fake, alpha, d_real if d_real is not None else dout,
-                              d_fake if d_fake is not None else dout, part, K, n_blocks, DR=d_real is not None,
-                              DF=d_fake is not None, DA=d_alpha is not None, F64=_f64(real), BLOCK=BLOCK)
+    wrap_triton(_lerp_grad)[(N, n_blocks)](
+        dout, real, fake, alpha, d_real if d_real is not None else dout, d_fake if d_fake is not None else dout, part,
+        K, n_blocks, DR=d_real is not None, DF=d_fake is not None, DA=d_alpha is not None, F64=_f64(real), BLOCK=BLOCK)
     if d_alpha is not None:
         d_alpha.copy_(part.reshape(N, n_blocks).sum(dim=1))

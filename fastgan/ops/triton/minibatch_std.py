@@ -7,6 +7,7 @@ part is channel f*c + j // HW at pixel j % HW; the strides make the same code se
 and channels_last. Semantics: csrc/include/fastgan/minibatch_std.h.
 """
 import triton
+from torch.library import wrap_triton
 import triton.language as tl
 
 BLOCK = 256
@@ -90,19 +91,19 @@ def _strides(t, cl, C, HW):
     return (C * HW, 1, C) if cl else (C * HW, HW, 1)
 
 
-def fwd(x, y, G, F, eps, cl):
+def fwd(x, y, N, C, HW, G, F, eps, cl):
     import torch
 
-    N, C, H, W = x.shape
-    HW, M = H * W, N // G
-    _fwd_kernel[(M * F,)](x, y, C, HW, G, F, M, C // F, *_strides(x, cl, C, HW), *_strides(y, cl, C + F, HW), eps,
-                          F64=x.dtype == torch.float64, BLOCK=BLOCK)
+    M = N // G
+    wrap_triton(_fwd_kernel)[(M * F,)](
+        x, y, C, HW, G, F, M, C // F, *_strides(x, cl, C, HW), *_strides(y, cl, C + F, HW), eps, F64=x.dtype ==
+        torch.float64, BLOCK=BLOCK)
 
 
-def grad(dy, x, dx, G, F, eps, cl):
+def grad(dy, x, dx, N, C, HW, G, F, eps, cl):
     import torch
 
-    N, C, H, W = x.shape
-    HW, M = H * W, N // G
-    _grad_kernel[(M * F,)](dy, x, dx, C, HW, G, F, M, C // F, *_strides(x, cl, C, HW),
-                           *_strides(dy, cl, C + F, HW), eps, F64=x.dtype == torch.float64, BLOCK=BLOCK)
+    M = N // G
+    wrap_triton(_grad_kernel)[(M * F,)](
+        dy, x, dx, C, HW, G, F, M, C // F, *_strides(x, cl, C, HW), *_strides(dy, cl, C + F, HW), eps, F64=x.dtype ==
+        torch.float64, BLOCK=BLOCK)

@@ -8,6 +8,7 @@ backward stores dc = u * d and u = dy * gain * act'(z) * mask (PyTorch reduces u
 noise and bias gradients). Activation math is bias_act's.
 """
 import triton
+from torch.library import wrap_triton
 import triton.language as tl
 
 from .bias_act import act_eval
@@ -78,13 +79,13 @@ def _flags(c, d, noise, b, cl, act, clamp):
 
 def epilogue_fwd(c, d, noise, nsn, b, y, n, o, p, cl, act, alpha, gain, clamp):
     n_el = c.numel()
-    _fwd_kernel[(triton.cdiv(n_el, BLOCK),)](c, d if d is not None else c, noise if noise is not None else c,
-                                             b if b is not None else c, y, n_el, o, p, nsn, alpha, gain,
-                                             max(clamp, 0.0), **_flags(c, d, noise, b, cl, act, clamp))
+    wrap_triton(_fwd_kernel)[(triton.cdiv(n_el, BLOCK),)](
+        c, d if d is not None else c, noise if noise is not None else c, b if b is not None else c, y, n_el, o, p, nsn,
+        alpha, gain, max(clamp, 0.0), **_flags(c, d, noise, b, cl, act, clamp))
 
 
 def epilogue_grad(dy, c, d, noise, nsn, b, dc, u, n, o, p, cl, act, alpha, gain, clamp):
     n_el = c.numel()
-    _grad_kernel[(triton.cdiv(n_el, BLOCK),)](dy, c, d if d is not None else c, noise if noise is not None else c,
-                                              b if b is not None else c, dc, u, n_el, o, p, nsn, alpha, gain,
-                                              max(clamp, 0.0), **_flags(c, d, noise, b, cl, act, clamp))
+    wrap_triton(_grad_kernel)[(triton.cdiv(n_el, BLOCK),)](
+        dy, c, d if d is not None else c, noise if noise is not None else c, b if b is not None else c, dc, u, n_el, o,
+        p, nsn, alpha, gain, max(clamp, 0.0), **_flags(c, d, noise, b, cl, act, clamp))

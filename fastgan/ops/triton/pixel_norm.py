@@ -5,6 +5,7 @@ positions; it walks C in [BLOCK_C, BLOCK_I] tiles twice: once for the sums over 
 write. Rows (inner == 1, e.g. 2-D inputs or channels_last) get BLOCK_I = 1 and wide BLOCK_C.
 """
 import triton
+from torch.library import wrap_triton
 import triton.language as tl
 
 TILE = 4096  # elements per [BLOCK_C, BLOCK_I] tile
@@ -45,12 +46,22 @@ def _kernel(x_ptr, dy_ptr, out_ptr, C, inner, n_iblk, eps, GRAD: tl.constexpr, F
         tl.store(out_ptr + offs, res.to(out_ptr.dtype.element_ty), mask=mask)
 
 
-def run(x, dy, out, outer, C, inner, eps):
-    """out = pixel_norm(x) (dy None) or its backward for dy; x, dy, out dense in the same layout."""
+def fwd(x, y, outer, C, inner, eps):
+    """y = pixel_norm(x); x, y dense in the same layout."""
+    _run(x, None, y, outer, C, inner, eps)
+
+
+def grad(dy, x, dx, outer, C, inner, eps):
+    """dx = the backward of pixel_norm at x for dy; dy, x, dx dense in the same layout."""
+    _run(x, dy, dx, outer, C, inner, eps)
+
+
+def _run(x, dy, out, outer, C, inner, eps):
     import torch
 
     block_i = min(triton.next_power_of_2(inner), 128)
     block_c = max(1, min(triton.next_power_of_2(C), TILE // block_i))
     n_iblk = triton.cdiv(inner, block_i)
-    _kernel[(outer * n_iblk,)](x, dy if dy is not None else x, out, C, inner, n_iblk, eps,
-                               GRAD=dy is not None, F64=x.dtype == torch.float64, BLOCK_C=block_c, BLOCK_I=block_i)
+    wrap_triton(_kernel)[(outer * n_iblk,)](
+        x, dy if dy is not None else x, out, C, inner, n_iblk, eps, GRAD=dy is not None, F64=x.dtype == torch.float64,
+        BLOCK_C=block_c, BLOCK_I=block_i)

@@ -8,6 +8,7 @@ never negative (the remainder is then the same on every backend). Filters of up 
 are unrolled at compile time; larger ones loop at run time. Index math is 64-bit.
 """
 import triton
+from torch.library import wrap_triton
 import triton.language as tl
 
 BLOCK = 256
@@ -62,16 +63,14 @@ def _shift(pad0, up):
     return up * k - pad0, k
 
 
-def upfirdn2d(x, y, w2, ux, uy, dx, dy, px0, py0):
-    """y <- upfirdn2d(x) with 2-D correlation taps w2 [fh, fw] (float32, or float64 for float64 x)."""
+def upfirdn2d(x, y, w2, n, c, h, w, oh, ow, xs, ys, ux, uy, dx, dy, px0, py0, fw, fh):
+    """y <- upfirdn2d(x) with 2-D correlation taps w2 [fh, fw] (float32, or float64 for float64 x);
+    x [n, c, h, w] and y [n, c, oh, ow] with element strides xs and ys."""
     import torch
 
-    n, c, h, w = x.shape
-    oh, ow = y.shape[2], y.shape[3]
-    fh, fw = w2.shape
     shift_x, kx = _shift(px0, ux)
     shift_y, ky = _shift(py0, uy)
     grid = (n * c, triton.cdiv(oh * ow, BLOCK))
-    _kernel[grid](x, y, w2, c, h, w, ow, oh * ow, *x.stride(), *y.stride(), shift_x, shift_y, kx, ky, FH=fh, FW=fw,
-                  UX=ux, UY=uy, DX=dx, DY=dy, UNROLL=max(fh, fw) <= MAX_UNROLL, F64=x.dtype == torch.float64,
-                  BLOCK=BLOCK)
+    wrap_triton(_kernel)[grid](
+        x, y, w2, c, h, w, ow, oh * ow, *xs, *ys, shift_x, shift_y, kx, ky, FH=fh, FW=fw, UX=ux, UY=uy, DX=dx, DY=dy,
+        UNROLL=max(fh, fw) <= MAX_UNROLL, F64=x.dtype == torch.float64, BLOCK=BLOCK)

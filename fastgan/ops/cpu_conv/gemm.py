@@ -17,21 +17,20 @@ from typing import Optional
 
 import torch
 
-from . import _common as C
-from . import _dispatch as D
+from .. import _dispatch
+from .._backend import native_module
+from .._op import Kernel
 
 NATIVE = {"bmm": True}
 
 
-def _native():
-    from ._backend import native_module
-
-    return native_module()
+_BGEMM = Kernel("bgemm_f32", "nb: int, m: int, n: int, k: int, a: Tensor, sab: int, sam: int, sak: int, b: Tensor, "
+                "sbb: int, sbk: int, sbn: int, out: Tensor, scb: int, scm: int", backends=("cpu",), dtype_code=False)
 
 
 def native_available() -> bool:
     """Whether this build has the vector GEMM (AVX2 + FMA)."""
-    return bool(_native().has_bgemm())
+    return bool(native_module().has_bgemm())
 
 
 @torch.library.custom_op("fastgan::bmm", mutates_args=())
@@ -42,8 +41,8 @@ def _bmm_op(a: torch.Tensor, b: torch.Tensor, k_valid: int, n_valid: int) -> tor
     if a.dtype == torch.float32 and NATIVE["bmm"] and native_available():
         out = a.new_empty(a.shape[0], a.shape[1], b.shape[2])
         if out.numel():
-            _native().bgemm_f32(a.shape[0], a.shape[1], n, k, C.ptr(a), *a.stride(), C.ptr(b), *b.stride(), C.ptr(out),
-                                out.stride(0), out.stride(1), C.num_threads())
+            _BGEMM("cpu", a.shape[0], a.shape[1], n, k, a, *a.stride(), b, *b.stride(), out, out.stride(0),
+                   out.stride(1))
     else:
         out = torch.bmm(a[:, :, :k], b[:, :k, :])
     if n < out.shape[2]:
@@ -73,7 +72,7 @@ def _backward(ctx, g):
     return ga, gb, None, None
 
 
-_bmm = D.register_autograd(_bmm_op, _backward, setup_context=_setup)
+_bmm = _dispatch.register_autograd(_bmm_op, _backward, setup_context=_setup)
 
 
 def bmm(a: torch.Tensor, b: torch.Tensor, k_valid: Optional[int] = None, n_valid: Optional[int] = None) -> torch.Tensor:

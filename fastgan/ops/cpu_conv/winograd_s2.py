@@ -13,7 +13,7 @@ That is ~5.6 multiplications per input pixel and channel pair at 32x32 (tile rou
 instead of the 9 a direct transposed convolution does. The F(3, 2) points are 0, +-1 and infinity,
 so the transforms only add and subtract (B^T, A^T) or halve (G): float32 results are as accurate
 as the direct convolution's. The data transforms are C++ (csrc/cpu/winograd.cpp, s2_*), each a
-registered op whose backward is its adjoint; the products are fastgan::bmm (fastgan.ops.gemm), batched
+registered op whose backward is its adjoint; the products are fastgan::bmm (fastgan.ops.cpu_conv.gemm), batched
 over the transform points; the weight transform is C++ too (fastgan::wino_s2_weight). Everything is linear
 or a matmul, so autograd gives exact gradients of any order.
 
@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import torch
 
-from . import _common as C
-from . import _dispatch as D
+from .. import _dispatch
+from .._op import Kernel
 from .gemm import bmm, conv1x1
-from .winograd import DTYPES, _native, padded_cols
+from .winograd import DTYPES, padded_cols
 from .winograd import _tiles_inner as _cols_inner  # unit stride along the columns, as the kernels index
 
 # G on the taps (w0, w1, w2) of one axis: the even phase correlates with g = (w2, w0), and F(3, 2)'s
@@ -58,8 +58,23 @@ def _new_phases(like: torch.Tensor, c: int, t: int):
 
 
 def _phase_args(ee, eo, oe):
-    return (C.ptr(ee), ee.stride(0), ee.stride(1), C.ptr(eo), eo.stride(0), eo.stride(1), C.ptr(oe), oe.stride(0),
-            oe.stride(1))
+    """The Phases argument of the kernels: each transformed tensor's address, point and channel strides."""
+    return (ee.data_ptr(), ee.stride(0), ee.stride(1), eo.data_ptr(), eo.stride(0), eo.stride(1), oe.data_ptr(),
+            oe.stride(0), oe.stride(1))
+
+
+_CPU = ("cpu",)
+_SIZES = "n: int, c: int, h: int, w: int, th: int, tw: int"
+_INPUT = Kernel("s2_input", "x: Tensor, xs: Strides4, " + _SIZES + ", v: Phases", backends=_CPU)
+_INPUT_ADJ = Kernel("s2_input_adjoint", "dv: Phases, dx: Tensor, dxs: Strides4, " + _SIZES, backends=_CPU)
+_OUTPUT = Kernel("s2_output", "m: Phases, moo: Tensor, ms: Strides4, y: Tensor, ys: Strides4, " + _SIZES,
+                 backends=_CPU)
+_OUTPUT_ADJ = Kernel("s2_output_adjoint", "dy: Tensor, dys: Strides4, dm: Phases, moo: Tensor, ms: Strides4, " + _SIZES,
+                     backends=_CPU)
+_WEIGHT = Kernel("s2_weight", "w: Tensor, ws: Strides4, a: int, b: int, ee: Tensor, eo: Tensor, oe: Tensor, oo: Tensor",
+                 backends=_CPU)
+_WEIGHT_ADJ = Kernel("s2_weight_adjoint", "ee: Tensor, eo: Tensor, oe: Tensor, oo: Tensor, dw: Tensor, a: int, b: int",
+                     backends=_CPU)
 
 
 # ------------------------------------------------------------------ input transform and its adjoint
@@ -69,8 +84,7 @@ def _input_op(x: torch.Tensor, th: int, tw: int) -> tuple[torch.Tensor, torch.Te
     n, c, h, w = x.shape
     ee, eo, oe = _new_phases(x, c, n * th * tw)
     if ee.numel():
-        _native().s2_input(C.DTYPE_CODE[x.dtype], C.ptr(x), *x.stride(), n, c, h, w, th, tw, *_phase_args(ee, eo, oe),
-                           C.num_threads())
+        _INPUT("cpu", x, x.stride(), n, c, h, w, th, tw, _phase_args(ee, eo, oe))
     return ee, eo, oe
 
 
@@ -86,8 +100,7 @@ def _input_adj_op(ee: torch.Tensor, eo: torch.Tensor, oe: torch.Tensor, n: int, 
     th, tw = tiles(h, w)
     dx = ee.new_empty(n, ee.shape[1], h, w)
     if dx.numel():
-        _native().s2_input_adjoint(C.DTYPE_CODE[ee.dtype], *_phase_args(ee, eo, oe), C.ptr(dx), *dx.stride(), n,
-                                   ee.shape[1], h, w, th, tw, C.num_threads())
+        _INPUT_ADJ("cpu", _phase_args(ee, eo, oe), dx, dx.stride(), n, ee.shape[1], h, w, th, tw)
     return dx
 
 
@@ -105,7 +118,7 @@ def _input_backward(ctx, dee, deo, doe):
     return _input_adj(dee, deo, doe, *ctx.args), None, None
 
 
-_input = D.register_autograd(_input_op, _input_backward, setup_context=_input_setup)
+_input = _dispatch.register_autograd(_input_op, _input_backward, setup_context=_input_setup)
 
 
 def _input_adj_setup(ctx, inputs, output):
@@ -116,7 +129,7 @@ def _input_adj_backward(ctx, g):
     return (*_input(g, *ctx.args), None, None, None)
 
 
-_input_adj = D.register_autograd(_input_adj_op, _input_adj_backward, setup_context=_input_adj_setup)
+_input_adj = _dispatch.register_autograd(_input_adj_op, _input_adj_backward, setup_context=_input_adj_setup)
 
 
 # ------------------------------------------------------------------ output transform and its adjoint
@@ -128,8 +141,7 @@ def _output_op(ee: torch.Tensor, eo: torch.Tensor, oe: torch.Tensor, oo: torch.T
     th, tw = tiles(h, w)
     y = ee.new_empty(n, o, 2 * h + 1, 2 * w + 1)
     if y.numel():
-        _native().s2_output(C.DTYPE_CODE[ee.dtype], *_phase_args(ee, eo, oe), C.ptr(oo), *oo.stride(), C.ptr(y),
-                            *y.stride(), n, o, h, w, th, tw, C.num_threads())
+        _OUTPUT("cpu", _phase_args(ee, eo, oe), oo, oo.stride(), y, y.stride(), n, o, h, w, th, tw)
     return y
 
 
@@ -148,8 +160,7 @@ def _output_adj_op(dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     ee, eo, oe = _new_phases(dy, o, n * th * tw)
     oo = dy.new_empty(n, o, h, w)
     if oo.numel():
-        _native().s2_output_adjoint(C.DTYPE_CODE[dy.dtype], C.ptr(dy), *dy.stride(), *_phase_args(ee, eo, oe),
-                                    C.ptr(oo), *oo.stride(), n, o, h, w, th, tw, C.num_threads())
+        _OUTPUT_ADJ("cpu", dy, dy.stride(), _phase_args(ee, eo, oe), oo, oo.stride(), n, o, h, w, th, tw)
     return ee, eo, oe, oo
 
 
@@ -165,8 +176,8 @@ def _no_setup(ctx, inputs, output):
     pass
 
 
-_output = D.register_autograd(_output_op, lambda ctx, dy: _output_adj(dy), setup_context=_no_setup)
-_output_adj = D.register_autograd(_output_adj_op, lambda ctx, *g: _output(*g), setup_context=_no_setup)
+_output = _dispatch.register_autograd(_output_op, lambda ctx, dy: _output_adj(dy), setup_context=_no_setup)
+_output_adj = _dispatch.register_autograd(_output_adj_op, lambda ctx, *g: _output(*g), setup_context=_no_setup)
 
 
 # ------------------------------------------------------------------ weights and the convolutions
@@ -180,8 +191,7 @@ def _weight_op(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     a, b = w.shape[:2]
     out = _new_weights(w, a, b)
     if out[3].numel():
-        _native().s2_weight(C.DTYPE_CODE[w.dtype], C.ptr(w), *w.stride(), a, b, *(C.ptr(t) for t in out),
-                            C.num_threads())
+        _WEIGHT("cpu", w, w.stride(), a, b, *out)
     return out
 
 
@@ -197,8 +207,7 @@ def _weight_adj_op(ee: torch.Tensor, eo: torch.Tensor, oe: torch.Tensor, oo: tor
     a, b = oo.shape
     dw = oo.new_empty(a, b, 3, 3)
     if dw.numel():
-        _native().s2_weight_adjoint(C.DTYPE_CODE[oo.dtype], C.ptr(ee), C.ptr(eo), C.ptr(oe), C.ptr(oo), C.ptr(dw), a,
-                                    b, C.num_threads())
+        _WEIGHT_ADJ("cpu", ee, eo, oe, oo, dw, a, b)
     return dw
 
 
@@ -207,8 +216,8 @@ def _(ee, eo, oe, oo):
     return oo.new_empty(oo.shape[0], oo.shape[1], 3, 3)
 
 
-_weight = D.register_autograd(_weight_op, lambda ctx, *g: _weight_adj(*g), setup_context=_no_setup)
-_weight_adj = D.register_autograd(_weight_adj_op, lambda ctx, g: _weight(g), setup_context=_no_setup)
+_weight = _dispatch.register_autograd(_weight_op, lambda ctx, *g: _weight_adj(*g), setup_context=_no_setup)
+_weight_adj = _dispatch.register_autograd(_weight_adj_op, lambda ctx, g: _weight(g), setup_context=_no_setup)
 
 
 def weight_transform(w: torch.Tensor):

@@ -7,7 +7,7 @@ Convolutional Neural Networks", 2016). The convolution becomes
 
     V = B^T d B   per 6x6 input window (fastgan::wino_input, C++)
     U = G g G^T   per 3x3 filter (fastgan::wino_weight, C++)
-    M = U @ V     36 GEMMs [O, I] x [I, tiles] (fastgan::bmm, fastgan.ops.gemm)
+    M = U @ V     36 GEMMs [O, I] x [I, tiles] (fastgan::bmm, fastgan.ops.cpu_conv.gemm)
     y = A^T M A   per 4x4 output tile (fastgan::wino_output, C++)
 
 Each data transform is linear and registered with its adjoint as backward (and the adjoint's backward
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import torch
 
-from . import _common as C
-from . import _dispatch as D
+from .. import _dispatch
+from .._op import Kernel
 from .gemm import bmm
 
 TILE = 4  # output tile; the input window is TILE + 2
@@ -42,10 +42,17 @@ def matrices(dtype=torch.float64):
     return tuple(torch.tensor(m, dtype=dtype) for m in (_BT, _G, _AT))
 
 
-def _native():
-    from ._backend import native_module
-
-    return native_module()
+_CPU = ("cpu",)
+_INPUT = Kernel("wino_input", "x: Tensor, v: Tensor, ks: int, cs: int, n: int, c: int, h: int, w: int, xs: Strides4, "
+                "pad_h: int, pad_w: int, th: int, tw: int", backends=_CPU)
+_INPUT_ADJ = Kernel("wino_input_adjoint", "dv: Tensor, ks: int, cs: int, dx: Tensor, n: int, c: int, h: int, w: int, "
+                    "dxs: Strides4, pad_h: int, pad_w: int, th: int, tw: int", backends=_CPU)
+_OUTPUT = Kernel("wino_output", "m: Tensor, ks: int, os: int, y: Tensor, n: int, o: int, oh: int, ow: int, "
+                 "ys: Strides4, th: int, tw: int", backends=_CPU)
+_OUTPUT_ADJ = Kernel("wino_output_adjoint", "dy: Tensor, dm: Tensor, ks: int, os: int, n: int, o: int, oh: int, "
+                     "ow: int, dys: Strides4, th: int, tw: int", backends=_CPU)
+_WEIGHT = Kernel("wino_weight", "w: Tensor, u: Tensor, o: int, i: int, ws: Strides4", backends=_CPU)
+_WEIGHT_ADJ = Kernel("wino_weight_adjoint", "du: Tensor, dw: Tensor, o: int, i: int", backends=_CPU)
 
 
 def _tiles(oh: int, ow: int):
@@ -87,8 +94,8 @@ def _input_op(x: torch.Tensor, pad_h: int, pad_w: int, th: int, tw: int) -> torc
     n, c, h, w = x.shape
     v = _new_transformed(x, c, n * th * tw)
     if v.numel():
-        _native().wino_input(C.DTYPE_CODE[x.dtype], C.ptr(x), C.ptr(v), v.stride(0), v.stride(1), n, c, h, w,
-                             *x.stride(), pad_h, pad_w, th, tw, C.num_threads())
+        _INPUT("cpu", x, v, v.stride(0), v.stride(1), n, c, h, w,
+                             x.stride(), pad_h, pad_w, th, tw)
     return v
 
 
@@ -104,8 +111,8 @@ def _input_adj_op(dv: torch.Tensor, n: int, h: int, w: int, pad_h: int, pad_w: i
     dv = _tiles_inner(dv)
     dx = dv.new_empty(n, dv.shape[1], h, w)
     if dx.numel():
-        _native().wino_input_adjoint(C.DTYPE_CODE[dv.dtype], C.ptr(dv), dv.stride(0), dv.stride(1), C.ptr(dx), n,
-                                     dv.shape[1], h, w, *dx.stride(), pad_h, pad_w, th, tw, C.num_threads())
+        _INPUT_ADJ("cpu", dv, dv.stride(0), dv.stride(1), dx, n,
+                                     dv.shape[1], h, w, dx.stride(), pad_h, pad_w, th, tw)
     return dx
 
 
@@ -123,7 +130,7 @@ def _input_backward(ctx, dv):
     return _input_adj(dv, *ctx.args), None, None, None, None
 
 
-_input = D.register_autograd(_input_op, _input_backward, setup_context=_input_setup)
+_input = _dispatch.register_autograd(_input_op, _input_backward, setup_context=_input_setup)
 
 
 def _input_adj_setup(ctx, inputs, output):
@@ -134,7 +141,7 @@ def _input_adj_backward(ctx, g):
     return _input(g, *ctx.args), None, None, None, None, None, None, None
 
 
-_input_adj = D.register_autograd(_input_adj_op, _input_adj_backward, setup_context=_input_adj_setup)
+_input_adj = _dispatch.register_autograd(_input_adj_op, _input_adj_backward, setup_context=_input_adj_setup)
 
 
 # ------------------------------------------------------------------ output transform and its adjoint
@@ -144,8 +151,8 @@ def _output_op(m: torch.Tensor, n: int, oh: int, ow: int, th: int, tw: int) -> t
     m = _tiles_inner(m)
     y = m.new_empty(n, m.shape[1], oh, ow)
     if y.numel():
-        _native().wino_output(C.DTYPE_CODE[m.dtype], C.ptr(m), m.stride(0), m.stride(1), C.ptr(y), n, m.shape[1], oh,
-                              ow, *y.stride(), th, tw, C.num_threads())
+        _OUTPUT("cpu", m, m.stride(0), m.stride(1), y, n, m.shape[1], oh,
+                              ow, y.stride(), th, tw)
     return y
 
 
@@ -160,8 +167,8 @@ def _output_adj_op(dy: torch.Tensor, th: int, tw: int) -> torch.Tensor:
     n, o, oh, ow = dy.shape
     dm = _new_transformed(dy, o, n * th * tw)
     if dm.numel():
-        _native().wino_output_adjoint(C.DTYPE_CODE[dy.dtype], C.ptr(dy), C.ptr(dm), dm.stride(0), dm.stride(1), n, o,
-                                      oh, ow, *dy.stride(), th, tw, C.num_threads())
+        _OUTPUT_ADJ("cpu", dy, dm, dm.stride(0), dm.stride(1), n, o,
+                                      oh, ow, dy.stride(), th, tw)
     return dm
 
 
@@ -178,7 +185,7 @@ def _output_backward(ctx, dy):
     return _output_adj(dy, *ctx.args), None, None, None, None, None
 
 
-_output = D.register_autograd(_output_op, _output_backward, setup_context=_output_setup)
+_output = _dispatch.register_autograd(_output_op, _output_backward, setup_context=_output_setup)
 
 
 def _output_adj_setup(ctx, inputs, output):
@@ -190,7 +197,7 @@ def _output_adj_backward(ctx, g):
     return _output(g, *ctx.args), None, None
 
 
-_output_adj = D.register_autograd(_output_adj_op, _output_adj_backward, setup_context=_output_adj_setup)
+_output_adj = _dispatch.register_autograd(_output_adj_op, _output_adj_backward, setup_context=_output_adj_setup)
 
 
 # ------------------------------------------------------------------ weight transform and its adjoint
@@ -200,7 +207,7 @@ def _weight_op(w: torch.Tensor) -> torch.Tensor:
     o, i = w.shape[:2]
     u = w.new_empty(36, o, i)
     if u.numel():
-        _native().wino_weight(C.DTYPE_CODE[w.dtype], C.ptr(w), C.ptr(u), o, i, *w.stride(), C.num_threads())
+        _WEIGHT("cpu", w, u, o, i, w.stride())
     return u
 
 
@@ -215,8 +222,7 @@ def _weight_adj_op(du: torch.Tensor) -> torch.Tensor:
     du = du.contiguous()
     dw = du.new_empty(du.shape[1], du.shape[2], 3, 3)
     if dw.numel():
-        _native().wino_weight_adjoint(C.DTYPE_CODE[du.dtype], C.ptr(du), C.ptr(dw), du.shape[1], du.shape[2],
-                                      C.num_threads())
+        _WEIGHT_ADJ("cpu", du, dw, du.shape[1], du.shape[2])
     return dw
 
 
@@ -229,8 +235,8 @@ def _no_setup(ctx, inputs, output):
     pass
 
 
-_weight = D.register_autograd(_weight_op, lambda ctx, g: _weight_adj(g), setup_context=_no_setup)
-_weight_adj = D.register_autograd(_weight_adj_op, lambda ctx, g: _weight(g), setup_context=_no_setup)
+_weight = _dispatch.register_autograd(_weight_op, lambda ctx, g: _weight_adj(g), setup_context=_no_setup)
+_weight_adj = _dispatch.register_autograd(_weight_adj_op, lambda ctx, g: _weight(g), setup_context=_no_setup)
 
 
 # ------------------------------------------------------------------ the convolution
