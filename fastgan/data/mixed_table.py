@@ -17,7 +17,8 @@ Sources (all download-free):
     weight, acceleration, model_year, mpg; discrete cylinders and the target ``origin``
     (usa 63%, japan 20%, europe 17%); the car's name is left out;
   - ``penguins``: the Palmer penguins table of the ``palmerpenguins`` package (when it is
-    installed): discrete species (Chinstrap 20%), island, sex; four continuous measurements.
+    installed; rows with a missing value dropped, 333 left): discrete species (Adelie 44%,
+    Gentoo 36%, Chinstrap 20%), island, sex; four continuous measurements.
 """
 from __future__ import annotations
 

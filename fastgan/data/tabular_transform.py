@@ -208,7 +208,7 @@ class TableTransformer:
         idx = np.searchsorted(cats, values)
         bad = (idx >= len(cats)) | (np.asarray(cats + ("",))[np.minimum(idx, len(cats))] != values)
         if bad.any():
-            raise ValueError(f"column {column!r} has no category {values[bad][0]!r} in the training data "
+            raise ValueError(f"column {column!r} has no category {str(values[bad][0])!r} in the training data "
                              f"(categories: {list(cats)})")
         return idx.astype(np.int64)
 
