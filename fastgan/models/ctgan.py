@@ -18,6 +18,7 @@ The table encoding and the sampler live in ``fastgan.data.tabular_transform``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import torch
@@ -130,23 +131,68 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False, u: torc
     return one - y.detach() + y
 
 
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    scalar: torch.Tensor     # [n_tanh] positions of the scalar spans
+    soft: torch.Tensor       # [S * W] positions of the one-hot spans ([S, W] padded with 0), flattened
+    valid: torch.Tensor      # [S, W] bool: which entries of ``soft`` are real
+    valid_flat: torch.Tensor  # flat indices of the real entries
+    inverse: torch.Tensor    # [dim] from (scalars, real one-hot entries) back to row order
+    shape: tuple[int, int]   # (S, W)
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(spans: tuple, device: str) -> _Layout:
+    pos, scalar, soft = 0, [], []
+    for start, end, act in spans:
+        if start != pos or end <= start:
+            raise ValueError(f"spans must tile the row in order, got {list(spans)}")
+        if act == "tanh":
+            scalar += range(start, end)
+        elif act == "softmax":
+            soft.append(list(range(start, end)))
+        else:
+            raise ValueError(f"spans: unknown activation {act!r}")
+        pos = end
+    width = max((len(r) for r in soft), default=0)
+    valid = torch.tensor([[i < len(r) for i in range(width)] for r in soft], dtype=torch.bool).reshape(len(soft), width)
+    idx = torch.tensor([r + [0] * (width - len(r)) for r in soft], dtype=torch.long).reshape(len(soft), width)
+    scalar_t = torch.tensor(scalar, dtype=torch.long)
+    order = torch.cat([scalar_t, idx[valid]])
+    return _Layout(scalar_t.to(device), idx.reshape(-1).to(device), valid.to(device),
+                   torch.nonzero(valid.reshape(-1)).reshape(-1).to(device), torch.argsort(order).to(device),
+                   (len(soft), width))
+
+
 def activate(raw: torch.Tensor, spans, tau: float = 0.2, hard: bool = False, u: torch.Tensor | None = None):
     """G's output layer: tanh on scalar spans, Gumbel-softmax on one-hot spans.
 
+    All one-hot spans go through one padded softmax (``[N, spans, widest]``, padding at -inf)
+    instead of one small softmax per span.
+
     Args:
-        spans: ``(start, end, activation)`` triples (``TableTransformer.output_info()``).
+        spans: ``(start, end, activation)`` triples tiling the row (``TableTransformer.output_info()``).
         u: optional uniform noise of ``raw``'s shape for the Gumbel draws.
     """
-    parts = []
-    for start, end, act in spans:
-        x = raw[:, start:end]
-        if act == "tanh":
-            parts.append(torch.tanh(x))
-        elif act == "softmax":
-            parts.append(gumbel_softmax(x, tau, hard, None if u is None else u[:, start:end]))
-        else:
-            raise ValueError(f"spans: unknown activation {act!r}")
-    return torch.cat(parts, dim=1)
+    if not tau > 0:
+        raise ValueError(f"tau must be > 0, got {tau!r}")
+    lay = _layout(tuple(tuple(s) for s in spans), str(raw.device))
+    if raw.ndim != 2 or raw.shape[1] != len(lay.inverse):
+        raise ValueError(f"raw must have shape [N, {len(lay.inverse)}] for these spans, got {tuple(raw.shape)}")
+    if u is not None and u.shape != raw.shape:
+        raise ValueError(f"u must have raw's shape {tuple(raw.shape)}, got {tuple(u.shape)}")
+    n = raw.shape[0]
+    parts = [torch.tanh(raw.index_select(1, lay.scalar))]
+    if lay.soft.numel():
+        x = raw.index_select(1, lay.soft).view(n, *lay.shape)
+        uu = u.index_select(1, lay.soft).view(n, *lay.shape) if u is not None else torch.rand_like(x)
+        g = -torch.log(-torch.log(uu.clamp(1e-20, 1.0 - 1e-7)))
+        y = torch.softmax(((x + g) / tau).masked_fill(~lay.valid, float("-inf")), dim=-1)
+        if hard:
+            one = torch.zeros_like(y).scatter_(-1, y.argmax(-1, keepdim=True), 1.0)
+            y = one - y.detach() + y
+        parts.append(y.reshape(n, -1).index_select(1, lay.valid_flat))
+    return torch.cat(parts, dim=1).index_select(1, lay.inverse)
 
 
 def cond_loss(raw: torch.Tensor, cond_spans, cond: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

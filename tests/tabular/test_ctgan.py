@@ -35,16 +35,48 @@ def test_gumbel_softmax_formula_and_straight_through(tau):
         ct.gumbel_softmax(logits, 0.0)
 
 
-def test_activate_applies_each_spans_activation():
-    spans = [(0, 1, "tanh"), (1, 4, "softmax"), (4, 6, "softmax"), (6, 7, "tanh")]
-    raw = torch.randn(13, 7) * 3
-    out = ct.activate(raw, spans, hard=True)
-    torch.testing.assert_close(out[:, [0, 6]], torch.tanh(raw[:, [0, 6]]))
-    for a, b in [(1, 4), (4, 6)]:
-        torch.testing.assert_close(out[:, a:b].sum(1), torch.ones(13))
-        assert ((out[:, a:b] == 0) | (out[:, a:b] == 1)).all()
+def _activate_per_span(raw, spans, tau, hard, u):
+    parts = []
+    for start, end, act in spans:
+        x = raw[:, start:end]
+        parts.append(torch.tanh(x) if act == "tanh" else ct.gumbel_softmax(x, tau, hard, u[:, start:end]))
+    return torch.cat(parts, dim=1)
+
+
+@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("spans", [
+    [(0, 1, "tanh"), (1, 4, "softmax"), (4, 6, "softmax"), (6, 7, "tanh")],
+    [(0, 5, "softmax")],
+    [(0, 1, "tanh"), (1, 2, "tanh")],
+    [(0, 2, "softmax"), (2, 3, "tanh"), (3, 9, "softmax"), (9, 10, "softmax")],
+])
+def test_activate_matches_one_gumbel_softmax_per_span(spans, hard):
+    dim = spans[-1][1]
+    raw = (torch.randn(13, dim, dtype=torch.float64) * 3).requires_grad_(True)
+    u = torch.rand(13, dim, dtype=torch.float64)
+    out = ct.activate(raw, spans, 0.2, hard=hard, u=u)
+    ref = _activate_per_span(raw, spans, 0.2, hard, u)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    w = torch.randn(13, dim, dtype=torch.float64)
+    (ga,) = torch.autograd.grad((out * w).sum(), raw)
+    (gb,) = torch.autograd.grad((ref * w).sum(), raw)
+    torch.testing.assert_close(ga, gb, rtol=1e-10, atol=1e-12)
+    if hard:
+        for a, b, act in spans:
+            if act == "softmax":
+                assert ((out[:, a:b] == 0) | (out[:, a:b] == 1)).all() and (out[:, a:b].sum(1) == 1).all()
+
+
+def test_activate_bad_input():
+    raw = torch.randn(4, 7)
     with pytest.raises(ValueError, match="activation"):
         ct.activate(raw, [(0, 7, "relu")])
+    with pytest.raises(ValueError, match="tile the row"):
+        ct.activate(raw, [(0, 3, "softmax"), (4, 7, "softmax")])
+    with pytest.raises(ValueError, match=r"shape \[N, 5\]"):
+        ct.activate(raw, [(0, 5, "softmax")])
+    with pytest.raises(ValueError, match="u must"):
+        ct.activate(raw, [(0, 7, "softmax")], u=torch.rand(4, 6))
 
 
 @pytest.mark.parametrize("n, pac", [(20, 10), (21, 7), (5, 1)])
