@@ -190,8 +190,9 @@ def read_table_csv(path: str, *, discrete: Iterable[str] = (), missing: str = "e
         missing: what to do with a missing cell (empty, NA, NaN, null, None, ?):
             ``error`` names the column and line; ``drop`` drops the row; ``impute`` fills
             the column's median (continuous) or most frequent value (discrete).
-        infer: a column not declared discrete becomes discrete when a non-missing value in
-            it is not a number; with ``infer=False`` that is an error naming the column.
+        infer: a column not declared discrete becomes discrete when none of its values is a
+            number.  A non-numeric value among numbers is an error naming the column, the line
+            and the value (so is any non-numeric value with ``infer=False``).
     """
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
@@ -234,10 +235,13 @@ def read_table_csv(path: str, *, discrete: Iterable[str] = (), missing: str = "e
         if h in discrete:
             kinds[h] = True
             continue
-        bad = next((v for v in present if not _is_number(v)), None)
-        if bad is not None and not infer:
-            raise ValueError(f"{path}: continuous column {h!r} holds the non-numeric value {bad!r} "
-                             f"(declare it discrete)")
+        numeric = np.array([_is_number(v) for v in present])
+        bad = present[np.argmin(numeric)] if not numeric.all() else None
+        if bad is not None and (not infer or numeric.any()):
+            line = lines[np.flatnonzero(~is_missing[:, j])[np.argmin(numeric)]]
+            raise ValueError(f"{path}, line {line}: column {h!r} holds the non-numeric value {bad!r}"
+                             + (" among numbers" if numeric.any() else "")
+                             + "; fix the value or declare the column discrete")
         kinds[h] = bad is not None
     columns = {}
     for j, h in enumerate(header):

@@ -219,8 +219,13 @@ def test_csv_types_missing_values_and_round_trip(tmp_path):
     assert len(t) == 2 and t.discrete == ("kind", "code") and t["x"].tolist() == [1.5, -1.0]
     t = read_table_csv(p, missing="impute")
     assert t["y"].tolist() == [2.0, 3.0, 3.0, 4.0] and t["x"][3] == 1.5 and t.discrete == ("kind",)
-    with pytest.raises(ValueError, match="'kind' holds the non-numeric value 'a'"):
+    with pytest.raises(ValueError, match="line 2: column 'kind' holds the non-numeric value 'a'"):
         read_table_csv(p, missing="drop", infer=False)
+    q = tmp_path / "typo.csv"
+    q.write_text("x,kind\n1.5,a\n2.5,b\n2,a\n3.x,b\n")
+    with pytest.raises(ValueError, match="line 5: column 'x' holds the non-numeric value '3.x' among numbers"):
+        read_table_csv(q)
+    assert read_table_csv(q, discrete=["x"]).categories("x") == ("1.5", "2", "2.5", "3.x")
     with pytest.raises(ValueError, match="missing must be"):
         read_table_csv(p, missing="zero")
     with pytest.raises(ValueError, match=r"\['nope'\]"):
