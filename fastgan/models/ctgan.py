@@ -236,7 +236,10 @@ def d_loss(G, D, spans, real, cond_real, cond_fake, z, *, tau=0.2, lam=10.0, alp
     with torch.no_grad():
         fake = activate(G(z, cond_fake), spans, tau, u=u)
     real_in, fake_in = torch.cat([real, cond_real], 1), torch.cat([fake, cond_fake], 1)
-    y_real, y_fake = D(real_in), D(fake_in)
+    # one pass over both sets (packs never straddle them: N is a multiple of pac); its GEMMs run
+    # ~1.5x faster than two half-size passes on one CPU thread
+    y = D(torch.cat([real_in, fake_in]))
+    y_real, y_fake = y[:len(y) // 2], y[len(y) // 2:]
     if alpha is None:
         alpha = torch.rand(real.shape[0] // D.pac, device=real.device, dtype=real.dtype)
     pen = gradient_penalty(D, real_in, fake_in, alpha, lam)

@@ -220,3 +220,26 @@ def test_synthesizer_sampling_and_errors():
         syn.oversample(t, "x")
     with pytest.raises(ValueError, match="n must be"):
         syn.sample(0)
+
+
+def test_losses_match_a_plain_computation():
+    spans = [(0, 1, "tanh"), (1, 4, "softmax"), (4, 6, "softmax")]
+    cond_spans, n, z_dim = [(4, 6)], 20, 5
+    G = ct.CTGenerator(z_dim, 2, 6, dims=(8, 8)).double().eval()
+    D = ct.CTDiscriminator(8, dims=(16,), pac=5, dropout=0.0).double()
+    real = torch.rand(n, 6, dtype=torch.float64)
+    cond = F.one_hot(torch.randint(0, 2, (n,)), 2).double()
+    cond_real = cond[torch.randperm(n)]
+    z, u, alpha = torch.randn(n, z_dim, dtype=torch.float64), torch.rand(n, 6, dtype=torch.float64), torch.rand(4, dtype=torch.float64)
+    got, scal = ct.d_loss(G, D, spans, real, cond_real, cond, z, lam=10.0, alpha=alpha, u=u)
+    fake = _activate_per_span(G(z, cond), spans, 0.2, False, u).detach()
+    ri, fi = torch.cat([real, cond_real], 1), torch.cat([fake, cond], 1)
+    pen = _reference_penalty(D, ri, fi, alpha, 10.0)
+    torch.testing.assert_close(got, pen - (D(ri).mean() - D(fi).mean()))
+    torch.testing.assert_close(scal["gp"], pen.detach())
+    mask = torch.ones(n, 1, dtype=torch.float64)
+    got_g, _ = ct.g_loss(G, D, spans, cond_spans, cond, mask, z, u=u)
+    raw = G(z, cond)
+    ref_g = -D(torch.cat([_activate_per_span(raw, spans, 0.2, False, u), cond], 1)).mean() \
+        + F.cross_entropy(raw[:, 4:6], cond.argmax(1))
+    torch.testing.assert_close(got_g, ref_g)
