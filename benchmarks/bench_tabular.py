@@ -15,6 +15,7 @@ definition) with the paper's settings, on one thread.  Measured:
   generated rows only (TSTR).
 
     python benchmarks/bench_tabular.py [--tables autompg,breast_cancer] [--epochs 300] [--no-ctgan]
+    python benchmarks/bench_tabular.py --speed-rounds 5 --epochs 20     # timing only, alternating
 
 Writes ``benchmarks/results/tabular.json`` and a markdown table on stdout.
 """
@@ -98,6 +99,39 @@ def run_ctgan(train: MixedTable, epochs: int, seed: int):
     return prep, train_s, sample
 
 
+def speed(train: MixedTable, epochs: int, rounds: int, seed: int) -> dict:
+    """Seconds per epoch, the two implementations taking turns round by round (so a drift in
+    the shared machine's speed lands on both): fastgan continues one run, ctgan fits anew each
+    round less its transformer's fit and transform, timed just before in the same round."""
+    import pandas as pd
+    from ctgan import CTGAN
+    from ctgan.data_transformer import DataTransformer
+
+    from fastgan.models import ctgan_family
+    from fastgan.train.engine import Trainer
+
+    trainer = Trainer(ctgan_family.CTGAN, EncodedTable(train, seed=seed), overrides={
+        "kimg": 1e6, "batch": BATCH, "out": tempfile.mkdtemp(prefix="tab-"), "overwrite": True, "seed": seed,
+        "threads": 1, "fid": False, "progress": False, "tensorboard": False})
+    df = pd.DataFrame({c: train[c] for c in train.names})
+    steps = epochs * steps_per_epoch(len(train))
+    trainer.train_step()                               # warm-up
+    fast, ref = [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step()
+        fast.append((time.perf_counter() - t0) / epochs)
+        t0 = time.perf_counter()
+        DataTransformer().fit(df, list(train.discrete)).transform(df)
+        prep = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        CTGAN(epochs=epochs, batch_size=BATCH, pac=10, enable_gpu=False).fit(df, list(train.discrete))
+        ref.append((time.perf_counter() - t0 - prep) / epochs)
+    return {"fastgan_s_per_epoch": float(np.median(fast)), "ctgan_s_per_epoch": float(np.median(ref)),
+            "speedup_per_round": [r / f for f, r in zip(fast, ref)], "rounds": rounds, "epochs": epochs}
+
+
 def evaluate(train, test, target, sample, seed):
     fake = sample(len(train))
     fid = tm.fidelity(train, fake, seed=seed)
@@ -125,8 +159,25 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-ctgan", action="store_true", help="skip the reference package")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "tabular.json"))
+    ap.add_argument("--speed-rounds", type=int, default=0,
+                    help="only time the two, alternating this many rounds of --epochs epochs each")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.speed_rounds:
+        res = {}
+        for name in args.tables.split(","):
+            t = load_mixed_table(name)
+            train, _ = t.split(0.25, seed=args.seed, stratify=TARGETS[name])
+            res[name] = speed(train, args.epochs, args.speed_rounds, args.seed)
+            r = res[name]
+            print(f"| {name} | {r['fastgan_s_per_epoch']:.4f} | {r['ctgan_s_per_epoch']:.4f} | "
+                  f"{r['ctgan_s_per_epoch'] / r['fastgan_s_per_epoch']:.2f}x | "
+                  + ", ".join(f"{x:.2f}" for x in r["speedup_per_round"]) + " |", flush=True)
+        path = args.out.replace(".json", "_speed.json")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(res, f, indent=1)
+        return
     results = {}
     for name in args.tables.split(","):
         t = load_mixed_table(name)
