@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
 
 from .mixed_table import MixedTable, numeric_features
 
@@ -35,12 +37,10 @@ class FilterResult:
 
 def _make_classifier(classifier, seed):
     if classifier is None or classifier == "hist_gradient_boosting":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
         return HistGradientBoostingClassifier(max_iter=100, random_state=seed)
     if classifier == "lightgbm":
         try:
-            import lightgbm
+            import lightgbm   # optional extra, only for classifier="lightgbm"
         except ImportError as e:
             raise ImportError("classifier='lightgbm' needs the 'lightgbm' package (pip install lightgbm); "
                               "the default classifier needs only scikit-learn") from e
@@ -79,8 +79,6 @@ def adversarial_filter(train, test, generated, *, keep: float = 0.5, classifier=
         keep: the fraction kept, in (0, 1]; ``round(keep * len(generated))`` rows (at least one).
         classifier: ``None``/``"hist_gradient_boosting"``, ``"lightgbm"`` or an estimator.
     """
-    from sklearn.metrics import roc_auc_score
-
     if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < keep <= 1.0:
         raise ValueError(f"keep must be a fraction in (0, 1], got {keep!r}")
     Xtr, Xte, Xg = _as_matrices(train, test, generated)

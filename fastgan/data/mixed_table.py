@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib.util
 import os
 import tempfile
 from typing import Iterable, Mapping
@@ -263,14 +264,14 @@ def read_table_csv(path: str, *, discrete: Iterable[str] = (), missing: str = "e
 def load_mixed_table(name: str) -> MixedTable:
     """A built-in table (see the module doc): ``breast_cancer``, ``autompg`` or ``penguins``."""
     if name == "breast_cancer":
-        import sklearn.datasets as skd
+        import sklearn.datasets as skd   # on use: the model registry imports this module for every model
 
         d = skd.load_breast_cancer()
         cols = {str(f).replace(" ", "_"): d.data[:, i] for i, f in enumerate(d.feature_names)}
         cols["diagnosis"] = np.asarray(d.target_names)[d.target]
         return MixedTable(cols, ["diagnosis"], name=name)
     if name == "autompg":
-        import mlxtend
+        import mlxtend   # on use: only for the path of its bundled data file
 
         path = os.path.join(os.path.dirname(mlxtend.__file__), "data", "data", "autompg.csv.gz")
         with gzip.open(path, "rt", newline="") as f:
@@ -285,8 +286,6 @@ def load_mixed_table(name: str) -> MixedTable:
                 "origin": np.array([origin[v] for v in a[:, 6]], dtype=object)}
         return MixedTable(cols, ["cylinders", "origin"], name=name)
     if name == "penguins":
-        import importlib.util
-
         spec = importlib.util.find_spec("palmerpenguins")
         if spec is None or not spec.submodule_search_locations:
             raise ValueError("table 'penguins' needs the 'palmerpenguins' package: pip install palmerpenguins")

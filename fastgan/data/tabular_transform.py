@@ -54,8 +54,9 @@ class ModeNormalizer:
         self.means = self.stds = self.weights = None
 
     def fit(self, x, column: str = "x") -> "ModeNormalizer":
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.mixture import BayesianGaussianMixture
+        # scikit-learn on use: the model registry imports this module (through models.ctgan) for every model
+        from sklearn.exceptions import ConvergenceWarning  # (same reason)
+        from sklearn.mixture import BayesianGaussianMixture  # (same reason)
 
         x = self._check(x, column)
         if np.ptp(x) == 0:

@@ -21,6 +21,13 @@ Privacy
 from __future__ import annotations
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ..data.mixed_table import MixedTable, numeric_features
 from ..data.table_stats import ks_statistic, total_variation
@@ -84,11 +91,6 @@ def correlation_difference(real: MixedTable, fake: MixedTable) -> dict[str, floa
 
 
 def _classifier(name: str, seed: int):
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     if name == "logistic":
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     if name == "forest":
@@ -101,9 +103,6 @@ def _classifier(name: str, seed: int):
 def detection_auc(real: MixedTable, fake: MixedTable, *, classifier: str = "logistic", folds: int = 3,
                   seed: int = 0) -> float:
     """Cross-validated ROC AUC of ``classifier`` telling real (0) from synthetic (1) rows."""
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
     _check_pair(real, fake)
     xr, xf = numeric_features(real, fake, scale=True)
     X, y = np.concatenate([xr, xf]), np.r_[np.zeros(len(xr)), np.ones(len(xf))]
@@ -123,8 +122,6 @@ def ml_efficacy(train: MixedTable, test: MixedTable, target: str, *, classifiers
                 seed: int = 0, minority: str | None = None) -> dict[str, dict[str, float]]:
     """Train each classifier on ``train``, test on ``test``: ``{clf: {macro_f1, balanced_accuracy,
     minority_recall}}``; the minority class is ``minority`` or the rarest class of ``test``."""
-    from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
-
     _check_target(train, target, "train")
     train.check_same_columns(test, "test")
     if len(set(train[target].tolist())) < 2:
@@ -156,7 +153,7 @@ def random_oversample(table: MixedTable, target: str, *, seed: int = 0) -> Mixed
 
 def _smote(table: MixedTable, target: str, seed: int) -> MixedTable:
     try:
-        from imblearn.over_sampling import SMOTE, SMOTENC
+        from imblearn.over_sampling import SMOTE, SMOTENC   # optional extra (fastgan[tabular])
     except ImportError as e:
         raise ImportError("SMOTE needs the 'imbalanced-learn' package (pip install imbalanced-learn)") from e
     feats = [c for c in table.names if c != target]
@@ -196,8 +193,6 @@ def dcr(synthetic: MixedTable, train: MixedTable, holdout: MixedTable) -> dict[s
     """Distances to the closest ``train`` row (Euclidean over range-scaled continuous columns and
     one-hot discrete ones) of the ``synthetic`` rows and of the real ``holdout`` rows: their
     medians and 5th percentiles, and the share of synthetic rows that copy a train row."""
-    from sklearn.neighbors import NearestNeighbors
-
     for arg, t in (("synthetic", synthetic), ("holdout", holdout)):
         train.check_same_columns(t, arg)
         if len(t) == 0:
