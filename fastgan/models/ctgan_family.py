@@ -61,6 +61,7 @@ class CTGAN(Family):
     ema_nets = ()
     metrics = ()
     presets = {"cpu": {}, "paper": {"kimg": 150.0}, "smoke": {"kimg": 5.0}}
+    generate_modes = ("rows",)
     description = "CTGAN (Xu et al. 2019): mixed tables, mode-specific normalisation, training-by-sampling"
 
     def __init__(self, recipe, data):
@@ -165,6 +166,19 @@ class CTGAN(Family):
         """Rows from ``G`` for users: ``.sample(n, condition={"col": "value"})``, ``.oversample(...)``."""
         self._need_schema()
         return ct.TableSynthesizer(G, self.transformer, self.sampler, self.recipe.tau)
+
+    def render(self, G, mode, out, *, seeds=(), condition=None, **_):
+        """``rows``: a CSV of ``len(seeds)`` rows (seeded by the first seed), only of ``condition``'s
+        category when given (``{"column": "value"}``; rows that miss it are drawn again)."""
+        if mode != "rows":
+            return super().render(G, mode, out)
+        if not str(out).lower().endswith(".csv"):
+            raise ValueError(f"table rows are written as CSV: give --out NAME.csv, got {out!r}")
+        n, seed = len(seeds), (seeds[0] if len(seeds) else 0)
+        syn = self.synthesizer(G)
+        table = syn.sample_matching(n, condition, seed=seed) if condition else syn.sample(n, seed=seed)
+        table.to_csv(out)
+        return f"{n} rows" + (f" with {', '.join(f'{k}={v}' for k, v in condition.items())}" if condition else "")
 
     def sample_labels(self, n, device=None):
         return None

@@ -1,11 +1,14 @@
 """The CTGAN family on the training engine: dict batches, its own loader, snapshots, checkpoints."""
+import json
 import os
 
 import numpy as np
 import pytest
 import torch
 
-from fastgan.data.mixed_table import MixedTable
+from fastgan import cli
+from fastgan.data.mixed_table import MixedTable, read_table_csv
+from fastgan.data.table_stats import total_variation
 from fastgan.data.tabular_set import EncodedTable
 from fastgan.models import ctgan_family, get, load_generator
 from fastgan.train.engine import Trainer
@@ -44,6 +47,18 @@ def test_trains_through_the_engine_and_generates_from_its_checkpoint(tmp_path):
     assert rows.names == ("x", "kind", "y") and len(rows) == 30
     with pytest.raises(ValueError, match="no category 'never'"):
         fam.synthesizer(G).sample(3, {"y": "never"})
+    # the command line: conditional rows to CSV, then the table metrics of them
+    rows_csv = str(tmp_path / "rows.csv")
+    assert cli.main(["generate", "--ckpt", out, "--n", "25", "--condition", "y=rare", "--out", rows_csv]) == 0
+    got = read_table_csv(rows_csv, discrete=["kind", "y"])
+    assert len(got) == 25 and (got["y"] == "rare").all()
+    assert cli.main(["generate", "--ckpt", out, "--n", "5", "--condition", "y=never", "--out", rows_csv]) != 0
+    js = str(tmp_path / "m.json")
+    assert cli.main(["metrics", "--table", "--real", data, "--fake", rows_csv, "--train", data,
+                     "--json", js]) == 0
+    m = json.load(open(js))["metrics"]
+    assert m["columns"]["y"] == pytest.approx(total_variation(got["y"], read_table_csv(data)["y"]))
+    assert {"ks_mean", "detection_auc", "dcr_synthetic_median"} <= set(m)
     # the same run resumed continues where it stopped; another header is refused
     Trainer("ctgan", data, overrides={**RUN, "kimg": 0.4, "out": out}, resume=out).fit()
     other = _csv(tmp_path / "o.csv", header=("x", "kind", "label"))
