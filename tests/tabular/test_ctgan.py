@@ -243,3 +243,19 @@ def test_losses_match_a_plain_computation():
     ref_g = -D(torch.cat([_activate_per_span(raw, spans, 0.2, False, u), cond], 1)).mean() \
         + F.cross_entropy(raw[:, 4:6], cond.argmax(1))
     torch.testing.assert_close(got_g, ref_g)
+
+
+@pytest.mark.parametrize("p", [0.5, 0.2])
+def test_uniform_dropout_is_inverted_dropout(p):
+    drop = ct.UniformDropout(p)
+    x = torch.rand(400, 301) + 0.5
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - (1 - p)) < 0.01
+    torch.testing.assert_close(y[kept], x[kept] / (1 - p))
+    # the kept fraction per row follows Binomial(301, 1 - p)
+    counts = kept.sum(1).numpy()
+    assert stats.kstest(counts, stats.binom(301, 1 - p).cdf).statistic < 0.1
+    assert drop.eval()(x) is x
+    with pytest.raises(ValueError, match="dropout"):
+        ct.UniformDropout(1.0)
