@@ -110,10 +110,16 @@ class CTGAN(Family):
         schema = self.state.get("schema")
         if schema is not None:
             saved = TableTransformer.from_state(schema["transformer"])
-            if self.transformer is not None and self.transformer.state_dict()["names"] != saved.state_dict()["names"]:
-                raise ValueError(f"the data's columns {list(self.transformer.names)} differ from the "
-                                 f"checkpoint's {list(saved.names)}")
-            if self.transformer is None:
+            if self.transformer is not None:
+                mine = self.transformer
+                if (mine.names, mine.discrete) != (saved.names, saved.discrete):
+                    raise ValueError(f"the data's columns {list(mine.names)} (discrete {list(mine.discrete)}) "
+                                     f"differ from the checkpoint's {list(saved.names)} (discrete {list(saved.discrete)})")
+                if mine.categories != saved.categories or mine.dim != saved.dim:
+                    raise ValueError("the data's categories or continuous modes differ from the checkpoint's "
+                                     f"(encoded width {mine.dim} vs {saved.dim}); resume with the table it was "
+                                     "trained on")
+            else:
                 self.transformer = saved
                 self.sampler = ConditionalSampler(saved, counts=schema["counts"])
 

@@ -62,8 +62,12 @@ def test_trains_through_the_engine_and_generates_from_its_checkpoint(tmp_path):
     # the same run resumed continues where it stopped; another header is refused
     Trainer("ctgan", data, overrides={**RUN, "kimg": 0.4, "out": out}, resume=out).fit()
     other = _csv(tmp_path / "o.csv", header=("x", "kind", "label"))
-    with pytest.raises(ValueError, match="differ from the checkpoint"):
+    with pytest.raises(ValueError, match=r"columns \['x', 'kind', 'label'\].*differ from the checkpoint"):
         Trainer("ctgan", other, overrides={**RUN, "kimg": 0.5, "out": out}, resume=out)
+    fewer = tmp_path / "few.csv"
+    fewer.write_text("x,kind,y\n" + "".join(f"{i * 0.37:.3f},a,common\n{-i:.1f},b,rare\n" for i in range(30)))
+    with pytest.raises(ValueError, match="categories or continuous modes differ"):
+        Trainer("ctgan", str(fewer), overrides={**RUN, "kimg": 0.5, "out": out}, resume=out)
 
 
 @pytest.mark.slow
