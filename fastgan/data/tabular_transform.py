@@ -176,7 +176,8 @@ class TableTransformer:
                 spans.append(Span(col, pos, pos + len(cats), "softmax", True))
                 pos += len(cats)
             else:
-                nm = ModeNormalizer(self.max_modes, self.weight_threshold, self.mode, self.seed + i).fit(table[col], col)
+                nm = ModeNormalizer(self.max_modes, self.weight_threshold, self.mode, self.seed + i)
+                nm.fit(table[col], col)
                 self.normalizers[col] = nm
                 spans.append(Span(col, pos, pos + 1, "tanh", False))
                 spans.append(Span(col, pos + 1, pos + 1 + nm.n_modes, "softmax", False))

@@ -172,7 +172,8 @@ def _layout(spans: tuple, device: str) -> _Layout:
         pos = end
     width = max((len(r) for r in soft), default=0)
     # spans along dim 1 of [N, W, S]: torch's CPU softmax over a short last dimension is ~30x slower
-    valid = torch.tensor([[i < len(r) for i in range(width)] for r in soft], dtype=torch.bool).reshape(len(soft), width).T
+    valid = torch.tensor([[i < len(r) for i in range(width)] for r in soft], dtype=torch.bool)
+    valid = valid.reshape(len(soft), width).T
     idx = torch.tensor([r + [0] * (width - len(r)) for r in soft], dtype=torch.long).reshape(len(soft), width).T
     valid, idx = valid.contiguous(), idx.contiguous()
     scalar_t = torch.tensor(scalar, dtype=torch.long)

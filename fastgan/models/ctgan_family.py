@@ -113,8 +113,8 @@ class CTGAN(Family):
             if self.transformer is not None:
                 mine = self.transformer
                 if (mine.names, mine.discrete) != (saved.names, saved.discrete):
-                    raise ValueError(f"the data's columns {list(mine.names)} (discrete {list(mine.discrete)}) "
-                                     f"differ from the checkpoint's {list(saved.names)} (discrete {list(saved.discrete)})")
+                    raise ValueError(f"the data's columns {list(mine.names)} (discrete {list(mine.discrete)}) differ "
+                                     f"from the checkpoint's {list(saved.names)} (discrete {list(saved.discrete)})")
                 if mine.categories != saved.categories or mine.dim != saved.dim:
                     raise ValueError("the data's categories or continuous modes differ from the checkpoint's "
                                      f"(encoded width {mine.dim} vs {saved.dim}); resume with the table it was "

@@ -230,7 +230,8 @@ def test_losses_match_a_plain_computation():
     real = torch.rand(n, 6, dtype=torch.float64)
     cond = F.one_hot(torch.randint(0, 2, (n,)), 2).double()
     cond_real = cond[torch.randperm(n)]
-    z, u, alpha = torch.randn(n, z_dim, dtype=torch.float64), torch.rand(n, 6, dtype=torch.float64), torch.rand(4, dtype=torch.float64)
+    z, u = torch.randn(n, z_dim, dtype=torch.float64), torch.rand(n, 6, dtype=torch.float64)
+    alpha = torch.rand(4, dtype=torch.float64)
     got, scal = ct.d_loss(G, D, spans, real, cond_real, cond, z, lam=10.0, alpha=alpha, u=u)
     fake = _activate_per_span(G(z, cond), spans, 0.2, False, u).detach()
     ri, fi = torch.cat([real, cond_real], 1), torch.cat([fake, cond], 1)

@@ -44,8 +44,8 @@ def test_filter_on_mixed_tables():
     rng = np.random.default_rng(0)
 
     def table(n, shift):
-        return MixedTable({"x": rng.normal(shift, 1, n), "c": rng.choice(["a", "b"], n, p=[0.8 - shift / 4, 0.2 + shift / 4])},
-                          ["c"])
+        p = [0.8 - shift / 4, 0.2 + shift / 4]
+        return MixedTable({"x": rng.normal(shift, 1, n), "c": rng.choice(["a", "b"], n, p=p)}, ["c"])
     train, test = table(300, 0.0), table(300, 2.0)
     gen = table(100, 0.0).concat(table(100, 2.0))
     res = adversarial_filter(train, test, gen, keep=0.25)
