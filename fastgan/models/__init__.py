@@ -89,6 +89,7 @@ def load_generator(path: str, *, device="cpu", ema: bool = True) -> tuple[Family
     recipe, _ = apply_overrides(fam_cls.Recipe(), None, {f"model.{k}": v for k, v in state["recipe"].items()})
     info = state["data_info"]
     family = fam_cls(recipe, DataInfo(tuple(info["shape"]), int(info["num_classes"]), info.get("name", "")))
+    family.load_state_dict(state.get("family", {}))   # before build: it may hold what building needs (a table's schema)
     name = family.generator_net
     G = family.build()[name]
     source = state["ema"] if ema and name in state["ema"] else state["nets"]

@@ -96,8 +96,10 @@ def register(subparsers) -> None:
                    "(default 0-3, the coarse styles)")
     g.add_argument("--frames", type=int, default=16, help="--interpolate: frames per seed-to-seed segment")
     g.add_argument("--duration", type=int, default=80, help="--interpolate: ms per frame")
+    g.add_argument("--condition", default=None, metavar="COLUMN=VALUE",
+                   help="table models: only rows of this category (with --out NAME.csv)")
     g.add_argument("--out", default=None, help="file to write (default grid.png, truncation.png, style-mix.png "
-                   "or interpolation.gif)")
+                   "or interpolation.gif; NAME.csv: table rows)")
     g.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     g.add_argument("--device", default="cpu")
     g.set_defaults(func=cmd_generate)
@@ -191,6 +193,16 @@ def _labels_for(family, text, n):
     return None if want is None else torch.tensor([want[i % len(want)] for i in range(n)], dtype=torch.long)
 
 
+def _condition(text):
+    """``--condition COLUMN=VALUE`` -> ``{COLUMN: VALUE}``, or None."""
+    if text is None:
+        return None
+    col, sep, val = text.partition("=")
+    if not sep or not col.strip():
+        raise ValueError(f"--condition must look like COLUMN=VALUE, got {text!r}")
+    return {col.strip(): val.strip()}
+
+
 def cmd_generate(args) -> int:
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
@@ -207,18 +219,21 @@ def cmd_generate(args) -> int:
     psi = 1.0 if args.trunc is None else args.trunc
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
+    rows = args.condition is not None or out.lower().endswith(".csv")
     mode = ("style-mix" if args.style_mix else "interpolate" if args.interpolate
-            else "instance" if args.instance else None)
+            else "instance" if args.instance else "rows" if rows else None)
     if mode is not None:
         if mode not in family.generate_modes:
             having = [n for n in models.names() if mode in models.get(n).generate_modes]
-            raise ValueError(f"--{mode} is a mode of {', '.join(having) or 'no model'}; the checkpoint "
+            flag = "--out NAME.csv (table rows)" if mode == "rows" else f"--{mode}"
+            raise ValueError(f"{flag} is a mode of {', '.join(having) or 'no model'}; the checkpoint "
                              f"holds {family.name}, whose modes are: {', '.join(family.generate_modes) or 'none'}")
         if mode == "interpolate" and args.labels:
             raise ValueError("--interpolate does not take --labels (a conditional model interpolates class 0)")
         what = family.render(G, mode, out, spec=args.style_mix, seeds=seeds, styles=parse_seeds(args.styles),
                              psi=psi, frames=args.frames, duration=args.duration,
-                             labels=_label_list(family, args.labels), instance=args.instance)
+                             labels=_label_list(family, args.labels), instance=args.instance,
+                             condition=_condition(args.condition))
         print(f"wrote {what} from {args.ckpt} to {out}")
         return 0
 

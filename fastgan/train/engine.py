@@ -233,13 +233,15 @@ class Trainer:
         }
 
     def _load_state(self, s: dict):
+        # the family's state first: it can tell a clear mismatch of the data (a table's columns)
+        # before the networks' shapes do
+        self.family.load_state_dict(s["family"])
         for group, target in (("nets", self.nets), ("ema", self.ema), ("opts", self.opts),
                               ("scheds", self.scheds), ("scalers", self.scalers)):
             for k, obj in target.items():
                 if k not in s.get(group, {}):
                     raise ValueError(f"checkpoint has no {group}/{k}; it was written by a different setup")
                 obj.load_state_dict(s[group][k])
-        self.family.load_state_dict(s["family"])
         self.loader.load_state_dict(s["loader"])
         self.step, self.nimg = int(s["step"]), int(s["nimg"])
         # a run resumed with a longer last stage (a larger --kimg) continues that stage
