@@ -31,6 +31,18 @@ def backend_params(backends=None):
     return out
 
 
+def backend_cases(backends, cases, keep=lambda backend, case: True):
+    """pytest params of (backend, case) pairs for which keep() holds: combinations that do not apply are never
+    generated (rather than generated and skipped). A case is a tuple of the test's other arguments."""
+    out = []
+    for b in backends or FUSED_CPU_BACKENDS:
+        marks = [pytest.mark.triton] if b == "triton" else []
+        for case in cases:
+            if keep(b, case):
+                out.append(pytest.param(b, *case, marks=marks, id="-".join([b, *map(str, case)])))
+    return out
+
+
 def randn(*shape, dtype=torch.float32, layout="contiguous", scale=1.0, requires_grad=False):
     """Random normal tensor (never zeros) in the requested memory layout."""
     if layout == "noncontiguous":
