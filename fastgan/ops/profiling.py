@@ -27,6 +27,11 @@ _enabled = False
 _active = False
 
 
+def _cuda_available() -> bool:
+    """Whether NVTX ranges can be emitted (one place, so tests can pretend a device)."""
+    return torch.cuda.is_available()
+
+
 def nvtx_enabled() -> bool:
     """Whether the switch is on (set_nvtx / FASTGAN_NVTX)."""
     return _enabled
@@ -43,7 +48,7 @@ def set_nvtx(enabled: bool) -> bool:
     if not isinstance(enabled, bool):
         raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
     _enabled = enabled
-    _active = enabled and torch.cuda.is_available()
+    _active = enabled and _cuda_available()
     _dispatch.set_call_wrapper(_nvtx_call if _active else None)
     return _active
 
@@ -65,7 +70,7 @@ def nvtx_range(name: str, enabled: Optional[bool] = None):
     process switch; True/False: this range alone, still only when CUDA is available)."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
-    on = _active if enabled is None else bool(enabled) and torch.cuda.is_available()
+    on = _active if enabled is None else bool(enabled) and _cuda_available()
     if not on or torch.compiler.is_compiling():
         yield
         return

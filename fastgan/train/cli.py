@@ -13,6 +13,7 @@ from ..data import save_grid
 from ..family.config import load_yaml, parse_set
 from ..family.sampling import generate, parse_floats, parse_seeds, truncation_images
 from ..ops import _backend
+from ..ops.profiling import use_nvtx
 from . import ddp
 from .engine import Trainer
 from .metrics_hook import fid_status
@@ -280,7 +281,8 @@ def cmd_profile(args) -> int:
     for _ in range(2):
         trainer.train_step()
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])
-    with profile(activities=acts, record_shapes=False) as prof:
+    # --nvtx: ranges per stage/phase (trainer.nvtx) and per fused op call (the ops' process switch)
+    with use_nvtx(args.nvtx), profile(activities=acts, record_shapes=False) as prof:
         for i in range(args.steps):
             with record_function(f"fastgan_train_step_{i}"):
                 trainer.train_step()

@@ -34,6 +34,7 @@ from ..data import NAMES, BatchLoader, make_dataset
 from ..family import Context, DataInfo, Family, Snapshot
 from ..family.config import apply_overrides, to_dict
 from ..family.contract import total_kimg
+from ..ops.profiling import nvtx_range
 from . import ddp, metrics_hook
 from . import state as st
 from .config import RunConfig
@@ -311,7 +312,7 @@ class Trainer:
             if self.step % ph.interval:
                 continue
             for _ in range(ph.repeat):
-                with st.nvtx_range(f"{stage.name}/{ph.name}", self.nvtx):
+                with nvtx_range(f"{stage.name}/{ph.name}", True if self.nvtx else None):
                     if ph.fresh_batch or batch is None:
                         batch, labels = self._next_batch()
                     self._set_trainable(ph.trained)
@@ -327,7 +328,7 @@ class Trainer:
                     monitor.add({f"loss/{ph.name}": loss.detach().float(),
                                  **{f"{ph.name}/{k}": v for k, v in scalars.items()}})
         self._set_trainable(())
-        with st.nvtx_range("ema", self.nvtx):
+        with nvtx_range("ema", True if self.nvtx else None):
             self._update_ema()
         self.family.end_step(ctx)
         for sched in self.scheds.values():

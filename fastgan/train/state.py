@@ -2,7 +2,6 @@
 from a checkpoint and freezing by name pattern, RNG states, NVTX ranges, run directories."""
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import os
 import shutil
@@ -13,7 +12,7 @@ import torch
 from .. import checkpoint as ckpt
 
 __all__ = ["to_device", "named_parameters", "match_names", "init_from_checkpoint", "frozen_parameters",
-           "np_state_to_tensor", "np_state_from_tensor", "nvtx_range", "check_writable",
+           "np_state_to_tensor", "np_state_from_tensor", "check_writable",
            "clear_run_files", "run_dir_of"]
 
 
@@ -81,19 +80,6 @@ def np_state_to_tensor() -> dict:
 
 def np_state_from_tensor(s: dict) -> None:
     np.random.set_state((s["name"], s["keys"].numpy().astype(np.uint32), s["pos"], s["has_gauss"], s["cached"]))
-
-
-@contextlib.contextmanager
-def nvtx_range(name: str, enabled: bool):
-    """An NVTX range around the block when ``enabled`` and CUDA is available (Nsight shows it)."""
-    if not (enabled and torch.cuda.is_available()):
-        yield
-        return
-    torch.cuda.nvtx.range_push(name)
-    try:
-        yield
-    finally:
-        torch.cuda.nvtx.range_pop()
 
 
 def check_writable(out: str) -> None:

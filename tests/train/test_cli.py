@@ -98,3 +98,21 @@ def test_profile_writes_trace(tmp_path, capsys, monkeypatch):
 def test_info_runs(capsys):
     assert main(["info"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_profile_nvtx_opens_phase_and_op_ranges(tmp_path, capsys, monkeypatch):
+    """With a (pretend) CUDA device, --nvtx opens a range per phase and per fused op call, and turns the ops'
+    switch back off afterwards."""
+    from fastgan.ops import profiling
+    ranges = []
+    monkeypatch.setattr(profiling, "_cuda_available", lambda: True)
+    monkeypatch.setattr(torch.cuda.nvtx, "range_push", ranges.append)
+    monkeypatch.setattr(torch.cuda.nvtx, "range_pop", lambda: None)
+    assert main(["profile", "--model", "stylegan2", "--preset", "cpu", "--data", "digits", "--steps", "1",
+                 "--threads", "1", "--out", str(tmp_path), "--nvtx", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    phases = [r for r in ranges if not r.startswith("fastgan::")]
+    ops = {r for r in ranges if r.startswith("fastgan::")}
+    assert phases and phases[-1] == "ema", phases
+    assert {"fastgan::minibatch_std", "fastgan::bias_act", "fastgan::bias_act_grad"} <= ops, ops
+    assert not profiling.nvtx_enabled()
