@@ -1,16 +1,17 @@
 """`fastgan info`: versions, built modules, backends, CPU features, Triton status."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 
+import torch
+
+import fastgan
+from fastgan.ops import _backend as B
+
 
 def collect() -> dict:
-    import torch
-
-    import fastgan
-    from fastgan.ops import _backend as B
-
     info = {
         "fastgan": fastgan.__version__,
         "python": platform.python_version(),
@@ -33,7 +34,7 @@ def collect() -> dict:
         info["cuda_module"] = {"built": False, "error": str(cerr)}
     info["torch_cuda_available"] = torch.cuda.is_available()
     try:
-        import triton
+        import triton  # optional: report its absence instead of failing
 
         info["triton"] = {"version": triton.__version__, "interpreter": B.triton_interpret(),
                           "usable_on_cpu_tensors": B.unavailable_reason("triton", "cpu") is None}
@@ -72,8 +73,6 @@ def _print(d, indent=0):
 def run(args) -> int:
     info = collect()
     if getattr(args, "json", False):
-        import json
-
         print(json.dumps(info, indent=2))
     else:
         _print(info)

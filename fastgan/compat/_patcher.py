@@ -279,7 +279,7 @@ class _Guard:
     def install(self):
         if self.saved is not None:
             return
-        import torch.utils.cpp_extension as ext
+        import torch.utils.cpp_extension as ext  # slow to import (~1 s); only when patching its loader
 
         self.saved = {name: getattr(ext, name) for name in ("load", "load_inline")}
         for name, real in self.saved.items():
@@ -290,7 +290,7 @@ class _Guard:
     def remove(self):
         if self.saved is None:
             return
-        import torch.utils.cpp_extension as ext
+        import torch.utils.cpp_extension as ext  # slow to import (~1 s); only when patching its loader
 
         for name, real in self.saved.items():
             if getattr(getattr(ext, name), "_fastgan_compat_guard", False):

@@ -16,7 +16,7 @@ def run() -> None:
         return
     impl = os.environ.get("FASTGAN_PATCH_IMPL", "auto").strip() or "auto"
     try:
-        from fastgan import compat
+        from fastgan import compat  # runs at interpreter start: import fastgan only when the variable is set
 
         if name.lower() == "auto":
             found = compat.detect([os.getcwd()] + sys.path)

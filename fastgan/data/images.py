@@ -224,7 +224,7 @@ class FileImages(ImageDataset):
     def __init__(self, path: str, *, resolution=None, channels: int | None = None,
                  on_error: str = "raise", use_labels: bool = True, resample: str = "bilinear",
                  folder: str | None = None):
-        from PIL import Image
+        from PIL import Image  # only for image folders
 
         _check_on_error(on_error)
         if channels not in (None, 1, 3):
@@ -291,7 +291,7 @@ class FileImages(ImageDataset):
         return len(self.files)
 
     def _decode(self, rel) -> np.ndarray:
-        from PIL import Image
+        from PIL import Image  # only for image folders
 
         try:
             with Image.open(io.BytesIO(self._src.read(rel))) as im:

@@ -96,11 +96,11 @@ def get_extractor(spec, *, device=None, inception_weights: str | None = None, do
                                preprocess_id or getattr(spec, "preprocess_id", "none (module input)"),
                                f"module:{type(spec).__qualname__}")
     elif spec == "digits":
-        from .digits import DigitsFeatures
+        from .digits import DigitsFeatures  # each extractor loads only when chosen
         net = DigitsFeatures()
         ext = FeatureExtractor(net, net.feature_id, net.preprocess_id, "digits")
     elif spec == "inception":
-        from .inception import PREPROCESS_ID, load_inception
+        from .inception import PREPROCESS_ID, load_inception  # each extractor loads only when chosen
         net, digest = load_inception(inception_weights, download=download)
         ext = FeatureExtractor(net, f"inception-v3-fid-2015-12-05:sha256={digest[:16]}", PREPROCESS_ID, "inception")
     elif isinstance(spec, str) and spec.startswith("module:"):
@@ -196,7 +196,7 @@ def extract(extractor: FeatureExtractor, source, *, n: int | None = None, batch_
     feats, logits = [], []
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tqdm import tqdm  # only with progress=True
         bar = tqdm(total=n, desc=desc, unit="img")
     count = 0
     for x in iter_image_batches(source, n, batch_size):

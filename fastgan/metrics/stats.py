@@ -20,6 +20,8 @@ import os
 from typing import Callable
 
 import numpy as np
+import torch
+import torch.distributed as dist
 
 from .factor import factorize
 
@@ -198,8 +200,6 @@ class StreamingMoments:
 
 
 def _torch_all_reduce_sum(a: np.ndarray) -> np.ndarray:
-    import torch
-    import torch.distributed as dist
     if not (dist.is_available() and dist.is_initialized()):
         raise RuntimeError("all_reduce: torch.distributed is not initialised; pass sum_fn=")
     t = torch.from_numpy(np.ascontiguousarray(a))

@@ -77,8 +77,8 @@ class DigitsFeatures(nn.Module):
 
     def __init__(self, weights: str | None = None):
         super().__init__()
-        from safetensors import safe_open
-        from safetensors.torch import load_file
+        from safetensors import safe_open  # only when the classifier is built
+        from safetensors.torch import load_file  # (same)
         path = weights or WEIGHTS_PATH
         if not os.path.isfile(path):
             raise FileNotFoundError(f"digits classifier weights {path} are missing; "

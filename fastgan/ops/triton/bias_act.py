@@ -4,9 +4,10 @@ One program handles BLOCK consecutive elements of the dense input; the channel o
 is (i // inner) % C, as in the C++ and CUDA kernels. Activation codes follow
 csrc/include/fastgan/activations.h.
 """
+import torch
 import triton
-from torch.library import wrap_triton
 import triton.language as tl
+from torch.library import wrap_triton
 
 BLOCK = 1024
 
@@ -148,8 +149,6 @@ def _grad_kernel(dy_ptr, x_ptr, b_ptr, dx_ptr, n, C, inner, alpha, gain, clamp, 
 
 
 def _common(x, b, clamp):
-    import torch
-
     return dict(HAS_B=b is not None, CLAMP=clamp >= 0, F64=x.dtype == torch.float64, BLOCK=BLOCK)
 
 

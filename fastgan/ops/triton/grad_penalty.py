@@ -5,9 +5,11 @@ programs writes chunk sums of g^2, then one program per sample adds its chunks a
 per-sample finish (modes of csrc/include/fastgan/grad_penalty.h). Elementwise passes use a
 (sample, block) grid so the per-sample coefficient is a scalar load.
 """
+import numpy as np
+import torch
 import triton
-from torch.library import wrap_triton
 import triton.language as tl
+from torch.library import wrap_triton
 
 BLOCK = 1024
 CHUNK = 16 * BLOCK  # elements per program of the reduction
@@ -111,15 +113,11 @@ def _lerp_grad(dout_ptr, real_ptr, fake_ptr, alpha_ptr, dreal_ptr, dfake_ptr, pa
 
 
 def _f64(t):
-    import torch
-
     return t.dtype == torch.float64
 
 
 def _split(v):
     """v as a float32 pair hi + lo (Triton passes float scalars as float32)."""
-    import numpy as np
-
     hi = float(np.float32(v))
     return hi, float(np.float32(v - hi))
 
@@ -144,8 +142,6 @@ def lerp_fwd(real, fake, alpha, out, N, K):
 
 
 def lerp_grad(dout, real, fake, alpha, d_real, d_fake, d_alpha, N, K):
-    import torch
-
     n_blocks = triton.cdiv(K, BLOCK)
     acc = torch.promote_types(real.dtype, torch.float32)
     part = real.new_empty(N * n_blocks, dtype=acc) if d_alpha is not None else real.new_empty(1, dtype=acc)

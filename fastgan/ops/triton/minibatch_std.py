@@ -6,9 +6,10 @@ while summing the standard deviations (forward), or writes dx (backward). Elemen
 part is channel f*c + j // HW at pixel j % HW; the strides make the same code serve NCHW
 and channels_last. Semantics: csrc/include/fastgan/minibatch_std.h.
 """
+import torch
 import triton
-from torch.library import wrap_triton
 import triton.language as tl
+from torch.library import wrap_triton
 
 BLOCK = 256
 
@@ -92,8 +93,6 @@ def _strides(t, cl, C, HW):
 
 
 def fwd(x, y, N, C, HW, G, F, eps, cl):
-    import torch
-
     M = N // G
     wrap_triton(_fwd_kernel)[(M * F,)](
         x, y, C, HW, G, F, M, C // F, *_strides(x, cl, C, HW), *_strides(y, cl, C + F, HW), eps, F64=x.dtype ==
@@ -101,8 +100,6 @@ def fwd(x, y, N, C, HW, G, F, eps, cl):
 
 
 def grad(dy, x, dx, N, C, HW, G, F, eps, cl):
-    import torch
-
     M = N // G
     wrap_triton(_grad_kernel)[(M * F,)](
         dy, x, dx, C, HW, G, F, M, C // F, *_strides(x, cl, C, HW), *_strides(dy, cl, C + F, HW), eps, F64=x.dtype ==

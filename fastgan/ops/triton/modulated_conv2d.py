@@ -7,9 +7,10 @@ i // O). z = c * d[n, o] + noise[n, p] + b[o]; the forward stores clamp(gain * a
 backward stores dc = u * d and u = dy * gain * act'(z) * mask (PyTorch reduces u into the dcoef,
 noise and bias gradients). Activation math is bias_act's.
 """
+import torch
 import triton
-from torch.library import wrap_triton
 import triton.language as tl
+from torch.library import wrap_triton
 
 from .bias_act import act_eval
 
@@ -71,8 +72,6 @@ def _grad_kernel(dy_ptr, c_ptr, d_ptr, nz_ptr, b_ptr, dc_ptr, u_ptr, n_el, O, P,
 
 
 def _flags(c, d, noise, b, cl, act, clamp):
-    import torch
-
     return dict(HAS_D=d is not None, HAS_N=noise is not None, HAS_B=b is not None, CL=cl, ACT=act, CLAMP=clamp >= 0,
                 F64=c.dtype == torch.float64, BLOCK=BLOCK)
 

@@ -4,9 +4,10 @@ Memory is [outer][C][inner]. One program owns one outer index and BLOCK_I consec
 positions; it walks C in [BLOCK_C, BLOCK_I] tiles twice: once for the sums over C, once to
 write. Rows (inner == 1, e.g. 2-D inputs or channels_last) get BLOCK_I = 1 and wide BLOCK_C.
 """
+import torch
 import triton
-from torch.library import wrap_triton
 import triton.language as tl
+from torch.library import wrap_triton
 
 TILE = 4096  # elements per [BLOCK_C, BLOCK_I] tile
 
@@ -57,8 +58,6 @@ def grad(dy, x, dx, outer, C, inner, eps):
 
 
 def _run(x, dy, out, outer, C, inner, eps):
-    import torch
-
     block_i = min(triton.next_power_of_2(inner), 128)
     block_c = max(1, min(triton.next_power_of_2(C), TILE // block_i))
     n_iblk = triton.cdiv(inner, block_i)

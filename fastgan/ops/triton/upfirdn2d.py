@@ -7,9 +7,10 @@ the sample j / up lies inside the input. Indices are shifted by a multiple of `u
 never negative (the remainder is then the same on every backend). Filters of up to 8 x 8 taps
 are unrolled at compile time; larger ones loop at run time. Index math is 64-bit.
 """
+import torch
 import triton
-from torch.library import wrap_triton
 import triton.language as tl
+from torch.library import wrap_triton
 
 BLOCK = 256
 MAX_UNROLL = 8
@@ -66,8 +67,6 @@ def _shift(pad0, up):
 def upfirdn2d(x, y, w2, n, c, h, w, oh, ow, xs, ys, ux, uy, dx, dy, px0, py0, fw, fh):
     """y <- upfirdn2d(x) with 2-D correlation taps w2 [fh, fw] (float32, or float64 for float64 x);
     x [n, c, h, w] and y [n, c, oh, ow] with element strides xs and ys."""
-    import torch
-
     shift_x, kx = _shift(px0, ux)
     shift_y, ky = _shift(py0, uy)
     grid = (n * c, triton.cdiv(oh * ow, BLOCK))
