@@ -235,7 +235,9 @@ class Family:
 
     def schedulers(self, opts: dict[str, torch.optim.Optimizer]) -> dict[str, object]:
         """Learning-rate schedules per optimiser (``torch.optim.lr_scheduler`` objects); the
-        engine steps each once per training step and saves them in checkpoints."""
+        engine steps each once per training step in which its optimiser stepped (an optimiser
+        idle in a stage, or an fp16 step skipped by the GradScaler, leaves its schedule where it
+        is) and saves them in checkpoints."""
         return {}
 
     def phases(self) -> list[Phase]:

@@ -19,7 +19,8 @@ perceptual loss.
 The family ``srgan`` (recipe :class:`SRGANRecipe`, the paper's defaults; presets ``paper``
 and ``cpu``) runs two stages: ``mse`` pre-trains SRResNet on pixel MSE for ``pretrain_kimg``,
 then ``gan`` alternates D and G (content + 1e-3 adversarial) for ``kimg``; Adam 1e-4, betas
-(0.9, 0.999), divided by 10 after ``lr_drop`` of the GAN stage.  ``content`` is ``pixel``,
+(0.9, 0.999), divided by 10 after ``lr_drop`` of the GAN stage (G's schedule counts the steps of
+both stages, D's those of the GAN stage, where D first steps).  ``content`` is ``pixel``,
 ``vgg54`` (with ``vgg_weights`` and its full ``vgg_sha256``) or ``module:pkg.mod:attr``
 (e.g. ``module:fastgan.metrics.digits:DigitsFeatures`` for digits): a frozen helper network,
 never saved.  Data: ``--data photos`` / ``mnist`` (``fastgan.data.paired``) or a folder/zip
@@ -186,6 +187,17 @@ def perceptual_loss(content: torch.Tensor, fake_logits: torch.Tensor, adversaria
 
 # -- the family ------------------------------------------------------------------------
 
+class DropAt:
+    """The factor of SRGAN's schedule: 1 for the first ``at`` steps, then ``factor`` (never for
+    ``at=None``).  An object, so the LambdaLR saves its settings in the checkpoint."""
+
+    def __init__(self, at: int | None, factor: float = 0.1):
+        self.at, self.factor = at, factor
+
+    def __call__(self, step: int) -> float:
+        return self.factor if self.at is not None and step >= self.at else 1.0
+
+
 CONTENT = ("pixel", "vgg54")   # or "module:pkg.mod:attr", a frozen feature network the user names
 
 
@@ -295,13 +307,13 @@ class SRGAN(Family):
         return {k: torch.optim.Adam(nets[k].parameters(), lr=r.lr, betas=tuple(r.betas)) for k in ("G", "D")}
 
     def schedulers(self, opts):
+        # each schedule counts the steps of its own optimiser (the engine advances a schedule only
+        # when its optimiser stepped): G steps in both stages, D only in the adversarial one
         r = self.recipe
-        steps = lambda kimg: math.ceil(kimg * 1000 / r.batch)  # noqa: E731 - one real batch per step in both stages
-        drop_at = steps(r.pretrain_kimg) + int(r.lr_drop * steps(r.kimg)) if r.lr_drop < 1 else math.inf
-
-        def factor(t):
-            return 0.1 if t >= drop_at else 1.0
-        return {k: torch.optim.lr_scheduler.LambdaLR(o, factor) for k, o in opts.items()}
+        steps = lambda kimg: math.ceil(round(kimg * 1000) / r.batch)  # noqa: E731 - one real batch per step
+        drop = int(r.lr_drop * steps(r.kimg)) if r.lr_drop < 1 else None
+        at = {"G": None if drop is None else steps(r.pretrain_kimg) + drop, "D": drop}
+        return {k: torch.optim.lr_scheduler.LambdaLR(o, DropAt(at[k])) for k, o in opts.items()}
 
     def stages(self):
         r = self.recipe
