@@ -25,6 +25,8 @@ both stages, D's those of the GAN stage, where D first steps).  ``content`` is `
 (e.g. ``module:fastgan.metrics.digits:DigitsFeatures`` for digits): a frozen helper network,
 never saved.  Data: ``--data photos`` / ``mnist`` (``fastgan.data.paired``) or a folder/zip
 of HR images; LR inputs are bicubic (antialiased) downscales of random HR crops.
+``fastgan generate --ckpt RUN --input PATH --out DIR`` upscales an image, a folder or a zip of
+images of any size (the ``translate`` mode).
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from torch import nn
 from ..data.paired import SR_DEMOS, HRImages, SRLoader, sr_demo
 from ..data.transforms import to_float
 from ..family import Family, Phase, Recipe, Stage
+from .translate import translate_folder
 from .vgg import VGG19Features
 
 __all__ = ["SRResNet", "SRDiscriminator", "SRResidualBlock", "ContentLoss", "perceptual_loss",
@@ -245,6 +248,7 @@ class SRGAN(Family):
     description = "SRGAN (Ledig et al. 2017): SRResNet pre-trained on MSE, then the perceptual loss; x4 by default"
     ema_nets = ()
     metrics = ()
+    generate_modes = ("translate",)   # fastgan generate --input PATH: upscale LR images
     presets = {
         "paper": {},
         "cpu": {"model.n_blocks": 4, "model.width": 32, "model.d_width": 16, "model.fc": 128, "model.crop": 48,
@@ -285,7 +289,7 @@ class SRGAN(Family):
 
     def latent(self, n, ctx_or_gen):
         raise ValueError(f"{self.name} upscales images and has no latent space: upscale a folder with "
-                         f"fastgan.models.translate.translate_folder(G, input, out)")
+                         f"fastgan generate --ckpt RUN --input DIR --out DIR")
 
     def build(self):
         r, c = self.recipe, self.data.shape[0]
@@ -349,6 +353,18 @@ class SRGAN(Family):
         lr_up = inputs["lr"].repeat_interleave(s, 2).repeat_interleave(s, 3)
         rows = torch.cat([lr_up, G(inputs["lr"]).clamp(-1, 1), inputs["hr"]]).float().cpu()
         return {"samples": snap.image("samples", rows, snap.base + ".png", nrow=len(inputs["lr"]))}
+
+
+    def render(self, G, mode, out, *, input=None, direction=None, **options):
+        """``translate``: upscale every image of ``input`` (an image, a folder or a zip; any size)
+        by ``scale`` into PNGs under ``out``."""
+        if mode != "translate":
+            return super().render(G, mode, out, **options)
+        if direction is not None:
+            raise ValueError(f"--direction: {self.name} only upscales (LR -> HR); drop --direction "
+                             f"(AtoB/BtoA are cyclegan's), got {direction!r}")
+        written = translate_folder(G, input, out)
+        return f"{len(written)} images upscaled x{self.recipe.scale}"
 
 
 FAMILIES = (SRGAN,)

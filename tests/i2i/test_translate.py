@@ -79,7 +79,7 @@ def test_translate_bad_input_and_failed_write(images, tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no image files"):
         translate_folder(Invert(), tmp_path / "empty", tmp_path / "o")
-    with pytest.raises(ValueError, match="no such folder"):
+    with pytest.raises(ValueError, match="no such image, folder or zip"):
         translate_folder(Invert(), tmp_path / "nowhere", tmp_path / "o")
     with pytest.raises(ValueError, match="declares no in_channels"):
         translate_folder(torch.nn.Identity(), src, tmp_path / "o")
