@@ -315,7 +315,7 @@ class CycleGAN(Family):
     description = "CycleGAN (Zhu et al. 2017): unpaired A<->B translation; --data digits or trainA/trainB folders"
     ema_nets = ()
     generator_net = "G_AB"
-    metrics = ()
+    metrics = ("digits_translation",)   # fastgan.metrics.network: accuracies and FID on the digits demo
     generate_modes = ("translate",)   # fastgan generate --input PATH --direction AtoB|BtoA
     directions = {"AtoB": "G_AB", "BtoA": "G_BA", "AB": "G_AB", "BA": "G_BA"}
     presets = {

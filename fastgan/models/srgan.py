@@ -247,7 +247,7 @@ class SRGAN(Family):
     Recipe = SRGANRecipe
     description = "SRGAN (Ledig et al. 2017): SRResNet pre-trained on MSE, then the perceptual loss; x4 by default"
     ema_nets = ()
-    metrics = ()
+    metrics = ("sr_quality",)   # fastgan.metrics.network: PSNR/SSIM of SR and bicubic on held-out images
     generate_modes = ("translate",)   # fastgan generate --input PATH: upscale LR images
     presets = {
         "paper": {},
