@@ -346,6 +346,13 @@ class CycleGAN(Family):
     def make_loader(self, dataset, batch, *, seed, rank, world):
         if not isinstance(dataset, UnalignedData):
             raise ValueError(f"{self.name} trains on two domains: --data digits or a folder/zip with trainA/trainB")
+        m = 2 ** self.recipe.g_depth
+        for key, ds in (("A", dataset.A), ("B", dataset.B)):
+            h, w = ds.shape[1:]
+            if h % m or w % m:
+                raise ValueError(f"domain {key} ({ds.name}): images are {h}x{w}, but the generator's "
+                                 f"{self.recipe.g_depth} stride-2 stages need sides that are multiples of {m}; "
+                                 f"set resolution= to a multiple of {m}")
         self.dataset = dataset
         return UnalignedLoader(dataset.A, dataset.B, batch, seed=seed, rank=rank, world=world,
                                hflip=self.recipe.hflip)

@@ -129,3 +129,16 @@ def test_schedules_step_only_with_their_optimiser(tmp_path):
     assert tr.finished
     assert np.allclose(got, want, rtol=1e-12, atol=0)
     assert tr.scheds["G"].last_epoch == n_mse + n_gan and tr.scheds["D"].last_epoch == n_gan
+
+
+def test_cyclegan_refuses_sizes_the_generator_cannot_take(tmp_path):
+    rng = np.random.default_rng(5)
+    _folder(tmp_path / "data" / "trainA", [rng.integers(0, 256, (16, 16), dtype=np.uint8) for _ in range(2)])
+    _folder(tmp_path / "data" / "trainB", [rng.integers(0, 256, (18, 18), dtype=np.uint8) for _ in range(2)])
+    with pytest.raises(ValueError, match=r"domain B \(data/trainB\): images are 18x18, .* multiples of 4; "
+                                         r"set resolution="):
+        Trainer("cyclegan", str(tmp_path / "data"), overrides={**QUIET, **CYCLE, "out": str(tmp_path / "x")})
+    tr = Trainer("cyclegan", str(tmp_path / "data"),
+                 overrides={**QUIET, **CYCLE, "model.resolution": 20, "out": str(tmp_path / "y")})
+    tr.train_step()
+    assert tr.step == 1
