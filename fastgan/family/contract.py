@@ -182,7 +182,7 @@ class Family:
     description: str = ""
     # named overrides (``--set`` keys) applied below the user's --config/--set by ``--preset NAME``
     presets: dict[str, dict[str, object]] = {"cpu": {}}
-    metrics: tuple[str, ...] = ("fid_digits",)   # names in metrics.api.TRAINING_METRICS / metrics.network.NETWORK_METRICS
+    metrics: tuple[str, ...] = ("fid_digits",)   # names in TRAINING_METRICS (metrics.api) / NETWORK_METRICS
     generate_modes: tuple[str, ...] = ()         # extra ``fastgan generate`` modes (see ``render``)
 
     def __init__(self, recipe: Recipe, data: DataInfo):
