@@ -41,9 +41,11 @@ from fastgan.train import Trainer
 def sr_comparison(nets: dict, images, scale: int, out: str, *, size: int = 96, n: int = 8) -> str:
     """Crops (side ``size`` or the image's) of up to ``n`` places in held-out HR ``images``: rows
     LR (nearest), bicubic, then each of ``nets`` (name -> SR network), then HR."""
+    images = list(images)
+    images = [images[i * len(images) // n] for i in range(n)] if len(images) > n else images   # spread out
     per = max(1, n // len(images))
     rows = {k: [] for k in ("lr", "bicubic", *nets, "hr")}
-    for img in list(images)[:n]:
+    for img in images:
         h, w = img.shape[1] // scale * scale, img.shape[2] // scale * scale
         hr = img[:, :h, :w]
         lr = bicubic_downscale(hr, scale)
