@@ -1,6 +1,6 @@
 """Short CPU runs of the image-to-image families with their measured result (JSON on stdout).
 
-    python scripts/i2i_smoke.py cyclegan --kimg 2.4 --out runs/cyclegan-digits
+    python scripts/i2i_smoke.py cyclegan --out runs/cyclegan-digits
     python scripts/i2i_smoke.py srgan --data mnist --pretrain-kimg 2 --kimg 2 --out runs/srgan-mnist
 
 The numbers are the families' registered network metrics (``fastgan.metrics.network``), which
@@ -11,7 +11,8 @@ cyclegan: the ``cpu`` preset on the digits pair (A = MNIST, B = MNIST-M), then
 reconstructions of the 500 held-out pairs, beside the untranslated baselines, and the FID of
 G_BA(B) against real A.
 
-srgan: the ``cpu`` preset (MSE pre-training, then the adversarial stage), then ``sr_quality``:
+srgan: the ``cpu`` preset (``mnist`` for ``--data mnist``; MSE pre-training, then the adversarial
+stage), then ``sr_quality``:
 PSNR/SSIM (Y channel, border crop = scale) of the network and of bicubic upscaling on the
 held-out images of the demo.  ``--pretrain-only`` stops after the MSE stage (SRResNet);
 ``--compare-with RUN`` (that SRResNet run) writes ``OUT/compare.png``: crops of held-out
@@ -68,8 +69,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", choices=("cyclegan", "srgan"))
     p.add_argument("--data", default=None, help="cyclegan: digits (default); srgan: photos or mnist (default)")
-    p.add_argument("--kimg", type=float, default=2.4)
-    p.add_argument("--pretrain-kimg", type=float, default=2.0, help="srgan: the MSE stage")
+    p.add_argument("--kimg", type=float, default=None, help="default: the preset's")
+    p.add_argument("--pretrain-kimg", type=float, default=None, help="srgan: the MSE stage (default: the preset's)")
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--pretrain-only", action="store_true", help="srgan: no adversarial stage (SRResNet)")
@@ -78,18 +79,17 @@ def main() -> None:
     a = p.parse_args()
     data = a.data or ("digits" if a.model == "cyclegan" else "mnist")
     ov = {"run.progress": False, "run.tensorboard": False, "run.threads": a.threads, "run.fid": True,
-          "snap_kimg": 1.0, "ckpt_kimg": 0.0, "overwrite": True, "out": a.out, "model.kimg": a.kimg,
-          "run.grid": 8}
+          "snap_kimg": 1.0, "ckpt_kimg": 0.0, "overwrite": True, "out": a.out, "run.grid": 8}
+    if a.kimg is not None:
+        ov["model.kimg"] = a.kimg
     if a.model == "srgan":
-        ov["model.pretrain_kimg"] = a.pretrain_kimg
+        if a.pretrain_kimg is not None:
+            ov["model.pretrain_kimg"] = a.pretrain_kimg
         if a.pretrain_only:
             ov["model.kimg"] = 0.0
-        if data == "mnist":
-            ov.update({"model.crop": 28, "model.d_depth": 2,
-                       "model.content": "module:fastgan.metrics.digits:DigitsFeatures"})
     ov.update(parse_set(a.set))
     t = time.time()
-    tr = Trainer(a.model, data, preset="cpu", overrides=ov)
+    tr = Trainer(a.model, data, preset="mnist" if (a.model, data) == ("srgan", "mnist") else "cpu", overrides=ov)
     res = tr.fit()
     report = {"model": a.model, "data": data, "steps": res["step"], "kimg": res["kimg"],
               "seconds": round(time.time() - t, 1), "fit_seconds": round(res["seconds"], 1), "grid": res["grid"],

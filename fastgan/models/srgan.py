@@ -253,6 +253,10 @@ class SRGAN(Family):
         "paper": {},
         "cpu": {"model.n_blocks": 4, "model.width": 32, "model.d_width": 16, "model.fc": 128, "model.crop": 48,
                 "model.batch": 8, "model.pretrain_kimg": 4.0, "model.kimg": 4.0},
+        # --data mnist (x4: 7 -> 28): the cpu sizes on whole 28x28 digits, the digits classifier's features
+        "mnist": {"model.n_blocks": 4, "model.width": 32, "model.d_width": 16, "model.fc": 128, "model.crop": 28,
+                  "model.d_depth": 2, "model.batch": 8, "model.pretrain_kimg": 4.0, "model.kimg": 4.0,
+                  "model.content": "module:fastgan.metrics.digits:DigitsFeatures"},
     }
 
     def __init__(self, recipe, data):
