@@ -435,7 +435,7 @@ class CycleGAN(Family):
         net = G if name == self.generator_net else self.nets[name]
         device = next(G.parameters()).device
         written = translate_folder(net.to(device), input, out)
-        return f"{len(written)} images translated {direction} by {name}"
+        return f"{len(written)} image{'' if len(written) == 1 else 's'} translated {direction} by {name}"
 
     def state_dict(self):
         return {**self.state, "pools": {k: p.state_dict() for k, p in self.pools.items()}}

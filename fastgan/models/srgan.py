@@ -368,7 +368,7 @@ class SRGAN(Family):
             raise ValueError(f"--direction: {self.name} only upscales (LR -> HR); drop --direction "
                              f"(AtoB/BtoA are cyclegan's), got {direction!r}")
         written = translate_folder(G, input, out)
-        return f"{len(written)} images upscaled x{self.recipe.scale}"
+        return f"{len(written)} image{'' if len(written) == 1 else 's'} upscaled x{self.recipe.scale}"
 
 
 FAMILIES = (SRGAN,)

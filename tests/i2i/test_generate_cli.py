@@ -107,7 +107,7 @@ def test_srgan_upscales_any_size_and_refuses_a_direction(tmp_path, capsys):
     _save(tmp_path / "lr" / "d.png", img)
     assert cli.main(["generate", "--ckpt", str(tmp_path / "run"), "--input", str(tmp_path / "lr"),
                      "--out", str(tmp_path / "up")]) == 0
-    assert "1 images upscaled x4" in capsys.readouterr().out
+    assert "1 image upscaled x4" in capsys.readouterr().out
     got = np.asarray(Image.open(tmp_path / "up" / "d.png")).astype(int)
     want = _expected(G, img)[..., 0].astype(int)
     assert got.shape == (28, 36) and np.abs(got - want).max() <= 1
