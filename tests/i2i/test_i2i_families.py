@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -112,7 +113,6 @@ def test_schedules_step_only_with_their_optimiser(tmp_path):
     """SRGAN's D does not step in the MSE stage: its schedule must not advance there (torch warns
     "lr_scheduler.step() before optimizer.step()" otherwise, an error here), and both rates follow
     the paper's drop counted in each optimiser's own steps, computed here from the recipe by hand."""
-    import warnings
     extra = {**SR, "model.lr_drop": 0.25, "model.pretrain_kimg": 0.012, "model.kimg": 0.02}
     tr = Trainer("srgan", "mnist", overrides={**QUIET, **extra, "out": str(tmp_path / "s")})
     n_mse, n_gan = 12 // 4, 20 // 4          # images / batch
