@@ -4,8 +4,9 @@ A family lists metric names of ``fastgan.metrics.api.TRAINING_METRICS`` (sample-
 ``fastgan.metrics.network.NETWORK_METRICS`` (its networks over held-out inputs: the
 image-to-image families' translation accuracy, PSNR/SSIM) in ``Family.metrics`` (images:
 ``fid_digits``).  A network metric runs for the built-in data (its held-out split) and is
-skipped, with a line in the log, for data it cannot measure (a user's folder).  Each is computed on ``run.fid_samples``
-samples of the sampling generator (the EMA copy) from latents of one fixed seed, so the
+skipped for data it cannot measure (a user's folder has no held-out split: ``fastgan metrics
+--ckpt RUN --data DIR`` measures on given images).  A sample-based metric is computed on
+``run.fid_samples`` samples of the sampling generator (the EMA copy) from latents of one fixed seed, so the
 values of one run are comparable, against the real set :func:`real_images`.  The FID with
 the digits features runs for image data, for the digit data (``mnist``, ``digits``) at the
 end of training, for any data when ``fid_kimg`` is set; ``fid_status()`` says why not when
