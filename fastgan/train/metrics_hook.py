@@ -6,8 +6,8 @@ image-to-image families' translation accuracy, PSNR/SSIM) in ``Family.metrics`` 
 ``fid_digits``).  A network metric runs for the built-in data (its held-out split) and is
 skipped for data it cannot measure (a user's folder has no held-out split: ``fastgan metrics
 --ckpt RUN --data DIR`` measures on given images).  A sample-based metric is computed on
-``run.fid_samples`` samples of the sampling generator (the EMA copy) from latents of one fixed seed, so the
-values of one run are comparable, against the real set :func:`real_images`.  The FID with
+``run.fid_samples`` samples of the sampling generator (the EMA copy) from latents of one
+fixed seed, so the values of one run are comparable, against the real set :func:`real_images`.  The FID with
 the digits features runs for image data, for the digit data (``mnist``, ``digits``) at the
 end of training, for any data when ``fid_kimg`` is set; ``fid_status()`` says why not when
 the digits classifier weights are missing.  ``Family.evaluate`` adds what the family
