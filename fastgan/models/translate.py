@@ -55,9 +55,7 @@ def translate_image(G, image: torch.Tensor, multiple: int = 1) -> torch.Tensor:
 
 
 class _OneFile:
-    """A single image file as an image source (``list``/``read``/``where``)."""
-
-    target = None
+    """A single image file as an image source (``read``/``where``)."""
 
     def __init__(self, path: str):
         self.path = path
@@ -102,19 +100,18 @@ def translate_folder(G: torch.nn.Module, input: str, out: str, *, channels: int 
     if not os.path.exists(input):
         raise ValueError(f"input {input!r}: no such image, folder or zip")
     single = os.path.isfile(input) and input.lower().endswith(IMAGE_EXTENSIONS)
-    if os.path.realpath(input) == os.path.realpath(out) or (
-            single and os.path.realpath(out) == os.path.realpath(os.path.dirname(input) or ".")
-            and not out.lower().endswith(".png")):
+    target = None   # one image: out is the PNG to write, or a folder for <name>.png
+    if single:
+        target = out if out.lower().endswith(".png") else \
+            os.path.join(out, os.path.splitext(os.path.basename(input))[0] + ".png")
+    if os.path.realpath(target or out) == os.path.realpath(input):
         raise ValueError(f"out must differ from input ({input!r}): the translations would overwrite the images")
     channels = channels or network_channels(G)
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     multiple = multiple or getattr(G, "multiple", 1)
-    if single:   # one image: out is the PNG to write, or a folder for <name>.png
-        src = _OneFile(input)
-        files = [os.path.basename(input)]
-        if out.lower().endswith(".png"):
-            src.target = out
+    if single:
+        src, files = _OneFile(input), [os.path.basename(input)]
     else:
         if os.path.isfile(input) and not input.lower().endswith(".zip"):
             raise ValueError(f"input {input!r}: not an image ({', '.join(IMAGE_EXTENSIONS)}), folder or .zip")
@@ -137,7 +134,7 @@ def translate_folder(G: torch.nn.Module, input: str, out: str, *, channels: int 
                 raise ValueError(f"{src.where(rel)}: unreadable image ({type(e).__name__}: {e})") from e
             img = torch.from_numpy(np.array(arr.reshape(arr.shape[0], arr.shape[1], -1).transpose(2, 0, 1)))
             result = translate_image(G, img, multiple).permute(1, 2, 0).numpy()
-            path = getattr(src, "target", None) or os.path.join(out, os.path.splitext(rel)[0] + ".png")
+            path = target or os.path.join(out, os.path.splitext(rel)[0] + ".png")
             _write_png(result, path)
             written.append(path)
     finally:
