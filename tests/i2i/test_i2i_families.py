@@ -142,3 +142,20 @@ def test_cyclegan_refuses_sizes_the_generator_cannot_take(tmp_path):
                  overrides={**QUIET, **CYCLE, "model.resolution": 20, "out": str(tmp_path / "y")})
     tr.train_step()
     assert tr.step == 1
+
+
+def test_a_step_the_grad_scaler_skips_leaves_the_schedule(tmp_path):
+    """fp16's GradScaler skips the optimiser step on inf gradients: the schedule must not advance
+    (a CPU GradScaler stands in for the CUDA one)."""
+    tr = Trainer("srgan", "mnist", overrides={**QUIET, **SR, "out": str(tmp_path / "s")})
+    tr.scalers = {"G": torch.amp.GradScaler("cpu")}
+    before = [p.detach().clone() for p in tr.nets["G"].parameters()]
+    mse = tr.family.mse_loss
+    tr.family.mse_loss = lambda ctx: mse(ctx) * float("inf")       # inf gradients: the scaler skips
+    tr.train_step()
+    assert tr.scheds["G"].last_epoch == 0 and tr.scalers["G"].get_scale() == 2.0 ** 15
+    assert all(torch.equal(p, q) for p, q in zip(before, tr.nets["G"].parameters()))
+    tr.family.mse_loss = mse
+    tr.train_step()
+    assert tr.scheds["G"].last_epoch == 1
+    assert any(not torch.equal(p, q) for p, q in zip(before, tr.nets["G"].parameters()))
