@@ -108,7 +108,8 @@ def register(subparsers) -> None:
     g.add_argument("--condition", default=None, metavar="COLUMN=VALUE",
                    help="table models: only rows of this category (with --out NAME.csv)")
     g.add_argument("--out", default=None, help="file to write (default grid.png, truncation.png, style-mix.png "
-                   "or interpolation.gif; NAME.csv: table rows)")
+                   "or interpolation.gif; NAME.csv: table rows); with --input a folder (default translated/) "
+                   "or, for one image, NAME.png")
     g.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     g.add_argument("--device", default="cpu")
     g.set_defaults(func=cmd_generate)
