@@ -12,7 +12,8 @@ its paper defaults, derived from :class:`Recipe`) and a :class:`Family` subclass
   tensors: A/B images, LR/HR pairs, token sequences ...), moved to the device by the engine;
 * draws latents (``latent``) and makes samples (``generate``);
 * writes its own snapshots (``snapshot``) and computes its own metrics
-  (``metrics`` names of ``fastgan.metrics.api.TRAINING_METRICS``, ``evaluate``);
+  (``metrics`` names of ``fastgan.metrics.api.TRAINING_METRICS`` or of
+  ``fastgan.metrics.network.NETWORK_METRICS``, ``evaluate``);
 * keeps extra state that must survive a resume in ``self.state``.
 
 The engine owns everything else: the loop, gradient bookkeeping, AMP, clipping, DDP,
@@ -181,7 +182,7 @@ class Family:
     description: str = ""
     # named overrides (``--set`` keys) applied below the user's --config/--set by ``--preset NAME``
     presets: dict[str, dict[str, object]] = {"cpu": {}}
-    metrics: tuple[str, ...] = ("fid_digits",)   # names in fastgan.metrics.api.TRAINING_METRICS
+    metrics: tuple[str, ...] = ("fid_digits",)   # names in TRAINING_METRICS (metrics.api) / NETWORK_METRICS
     generate_modes: tuple[str, ...] = ()         # extra ``fastgan generate`` modes (see ``render``)
 
     def __init__(self, recipe: Recipe, data: DataInfo):
@@ -235,7 +236,9 @@ class Family:
 
     def schedulers(self, opts: dict[str, torch.optim.Optimizer]) -> dict[str, object]:
         """Learning-rate schedules per optimiser (``torch.optim.lr_scheduler`` objects); the
-        engine steps each once per training step and saves them in checkpoints."""
+        engine steps each once per training step in which its optimiser stepped (an optimiser
+        idle in a stage, or an fp16 step skipped by the GradScaler, leaves its schedule where it
+        is) and saves them in checkpoints."""
         return {}
 
     def phases(self) -> list[Phase]:

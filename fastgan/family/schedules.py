@@ -1,5 +1,5 @@
-"""Learning-rate schedules a family declares in ``Family.schedulers`` (the engine steps them once
-per training step and saves them in checkpoints)."""
+"""Learning-rate schedules a family declares in ``Family.schedulers`` (the engine steps each once
+per training step in which its optimiser stepped and saves them in checkpoints)."""
 from __future__ import annotations
 
 import torch

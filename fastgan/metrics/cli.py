@@ -5,6 +5,8 @@
 
     fastgan metrics --table --real test.csv --fake rows.csv [--train train.csv] [--discrete a,b]
 
+    fastgan metrics --ckpt RUN [--data NAME|DIR]   (the family's network metrics: PSNR/SSIM, translation accuracy)
+
 Writes the results (values and conventions) as JSON (``--json``, default ``metrics.json``) and
 prints a table.  ``--save-real-stats`` keeps the real FIDStats as .npz for later ``--real``.
 """
@@ -20,6 +22,7 @@ import torch
 
 from .. import models
 from .api import METRICS, compute_metrics, compute_stats, resolve_source
+from .network import NETWORK_METRICS, NotApplicable
 
 _EPILOG = """metrics:
   fid    Frechet distance of the features (float64, exact trace-sqrt; conventions recorded)
@@ -32,6 +35,14 @@ _EPILOG = """metrics:
 examples:
   fastgan metrics --real mnist --fake runs/dcgan28-mnist --metrics fid,kid,is,pr --features digits --n 2000
   fastgan metrics --real data/ffhq.zip --fake samples/ --features inception --inception-weights pt_inception.pth
+
+network metrics of a checkpoint (--ckpt; the family names them, fastgan.metrics.network):
+  digits_translation  cyclegan on --data digits: classifier accuracy on G_BA(B), the cycles and the
+                      untranslated images; digits FID of G_BA(B) and of B against A
+  sr_quality          srgan: PSNR/SSIM (Y, border crop = scale) of SR and bicubic on held-out images
+                      (the run's demo's held-out split, or --data DIR of HR images)
+  fastgan metrics --ckpt runs/srgan-mnist
+  fastgan metrics --ckpt runs/srgan-photos --data my_hr_test_images/
 """
 
 
@@ -39,10 +50,14 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("metrics", help="FID, KID, IS, precision/recall between two image sets",
                               description=__doc__.splitlines()[0], epilog=_EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--real", required=True, metavar="DIR|ZIP|NPY|stats.npz|mnist",
+    p.add_argument("--real", default=None, metavar="DIR|ZIP|NPY|stats.npz|mnist",
                    help="real images, or FIDStats saved with --save-real-stats (fid only)")
-    p.add_argument("--fake", required=True, metavar="DIR|ZIP|NPY|CHECKPOINT",
+    p.add_argument("--fake", default=None, metavar="DIR|ZIP|NPY|CHECKPOINT",
                    help="generated images, or a checkpoint file / run directory to sample from")
+    p.add_argument("--ckpt", default=None, metavar="CHECKPOINT",
+                   help="the network metrics its family names (image-to-image models), instead of --real/--fake")
+    p.add_argument("--data", default=None, metavar="NAME|DIR",
+                   help="--ckpt: held-out data (default: the run's data, its held-out split)")
     p.add_argument("--metrics", default="fid", help=f"comma-separated, from {','.join(METRICS)} (default fid)")
     p.add_argument("--features", default="inception", metavar="inception|digits|module:pkg.mod:attr",
                    help="feature network (default inception)")
@@ -121,7 +136,49 @@ def cmd_table_metrics(args) -> int:
     return 0
 
 
+def cmd_network_metrics(args) -> int:
+    """``--ckpt``: the network metrics the checkpoint's family names, on held-out data."""
+    if args.real or args.fake or args.table:
+        raise ValueError("--ckpt measures a checkpoint's networks; drop --real/--fake/--table")
+    if not _is_checkpoint(args.ckpt):
+        raise FileNotFoundError(f"--ckpt {args.ckpt}: no checkpoint (a .safetensors file or a run directory)")
+    device = torch.device(args.device)
+    family, nets, spec = models.load_networks(args.ckpt, device=device)
+    names = [m for m in family.metrics if m in NETWORK_METRICS]
+    if not names:
+        raise ValueError(f"--ckpt: model {family.name} has no network metrics (it names "
+                         f"{', '.join(family.metrics) or 'none'}); compare samples with --real/--fake")
+    if args.data is None and os.path.isabs(spec):
+        raise ValueError(f"--data: the run trained on the folder {spec}; give --data DIR of held-out images "
+                         f"(the training images would flatter the model)")
+    data = args.data or spec
+    t0 = time.time()
+    res = {}
+    for m in names:
+        try:
+            res.update(NETWORK_METRICS[m](nets, data, family.recipe, device=device, cache={}))
+        except NotApplicable as e:
+            raise ValueError(f"--data: {e}") from e
+    payload = {"ckpt": str(args.ckpt), "model": family.name, "data": data,
+               "seconds": round(time.time() - t0, 3), "metrics": res}
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(payload, f, indent=2)
+    w = max(len(k) for k in res)
+    print(f"{family.name} on {data} (held out):")
+    for k, v in res.items():
+        print(f"{k:<{w}}  {_fmt(float(v))}")
+    print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_metrics(args) -> int:
+    if args.ckpt is not None:
+        return cmd_network_metrics(args)
+    if args.data is not None:
+        raise ValueError("--data goes with --ckpt")
+    if args.real is None or args.fake is None:
+        raise ValueError("give --real and --fake (or --ckpt RUN for a family's network metrics)")
     if args.table:
         return cmd_table_metrics(args)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]

@@ -5,7 +5,8 @@ A family module in this package lists its families in a module-level
 subclass with a unique ``name``.  The registry finds them by importing the
 modules of this package, so adding a family means adding one module, nothing else.
 Families defined elsewhere can be added with :func:`register`.
-:func:`load_generator` rebuilds a family and its generator from a checkpoint.
+:func:`load_generator` rebuilds a family and its generator from a checkpoint, :func:`load_networks`
+all its networks.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .. import checkpoint as ckpt
 from ..family import DataInfo, Family
 from ..family.config import apply_overrides
 
-__all__ = ["get", "names", "register", "describe", "load_generator", "DEFAULT"]
+__all__ = ["get", "names", "register", "describe", "load_generator", "load_networks", "DEFAULT"]
 
 DEFAULT = "dcgan28"   # the model `fastgan train` uses when --model is not given
 
@@ -82,16 +83,28 @@ def describe() -> list[tuple[str, str]]:
     return [(n, get(n).description) for n in names()]
 
 
-def load_generator(path: str, *, device="cpu", ema: bool = True) -> tuple[Family, torch.nn.Module]:
-    """``(family, G)`` from a checkpoint file or run directory; G is in eval mode, frozen."""
+def load_networks(path: str, *, device="cpu", ema: bool = True) -> tuple[Family, dict[str, torch.nn.Module], str]:
+    """``(family, nets, data_spec)`` from a checkpoint file or run directory: every network of
+    the family with its saved weights (the EMA copy where there is one and ``ema``), in eval
+    mode, frozen, on ``device``; ``data_spec`` is the run's ``--data``."""
     state = ckpt.load(ckpt.find(path))
     fam_cls = get(state["model"])
     recipe, _ = apply_overrides(fam_cls.Recipe(), None, {f"model.{k}": v for k, v in state["recipe"].items()})
     info = state["data_info"]
     family = fam_cls(recipe, DataInfo(tuple(info["shape"]), int(info["num_classes"]), info.get("name", "")))
     family.load_state_dict(state.get("family", {}))   # before build: it may hold what building needs (a table's schema)
-    name = family.generator_net
-    G = family.build()[name]
-    source = state["ema"] if ema and name in state["ema"] else state["nets"]
-    G.load_state_dict(source[name])
-    return family, G.to(device).eval().requires_grad_(False)
+    nets = family.build()
+    for name, net in nets.items():
+        source = state["ema"] if ema and name in state.get("ema", {}) else state["nets"]
+        if name not in source:
+            raise ValueError(f"{path}: the checkpoint has no network {name!r} of model {family.name}")
+        net.load_state_dict(source[name])
+        net.to(device).eval().requires_grad_(False)
+    return family, nets, str(state.get("data_spec", ""))
+
+
+def load_generator(path: str, *, device="cpu", ema: bool = True) -> tuple[Family, torch.nn.Module]:
+    """``(family, G)`` from a checkpoint file or run directory; G is in eval mode, frozen.  The
+    family's other networks are loaded too (a translator's reverse direction: CycleGAN's G_BA)."""
+    family, nets, _ = load_networks(path, device=device, ema=ema)
+    return family, nets[family.generator_net]

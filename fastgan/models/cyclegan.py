@@ -30,6 +30,8 @@ Adam 2e-4, betas (0.5, 0.999), constant for ``constant_fraction`` of the run, th
 decay to 0 (``fastgan.family.schedules.linear_decay``, in the checkpoint with the pools).  Data: ``--data
 digits`` (MNIST <-> MNIST-M, ``fastgan.data.mnistm``) or a folder/zip with ``trainA``/``trainB``.
 The snapshot grid shows A, G_AB(A), G_BA(G_AB(A)) and B, G_BA(B), G_AB(G_BA(B)).
+``fastgan generate --ckpt RUN --input PATH --direction AtoB|BtoA --out DIR`` translates an
+image, a folder or a zip (the ``translate`` mode, :func:`fastgan.models.translate.translate_folder`).
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ from ..data.transforms import to_float
 from ..data.unaligned import UnalignedData, UnalignedLoader
 from ..family import Family, Phase, Recipe
 from ..family.schedules import linear_decay
+from .translate import translate_folder
 
 __all__ = ["ResnetGenerator", "PatchDiscriminator", "ResnetBlock", "weights_init", "ImagePool",
            "generator_loss", "discriminator_loss", "lsgan_d", "lsgan_g", "cycle_grid", "NORMS"]
@@ -312,7 +315,9 @@ class CycleGAN(Family):
     description = "CycleGAN (Zhu et al. 2017): unpaired A<->B translation; --data digits or trainA/trainB folders"
     ema_nets = ()
     generator_net = "G_AB"
-    metrics = ()
+    metrics = ("digits_translation",)   # fastgan.metrics.network: accuracies and FID on the digits demo
+    generate_modes = ("translate",)   # fastgan generate --input PATH --direction AtoB|BtoA
+    directions = {"AtoB": "G_AB", "BtoA": "G_BA", "AB": "G_AB", "BA": "G_BA"}
     presets = {
         "paper": {},
         "cpu": {"model.ngf": 16, "model.ndf": 16, "model.n_blocks": 3, "model.d_depth": 2, "model.batch": 4,
@@ -341,6 +346,13 @@ class CycleGAN(Family):
     def make_loader(self, dataset, batch, *, seed, rank, world):
         if not isinstance(dataset, UnalignedData):
             raise ValueError(f"{self.name} trains on two domains: --data digits or a folder/zip with trainA/trainB")
+        m = 2 ** self.recipe.g_depth
+        for key, ds in (("A", dataset.A), ("B", dataset.B)):
+            h, w = ds.shape[1:]
+            if h % m or w % m:
+                raise ValueError(f"domain {key} ({ds.name}): images are {h}x{w}, but the generator's "
+                                 f"{self.recipe.g_depth} stride-2 stages need sides that are multiples of {m}; "
+                                 f"set resolution= to a multiple of {m}")
         self.dataset = dataset
         return UnalignedLoader(dataset.A, dataset.B, batch, seed=seed, rank=rank, world=world,
                                hflip=self.recipe.hflip)
@@ -359,7 +371,7 @@ class CycleGAN(Family):
 
     def latent(self, n, ctx_or_gen):
         raise ValueError(f"{self.name} translates images and has no latent space: translate a folder with "
-                         f"fastgan.models.translate.translate_folder(G, input, out)")
+                         f"fastgan generate --ckpt RUN --input DIR --direction AtoB|BtoA --out DIR")
 
     def optimizers(self, nets):
         r = self.recipe
@@ -407,6 +419,23 @@ class CycleGAN(Family):
             G_BA.train(was)
         return {"samples": snap.image("samples", rows.flatten(0, 1).float().cpu(), snap.base + ".png",
                                       nrow=rows.shape[1])}
+
+    def render(self, G, mode, out, *, input=None, direction=None, **options):
+        """``translate``: every image of ``input`` (an image, a folder or a zip) through G_AB
+        (``direction`` AtoB) or G_BA (BtoA), written as PNGs to ``out``."""
+        if mode != "translate":
+            return super().render(G, mode, out, **options)
+        if direction is None:
+            raise ValueError(f"--direction: {self.name} translates both ways; give --direction AtoB (G_AB) "
+                             f"or BtoA (G_BA)")
+        if direction not in self.directions:
+            raise ValueError(f"--direction must be one of {', '.join(self.directions)} for {self.name}, "
+                             f"got {direction!r}")
+        name = self.directions[direction]
+        net = G if name == self.generator_net else self.nets[name]
+        device = next(G.parameters()).device
+        written = translate_folder(net.to(device), input, out)
+        return f"{len(written)} image{'' if len(written) == 1 else 's'} translated {direction} by {name}"
 
     def state_dict(self):
         return {**self.state, "pools": {k: p.state_dict() for k, p in self.pools.items()}}

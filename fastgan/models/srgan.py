@@ -19,11 +19,14 @@ perceptual loss.
 The family ``srgan`` (recipe :class:`SRGANRecipe`, the paper's defaults; presets ``paper``
 and ``cpu``) runs two stages: ``mse`` pre-trains SRResNet on pixel MSE for ``pretrain_kimg``,
 then ``gan`` alternates D and G (content + 1e-3 adversarial) for ``kimg``; Adam 1e-4, betas
-(0.9, 0.999), divided by 10 after ``lr_drop`` of the GAN stage.  ``content`` is ``pixel``,
+(0.9, 0.999), divided by 10 after ``lr_drop`` of the GAN stage (G's schedule counts the steps of
+both stages, D's those of the GAN stage, where D first steps).  ``content`` is ``pixel``,
 ``vgg54`` (with ``vgg_weights`` and its full ``vgg_sha256``) or ``module:pkg.mod:attr``
 (e.g. ``module:fastgan.metrics.digits:DigitsFeatures`` for digits): a frozen helper network,
 never saved.  Data: ``--data photos`` / ``mnist`` (``fastgan.data.paired``) or a folder/zip
 of HR images; LR inputs are bicubic (antialiased) downscales of random HR crops.
+``fastgan generate --ckpt RUN --input PATH --out DIR`` upscales an image, a folder or a zip of
+images of any size (the ``translate`` mode).
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from torch import nn
 from ..data.paired import SR_DEMOS, HRImages, SRLoader, sr_demo
 from ..data.transforms import to_float
 from ..family import Family, Phase, Recipe, Stage
+from .translate import translate_folder
 from .vgg import VGG19Features
 
 __all__ = ["SRResNet", "SRDiscriminator", "SRResidualBlock", "ContentLoss", "perceptual_loss",
@@ -186,6 +190,17 @@ def perceptual_loss(content: torch.Tensor, fake_logits: torch.Tensor, adversaria
 
 # -- the family ------------------------------------------------------------------------
 
+class DropAt:
+    """The factor of SRGAN's schedule: 1 for the first ``at`` steps, then ``factor`` (never for
+    ``at=None``).  An object, so the LambdaLR saves its settings in the checkpoint."""
+
+    def __init__(self, at: int | None, factor: float = 0.1):
+        self.at, self.factor = at, factor
+
+    def __call__(self, step: int) -> float:
+        return self.factor if self.at is not None and step >= self.at else 1.0
+
+
 CONTENT = ("pixel", "vgg54")   # or "module:pkg.mod:attr", a frozen feature network the user names
 
 
@@ -232,11 +247,16 @@ class SRGAN(Family):
     Recipe = SRGANRecipe
     description = "SRGAN (Ledig et al. 2017): SRResNet pre-trained on MSE, then the perceptual loss; x4 by default"
     ema_nets = ()
-    metrics = ()
+    metrics = ("sr_quality",)   # fastgan.metrics.network: PSNR/SSIM of SR and bicubic on held-out images
+    generate_modes = ("translate",)   # fastgan generate --input PATH: upscale LR images
     presets = {
         "paper": {},
         "cpu": {"model.n_blocks": 4, "model.width": 32, "model.d_width": 16, "model.fc": 128, "model.crop": 48,
                 "model.batch": 8, "model.pretrain_kimg": 4.0, "model.kimg": 4.0},
+        # --data mnist (x4: 7 -> 28): the cpu sizes on whole 28x28 digits, the digits classifier's features
+        "mnist": {"model.n_blocks": 4, "model.width": 32, "model.d_width": 16, "model.fc": 128, "model.crop": 28,
+                  "model.d_depth": 2, "model.batch": 8, "model.pretrain_kimg": 4.0, "model.kimg": 4.0,
+                  "model.content": "module:fastgan.metrics.digits:DigitsFeatures"},
     }
 
     def __init__(self, recipe, data):
@@ -273,7 +293,7 @@ class SRGAN(Family):
 
     def latent(self, n, ctx_or_gen):
         raise ValueError(f"{self.name} upscales images and has no latent space: upscale a folder with "
-                         f"fastgan.models.translate.translate_folder(G, input, out)")
+                         f"fastgan generate --ckpt RUN --input DIR --out DIR")
 
     def build(self):
         r, c = self.recipe, self.data.shape[0]
@@ -295,13 +315,13 @@ class SRGAN(Family):
         return {k: torch.optim.Adam(nets[k].parameters(), lr=r.lr, betas=tuple(r.betas)) for k in ("G", "D")}
 
     def schedulers(self, opts):
+        # each schedule counts the steps of its own optimiser (the engine advances a schedule only
+        # when its optimiser stepped): G steps in both stages, D only in the adversarial one
         r = self.recipe
-        steps = lambda kimg: math.ceil(kimg * 1000 / r.batch)  # noqa: E731 - one real batch per step in both stages
-        drop_at = steps(r.pretrain_kimg) + int(r.lr_drop * steps(r.kimg)) if r.lr_drop < 1 else math.inf
-
-        def factor(t):
-            return 0.1 if t >= drop_at else 1.0
-        return {k: torch.optim.lr_scheduler.LambdaLR(o, factor) for k, o in opts.items()}
+        steps = lambda kimg: math.ceil(round(kimg * 1000) / r.batch)  # noqa: E731 - one real batch per step
+        drop = int(r.lr_drop * steps(r.kimg)) if r.lr_drop < 1 else None
+        at = {"G": None if drop is None else steps(r.pretrain_kimg) + drop, "D": drop}
+        return {k: torch.optim.lr_scheduler.LambdaLR(o, DropAt(at[k])) for k, o in opts.items()}
 
     def stages(self):
         r = self.recipe
@@ -337,6 +357,18 @@ class SRGAN(Family):
         lr_up = inputs["lr"].repeat_interleave(s, 2).repeat_interleave(s, 3)
         rows = torch.cat([lr_up, G(inputs["lr"]).clamp(-1, 1), inputs["hr"]]).float().cpu()
         return {"samples": snap.image("samples", rows, snap.base + ".png", nrow=len(inputs["lr"]))}
+
+
+    def render(self, G, mode, out, *, input=None, direction=None, **options):
+        """``translate``: upscale every image of ``input`` (an image, a folder or a zip; any size)
+        by ``scale`` into PNGs under ``out``."""
+        if mode != "translate":
+            return super().render(G, mode, out, **options)
+        if direction is not None:
+            raise ValueError(f"--direction: {self.name} only upscales (LR -> HR); drop --direction "
+                             f"(AtoB/BtoA are cyclegan's), got {direction!r}")
+        written = translate_folder(G, input, out)
+        return f"{len(written)} image{'' if len(written) == 1 else 's'} upscaled x{self.recipe.scale}"
 
 
 FAMILIES = (SRGAN,)

@@ -1,7 +1,8 @@
 """Run a fully convolutional image-to-image network over a folder of images.
 
-:func:`translate_folder` is what ``fastgan generate --direction AB|BA`` (CycleGAN) and the
-SRGAN upscaler call: each image of the input folder or ``.zip`` (any size) goes through the
+:func:`translate_folder` is what ``fastgan generate --input PATH --direction AtoB|BtoA`` (CycleGAN)
+and ``fastgan generate --input PATH`` (SRGAN's upscaler) call: each image of the input folder or
+``.zip`` (or the one image file given; any size) goes through the
 network on its own, and the result is written as a PNG under the same relative path in
 the output folder.  Images are converted to the network's channel count, scaled to
 [-1, 1] and padded (reflection) up to the multiple the network needs (``G.multiple``,
@@ -53,6 +54,20 @@ def translate_image(G, image: torch.Tensor, multiple: int = 1) -> torch.Tensor:
     return to_uint8(y[0, :, :s * h, :s * w].clamp(-1, 1)).cpu()
 
 
+class _OneFile:
+    """A single image file as an image source (``read``/``where``)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def read(self, rel: str) -> bytes:
+        with open(self.path, "rb") as f:
+            return f.read()
+
+    def where(self, rel: str) -> str:
+        return self.path
+
+
 def _write_png(array: np.ndarray, path: str) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
@@ -66,7 +81,8 @@ def _write_png(array: np.ndarray, path: str) -> None:
 
 def translate_folder(G: torch.nn.Module, input: str, out: str, *, channels: int | None = None,
                      multiple: int | None = None, on_error: str = "raise") -> list[str]:
-    """Translate every image of ``input`` (a folder or ``.zip``) into PNGs under ``out``.
+    """Translate every image of ``input`` (a folder or ``.zip``) into PNGs under ``out``; a single
+    image file goes to ``out`` itself when it ends in ``.png``, else to ``out/<name>.png``.
 
     Args:
         G: the network, images in [-1, 1] -> images in [-1, 1] (evaluated in eval mode; its mode
@@ -82,15 +98,25 @@ def translate_folder(G: torch.nn.Module, input: str, out: str, *, channels: int 
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     input, out = os.fspath(input), os.fspath(out)
     if not os.path.exists(input):
-        raise ValueError(f"input {input!r}: no such folder or zip")
-    if os.path.isdir(input) and os.path.realpath(input) == os.path.realpath(out):
+        raise ValueError(f"input {input!r}: no such image, folder or zip")
+    single = os.path.isfile(input) and input.lower().endswith(IMAGE_EXTENSIONS)
+    target = None   # one image: out is the PNG to write, or a folder for <name>.png
+    if single:
+        target = out if out.lower().endswith(".png") else \
+            os.path.join(out, os.path.splitext(os.path.basename(input))[0] + ".png")
+    if os.path.realpath(target or out) == os.path.realpath(input):
         raise ValueError(f"out must differ from input ({input!r}): the translations would overwrite the images")
     channels = channels or network_channels(G)
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     multiple = multiple or getattr(G, "multiple", 1)
-    src = image_source(input)
-    files = [f for f in src.list() if f.lower().endswith(IMAGE_EXTENSIONS)]
+    if single:
+        src, files = _OneFile(input), [os.path.basename(input)]
+    else:
+        if os.path.isfile(input) and not input.lower().endswith(".zip"):
+            raise ValueError(f"input {input!r}: not an image ({', '.join(IMAGE_EXTENSIONS)}), folder or .zip")
+        src = image_source(input)
+        files = [f for f in src.list() if f.lower().endswith(IMAGE_EXTENSIONS)]
     if not files:
         raise ValueError(f"{input}: no image files ({', '.join(IMAGE_EXTENSIONS)}) found")
     was_training = G.training if isinstance(G, torch.nn.Module) else False
@@ -108,7 +134,7 @@ def translate_folder(G: torch.nn.Module, input: str, out: str, *, channels: int 
                 raise ValueError(f"{src.where(rel)}: unreadable image ({type(e).__name__}: {e})") from e
             img = torch.from_numpy(np.array(arr.reshape(arr.shape[0], arr.shape[1], -1).transpose(2, 0, 1)))
             result = translate_image(G, img, multiple).permute(1, 2, 0).numpy()
-            path = os.path.join(out, os.path.splitext(rel)[0] + ".png")
+            path = target or os.path.join(out, os.path.splitext(rel)[0] + ".png")
             _write_png(result, path)
             written.append(path)
     finally:

@@ -36,7 +36,10 @@ Seed s always names the image of the latent torch.Generator().manual_seed(s).
   fastgan generate --ckpt RUN --style-mix 0-4:10-15 --styles 0-3 --out mix.png    (a family's mode)
   fastgan generate --ckpt RUN --interpolate --seeds 0-3 --frames 16 --out walk.gif  (a family's mode)
 --style-mix and --interpolate are modes of the families that list them in
-generate_modes (stylegan2); --trunc also applies to them."""
+generate_modes (stylegan2); --trunc also applies to them.
+Image-to-image models translate images (an image file, a folder or a zip; any size):
+  fastgan generate --ckpt RUN --input photos/ --direction AtoB --out translated/   (cyclegan: AtoB|BtoA)
+  fastgan generate --ckpt RUN --input small/ --out upscaled/                        (srgan: x scale)"""
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -93,6 +96,11 @@ def register(subparsers) -> None:
                       help="instance-conditioned models (icgan): --n samples around this image file")
     mode.add_argument("--interpolate", action="store_true",
                       help="stylegan2: an animated GIF walking through the seeds' ws and back (--frames per seed)")
+    mode.add_argument("--input", default=None, metavar="IMAGE|DIR|ZIP",
+                      help="image-to-image models: translate (cyclegan, with --direction) or upscale (srgan) "
+                           "these images into PNGs under --out (default translated/)")
+    g.add_argument("--direction", default=None, metavar="AtoB|BtoA",
+                   help="cyclegan with --input: G_AB (AtoB, also AB) or G_BA (BtoA, also BA)")
     g.add_argument("--styles", default="0-3", help="--style-mix: layers (ws) taken from the column seeds "
                    "(default 0-3, the coarse styles)")
     g.add_argument("--frames", type=int, default=16, help="--interpolate: frames per seed-to-seed segment")
@@ -100,7 +108,8 @@ def register(subparsers) -> None:
     g.add_argument("--condition", default=None, metavar="COLUMN=VALUE",
                    help="table models: only rows of this category (with --out NAME.csv)")
     g.add_argument("--out", default=None, help="file to write (default grid.png, truncation.png, style-mix.png "
-                   "or interpolation.gif; NAME.csv: table rows)")
+                   "or interpolation.gif; NAME.csv: table rows); with --input a folder (default translated/) "
+                   "or, for one image, NAME.png")
     g.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     g.add_argument("--device", default="cpu")
     g.set_defaults(func=cmd_generate)
@@ -212,9 +221,14 @@ def cmd_generate(args) -> int:
     default_n = 4 if args.interpolate else 64
     seeds = parse_seeds(args.seeds) if args.seeds else list(range(args.n or default_n))
     out = args.out or ("truncation.png" if args.trunc_grid else "style-mix.png" if args.style_mix
-                       else "interpolation.gif" if args.interpolate else "grid.png")
+                       else "interpolation.gif" if args.interpolate else "translated" if args.input
+                       else "grid.png")
     if args.interpolate and not out.lower().endswith(".gif"):
         raise ValueError(f"--interpolate writes an animated GIF: give --out NAME.gif, got {out!r}")
+    if args.direction is not None and args.input is None:
+        raise ValueError("--direction goes with --input (the images to translate)")
+    if args.input is not None and not os.path.exists(args.input):
+        raise ValueError(f"--input {args.input}: no such image, folder or zip")
     pair = models.load_generator(args.ckpt, device=args.device, ema=not args.no_ema)
     family, G = pair
     psi = 1.0 if args.trunc is None else args.trunc
@@ -222,11 +236,11 @@ def cmd_generate(args) -> int:
 
     rows = args.condition is not None or out.lower().endswith(".csv")
     mode = ("style-mix" if args.style_mix else "interpolate" if args.interpolate
-            else "instance" if args.instance else "rows" if rows else None)
+            else "instance" if args.instance else "translate" if args.input else "rows" if rows else None)
     if mode is not None:
         if mode not in family.generate_modes:
             having = [n for n in models.names() if mode in models.get(n).generate_modes]
-            flag = "--out NAME.csv (table rows)" if mode == "rows" else f"--{mode}"
+            flag = {"rows": "--out NAME.csv (table rows)", "translate": "--input"}.get(mode, f"--{mode}")
             raise ValueError(f"{flag} is a mode of {', '.join(having) or 'no model'}; the checkpoint "
                              f"holds {family.name}, whose modes are: {', '.join(family.generate_modes) or 'none'}")
         if mode == "interpolate" and args.labels:
@@ -234,7 +248,7 @@ def cmd_generate(args) -> int:
         what = family.render(G, mode, out, spec=args.style_mix, seeds=seeds, styles=parse_seeds(args.styles),
                              psi=psi, frames=args.frames, duration=args.duration,
                              labels=_label_list(family, args.labels), instance=args.instance,
-                             condition=_condition(args.condition))
+                             condition=_condition(args.condition), input=args.input, direction=args.direction)
         print(f"wrote {what} from {args.ckpt} to {out}")
         return 0
 

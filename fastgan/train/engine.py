@@ -6,7 +6,8 @@ in order.  A phase with ``interval = k > 1`` (lazy regularisation) runs on steps
 StyleGAN2's adjustment ``lr * c``, ``betas ** c`` with ``c = k / (k + 1)`` (applied
 once, at build time).  ``kimg`` counts real items drawn from the data (over all
 processes), so ``n_critic = 5`` shows five batches per step.  The family's
-learning-rate schedules are stepped once per step.
+learning-rate schedules are stepped once per step in which their optimiser stepped (an
+optimiser idle in a stage, or a step skipped by the fp16 GradScaler, leaves its schedule).
 
 Everything that decides the future of a run is in its checkpoint, so a resumed
 run on the CPU continues bit-exactly: networks, EMA copies, optimisers, schedules,
@@ -282,7 +283,8 @@ class Trainer:
             for p in net.parameters():
                 p.requires_grad_(on and id(p) not in self._frozen)
 
-    def _optimise(self, opt_name: str, loss: torch.Tensor):
+    def _optimise(self, opt_name: str, loss: torch.Tensor) -> bool:
+        """Backward and step; False when the GradScaler skipped the step (inf/NaN gradients)."""
         opt, scaler, params = self.opts[opt_name], self.scalers.get(opt_name), self._params[opt_name]
         (scaler.scale(loss) if scaler else loss).backward()
         ddp.average_gradients(params)
@@ -290,11 +292,13 @@ class Trainer:
             scaler.unscale_(opt)
         if self.recipe.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, self.recipe.grad_clip)
-        if scaler:
-            scaler.step(opt)
-            scaler.update()
-        else:
+        if not scaler:
             opt.step()
+            return True
+        scale = scaler.get_scale() if opt_name in self.scheds else None
+        scaler.step(opt)
+        scaler.update()
+        return scale is None or scaler.get_scale() >= scale   # a skipped step lowers the scale
 
     def _next_batch(self):
         raw = next(self.loader)
@@ -308,6 +312,7 @@ class Trainer:
             raise ValueError(f"{self.model_name}: training is complete (all {len(self.stages)} stages done)")
         batch = labels = ctx = None
         stage = self.stage
+        stepped = set()   # optimisers that stepped: only their schedules advance
         for ph in stage.phases:
             if self.step % ph.interval:
                 continue
@@ -322,7 +327,8 @@ class Trainer:
                     with self._autocast():
                         out = getattr(self.family, ph.loss)(ctx)
                     loss, scalars = out if isinstance(out, tuple) else (out, {})
-                    self._optimise(ph.opt, loss * ph.interval if ph.interval > 1 else loss)
+                    if self._optimise(ph.opt, loss * ph.interval if ph.interval > 1 else loss):
+                        stepped.add(ph.opt)
                     self.family.after_phase(ph, ctx)
                 if monitor is not None:
                     monitor.add({f"loss/{ph.name}": loss.detach().float(),
@@ -331,8 +337,9 @@ class Trainer:
         with nvtx_range("ema", True if self.nvtx else None):
             self._update_ema()
         self.family.end_step(ctx)
-        for sched in self.scheds.values():
-            sched.step()
+        for name, sched in self.scheds.items():
+            if name in stepped:
+                sched.step()
         self.step += 1
         self._advance_stages()
 

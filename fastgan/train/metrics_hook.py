@@ -1,9 +1,13 @@
 """The engine's metric evaluation: the family's named metrics and its own ``evaluate``.
 
-A family lists metric names of ``fastgan.metrics.api.TRAINING_METRICS`` in
-``Family.metrics`` (images: ``fid_digits``).  Each is computed on ``run.fid_samples``
-samples of the sampling generator (the EMA copy) from latents of one fixed seed, so the
-values of one run are comparable, against the real set :func:`real_images`.  The FID with
+A family lists metric names of ``fastgan.metrics.api.TRAINING_METRICS`` (sample-based) or
+``fastgan.metrics.network.NETWORK_METRICS`` (its networks over held-out inputs: the
+image-to-image families' translation accuracy, PSNR/SSIM) in ``Family.metrics`` (images:
+``fid_digits``).  A network metric runs for the built-in data (its held-out split) and is
+skipped for data it cannot measure (a user's folder has no held-out split: ``fastgan metrics
+--ckpt RUN --data DIR`` measures on given images).  A sample-based metric is computed on
+``run.fid_samples`` samples of the sampling generator (the EMA copy) from latents of one
+fixed seed, so the values of one run are comparable, against the real set :func:`real_images`.  The FID with
 the digits features runs for image data, for the digit data (``mnist``, ``digits``) at the
 end of training, for any data when ``fid_kimg`` is set; ``fid_status()`` says why not when
 the digits classifier weights are missing.  ``Family.evaluate`` adds what the family
@@ -18,6 +22,7 @@ import torch
 from ..data import make_dataset
 from ..metrics import digits
 from ..metrics.api import TRAINING_METRICS
+from ..metrics.network import NETWORK_METRICS, NotApplicable
 
 __all__ = ["evaluate", "real_images", "fid_status", "check_metrics", "DIGIT_DATA", "EVAL_SEED"]
 
@@ -35,9 +40,10 @@ def fid_status() -> str | None:
 
 def check_metrics(family) -> None:
     """Raise ValueError for a metric name no training metric has."""
-    bad = [m for m in family.metrics if m not in TRAINING_METRICS]
+    bad = [m for m in family.metrics if m not in TRAINING_METRICS and m not in NETWORK_METRICS]
     if bad:
-        raise ValueError(f"model {family.name}: unknown metrics {bad}; known: {', '.join(TRAINING_METRICS)}")
+        raise ValueError(f"model {family.name}: unknown metrics {bad}; known: "
+                         f"{', '.join([*TRAINING_METRICS, *NETWORK_METRICS])}")
 
 
 def real_images(trainer):
@@ -60,15 +66,25 @@ def evaluate(trainer) -> dict[str, float]:
     """``{name: value}`` of the family's metrics that apply to this run (none with ``run.fid`` off),
     and of its ``evaluate``."""
     fam, n, dev = trainer.family, trainer.run.fid_samples, trainer.device
-    names = [m for m in fam.metrics if trainer.run.fid and _applies(trainer, m)]
+    names = [m for m in fam.metrics if trainer.run.fid and m in TRAINING_METRICS and _applies(trainer, m)]
     out: dict[str, float] = {}
+    caches = trainer.__dict__.setdefault("_metric_cache", {})
+    for m in (m for m in fam.metrics if trainer.run.fid and m in NETWORK_METRICS):
+        if os.path.isabs(trainer.data_spec):   # a user's folder: no held-out split to measure on
+            continue
+        nets = {**trainer.nets, **trainer.ema}
+        try:
+            res = NETWORK_METRICS[m](nets, trainer.data_spec, trainer.recipe, device=dev,
+                                     cache=caches.setdefault(m, {}))
+        except NotApplicable:
+            continue
+        out.update({k: float(v) for k, v in res.items()})
     if names:
         z = fam.latent(n, torch.Generator().manual_seed(EVAL_SEED)).to(dev)
         labels = fam.sample_labels(n, dev)
 
         def sample(i, b):
             return trainer.sample(z[i:i + b], None if labels is None else labels[i:i + b])
-        caches = trainer.__dict__.setdefault("_metric_cache", {})
         for m in names:
             res = TRAINING_METRICS[m](sample, real_images(trainer), n=n, device=dev,
                                       cache=caches.setdefault(m, {}))

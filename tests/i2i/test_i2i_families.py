@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -106,3 +107,55 @@ def test_cyclegan_on_folders_and_translation_from_the_checkpoint(tmp_path):
     assert np.asarray(Image.open(out)).shape == (13, 18, 3)
     with pytest.raises(ValueError, match="no latent space"):
         family.latent(4, torch.Generator())
+
+
+def test_schedules_step_only_with_their_optimiser(tmp_path):
+    """SRGAN's D does not step in the MSE stage: its schedule must not advance there (torch warns
+    "lr_scheduler.step() before optimizer.step()" otherwise, an error here), and both rates follow
+    the paper's drop counted in each optimiser's own steps, computed here from the recipe by hand."""
+    extra = {**SR, "model.lr_drop": 0.25, "model.pretrain_kimg": 0.012, "model.kimg": 0.02}
+    tr = Trainer("srgan", "mnist", overrides={**QUIET, **extra, "out": str(tmp_path / "s")})
+    n_mse, n_gan = 12 // 4, 20 // 4          # images / batch
+    drop_d = int(0.25 * n_gan)                # D: after 1 of its 5 steps
+    drop_g = n_mse + drop_d                   # G steps in both stages
+    got, want = [], []
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*lr_scheduler.step.*")
+        for t in range(1, n_mse + n_gan + 1):
+            tr.train_step()
+            got.append((tr.opts["G"].param_groups[0]["lr"], tr.opts["D"].param_groups[0]["lr"]))
+            d_steps = max(0, t - n_mse)
+            want.append((1e-4 * (0.1 if t >= drop_g else 1.0), 1e-4 * (0.1 if d_steps >= drop_d else 1.0)))
+    assert tr.finished
+    assert np.allclose(got, want, rtol=1e-12, atol=0)
+    assert tr.scheds["G"].last_epoch == n_mse + n_gan and tr.scheds["D"].last_epoch == n_gan
+
+
+def test_cyclegan_refuses_sizes_the_generator_cannot_take(tmp_path):
+    rng = np.random.default_rng(5)
+    _folder(tmp_path / "data" / "trainA", [rng.integers(0, 256, (16, 16), dtype=np.uint8) for _ in range(2)])
+    _folder(tmp_path / "data" / "trainB", [rng.integers(0, 256, (18, 18), dtype=np.uint8) for _ in range(2)])
+    with pytest.raises(ValueError, match=r"domain B \(data/trainB\): images are 18x18, .* multiples of 4; "
+                                         r"set resolution="):
+        Trainer("cyclegan", str(tmp_path / "data"), overrides={**QUIET, **CYCLE, "out": str(tmp_path / "x")})
+    tr = Trainer("cyclegan", str(tmp_path / "data"),
+                 overrides={**QUIET, **CYCLE, "model.resolution": 20, "out": str(tmp_path / "y")})
+    tr.train_step()
+    assert tr.step == 1
+
+
+def test_a_step_the_grad_scaler_skips_leaves_the_schedule(tmp_path):
+    """fp16's GradScaler skips the optimiser step on inf gradients: the schedule must not advance
+    (a CPU GradScaler stands in for the CUDA one)."""
+    tr = Trainer("srgan", "mnist", overrides={**QUIET, **SR, "out": str(tmp_path / "s")})
+    tr.scalers = {"G": torch.amp.GradScaler("cpu")}
+    before = [p.detach().clone() for p in tr.nets["G"].parameters()]
+    mse = tr.family.mse_loss
+    tr.family.mse_loss = lambda ctx: mse(ctx) * float("inf")       # inf gradients: the scaler skips
+    tr.train_step()
+    assert tr.scheds["G"].last_epoch == 0 and tr.scalers["G"].get_scale() == 2.0 ** 15
+    assert all(torch.equal(p, q) for p, q in zip(before, tr.nets["G"].parameters()))
+    tr.family.mse_loss = mse
+    tr.train_step()
+    assert tr.scheds["G"].last_epoch == 1
+    assert any(not torch.equal(p, q) for p, q in zip(before, tr.nets["G"].parameters()))

@@ -79,7 +79,7 @@ def test_translate_bad_input_and_failed_write(images, tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no image files"):
         translate_folder(Invert(), tmp_path / "empty", tmp_path / "o")
-    with pytest.raises(ValueError, match="no such folder"):
+    with pytest.raises(ValueError, match="no such image, folder or zip"):
         translate_folder(Invert(), tmp_path / "nowhere", tmp_path / "o")
     with pytest.raises(ValueError, match="declares no in_channels"):
         translate_folder(torch.nn.Identity(), src, tmp_path / "o")
@@ -120,3 +120,16 @@ def test_cycle_grid_rows():
     assert grid.shape == (6, 2, 3, 8, 12)
     with torch.no_grad():
         torch.testing.assert_close(grid[3], torch.nn.functional.interpolate(small_B, size=(8, 12), mode="bilinear"))
+
+
+def test_translate_one_image_file(images, tmp_path):
+    src, data = images
+    (written,) = translate_folder(Invert(), src / "a.png", tmp_path / "o")      # a folder: o/a.png
+    assert written == str(tmp_path / "o" / "a.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(written)), 255 - data["a.png"])
+    (written,) = translate_folder(Invert(), src / "c.png", tmp_path / "x.png")  # a file name
+    np.testing.assert_array_equal(np.asarray(Image.open(written))[..., 0], 255 - data["c.png"])
+    with pytest.raises(ValueError, match="out must differ"):
+        translate_folder(Invert(), src / "a.png", src)
+    with pytest.raises(ValueError, match="not an image"):
+        translate_folder(Invert(), src / "notes.txt", tmp_path / "o")
