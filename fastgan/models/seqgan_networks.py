@@ -69,7 +69,9 @@ class SeqGenerator(nn.Module):
 
     def log_probs(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x_t | x_<t) [B, T]."""
-        return torch.log_softmax(self(x).float(), -1).gather(-1, x.unsqueeze(-1)).squeeze(-1)
+        logits = self(x)
+        logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+        return torch.log_softmax(logits, -1).gather(-1, x.unsqueeze(-1)).squeeze(-1)
 
     def prefix_states(self, x: torch.Tensor) -> list:
         """The states after the start token and x[:, :t], for t = 0 .. T-1 (``states[t]``)."""
