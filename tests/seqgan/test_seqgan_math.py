@@ -252,3 +252,21 @@ def test_discriminator_shapes_and_filters():
     assert sum(c.out_channels for c in full.convs) == 1720
     with pytest.raises(ValueError, match="filter"):
         sn.SeqDiscriminator(11, length=3, filters=((5, 10),))
+
+
+def test_bleu4_against_hand_counts():
+    from fastgan.metrics.sequence import bleu
+    ref = "the cat is on the mat".split()
+    # clipped precisions 5/6, 3/5, 1/4 and no 4-gram (smoothed to 0.1/3); equal length: no penalty
+    hyp = "the cat sat on the mat".split()
+    assert bleu([hyp], [ref]) == pytest.approx((5 / 6 * 3 / 5 * 1 / 4 * 0.1 / 3) ** 0.25, rel=1e-12)
+    # shorter than the reference: brevity penalty exp(1 - 6/4); precisions 1, 2/3, 0.1/2, 0.1/1
+    short = "the cat on the".split()
+    want_short = math.exp(1 - 6 / 4) * (1 * 2 / 3 * 0.05 * 0.1) ** 0.25
+    assert bleu([short], [ref]) == pytest.approx(want_short, rel=1e-12)
+    # several references: counts clip at the largest count in any one reference; the mean over hypotheses
+    refs = [ref, "a cat sat on a mat".split()]
+    assert bleu([hyp, short], refs) > bleu([hyp, short], [ref])
+    assert bleu([ref], refs) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="hypothesis"):
+        bleu([], refs)
