@@ -38,10 +38,13 @@ def main(argv=None) -> int:
     p.add_argument("--work", default="/tmp/seqgan_oracle", help="oracle, data and runs")
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     p.add_argument("--mle-steps", type=int, default=3000)
-    p.add_argument("--d-pre-steps", type=int, default=500)
+    p.add_argument("--d-pre-steps", type=int, default=1500)
     p.add_argument("--adv-steps", type=int, default=40)
-    p.add_argument("--d-steps", type=int, default=5)
+    p.add_argument("--d-steps", type=int, default=15)
     p.add_argument("--d-width", type=float, default=0.25)
+    p.add_argument("--lr-d", type=float, default=1e-3, help="D's Adam lr (paper 1e-4, with ~100x more D steps)")
+    p.add_argument("--lr-g", type=float, default=0.01)
+    p.add_argument("--name", default="seqgan_oracle", help="results file name")
     p.add_argument("--eval-every-mle", type=int, default=300)
     p.add_argument("--eval-every-adv", type=int, default=5)
     p.add_argument("--n-eval", type=int, default=2000)
@@ -67,7 +70,8 @@ def main(argv=None) -> int:
 
     ov = {"model.vocab_size": 5000, "model.oracle": opath, "model.eval_samples": a.n_eval,
           "model.mle_steps": a.mle_steps, "model.d_pre_steps": a.d_pre_steps, "model.adv_steps": a.adv_steps,
-          "model.d_steps": a.d_steps, "model.d_width": a.d_width, "run.progress": False, "run.seed": a.seed,
+          "model.d_steps": a.d_steps, "model.d_width": a.d_width,
+          "model.lr_d": a.lr_d, "model.lr_g": a.lr_g, "run.progress": False, "run.seed": a.seed,
           "run.overwrite": True, "run.out": os.path.join(a.work, "pretrain"), "run.fid": False}
     tr = Trainer("seqgan", os.path.join(a.work, "train.npy"), overrides=ov)
     rows = []
@@ -136,10 +140,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def write(d, rows, facts):
-    with open(os.path.join(d, "seqgan_oracle.json"), "w") as f:
+def write(d, rows, facts, name):
+    with open(os.path.join(d, f"{name}.json"), "w") as f:
         json.dump({"rows": rows, "facts": facts, "published": PUBLISHED}, f, indent=1)
-    with open(os.path.join(d, "seqgan_oracle.csv"), "w") as f:
+    with open(os.path.join(d, f"{name}.csv"), "w") as f:
         f.write("run,step,adv_step,nll_oracle,nll_test,nll_train_tf\n")
         for r in rows:
             f.write(f"{r['run']},{r['step']},{'' if r['adv_step'] is None else r['adv_step']},"
@@ -150,7 +154,8 @@ def write(d, rows, facts):
         "# SeqGAN oracle experiment (reduced budget, 2 shared CPU cores)", "",
         f"Budget: MLE pre-training {b['mle_steps']} steps of batch 64 (paper: 18,840 = 120 epochs), D pre-training "
         f"{b['d_pre_steps']} steps (paper: ~23,440), then {b['adv_steps']} G steps (paper: 200) with "
-        f"{b['d_steps']} D steps each (paper: ~2,344), D filters x{b['d_width']}; NLL-oracle of {b['n_eval']} samples.",
+        f"{b['d_steps']} D steps each (paper: ~2,344), D filters x{b['d_width']}, Adam lr G {b['lr_g']} (paper 0.01) "
+        f"D {b['lr_d']} (paper 1e-4); NLL-oracle of {b['n_eval']} samples.",
         "", "| generator | NLL-oracle (here) | published | NLL-test (here) |", "|---|---:|---:|---:|",
         f"| random (untrained G) | {facts['random_g_nll_oracle']:.3f} | {PUBLISHED['random']:.3f} | |",
         f"| MLE | {last['mle']['nll_oracle']:.3f} | {PUBLISHED['mle']:.3f} | {last['mle']['nll_test']:.3f} |",
@@ -179,12 +184,12 @@ def write(d, rows, facts):
               f"- SeqGAN: {facts['seqgan_s_per_adv_step']:.1f} s per adversarial step (1 G step + {b['d_steps']} D "
               f"steps), rollouts {facts['rollout_s_per_adv_step']:.1f} s of it ({100 * facts['rollout_share']:.0f}%)",
               f"- MLE baseline: {facts['mle_s_per_adv_step']:.2f} s per G step", f"- total {facts['total_s']:.0f} s"]
-    with open(os.path.join(d, "seqgan_oracle.md"), "w") as f:
+    with open(os.path.join(d, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    plot(d, rows, facts)
+    plot(d, rows, facts, name)
 
 
-def plot(d, rows, facts):
+def plot(d, rows, facts, name):
     import matplotlib   # optional heavy dependency, only for the figure
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt   # optional heavy dependency, only for the figure
@@ -204,7 +209,7 @@ def plot(d, rows, facts):
     ax[1].set(title="from the same pre-trained start", xlabel="G steps after pre-training", ylabel="NLL-oracle")
     ax[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "seqgan_oracle.png"), dpi=100)
+    fig.savefig(os.path.join(d, f"{name}.png"), dpi=100)
 
 
 if __name__ == "__main__":
