@@ -135,8 +135,8 @@ def main(argv=None) -> int:
             facts["rollout_s_per_adv_step"] = rollout_s[0] / a.adv_steps
     facts["total_s"] = time.time() - t0
     facts["budget"] = {k: getattr(a, k) for k in ("mle_steps", "d_pre_steps", "adv_steps", "d_steps", "d_width",
-                                                  "n_eval")}
-    write(a.results, rows, facts)
+                                                  "n_eval", "lr_d", "lr_g")}
+    write(a.results, rows, facts, a.name)
     return 0
 
 
