@@ -68,6 +68,8 @@ def register(subparsers) -> None:
     t.add_argument("--overwrite", action="store_true", help="replace an earlier run's files in --out")
     t.add_argument("--skip-bad-files", action="store_true", help="skip unreadable/mismatched files and count them")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--truncate", action="store_true", help="sequence families: cut sequences longer than "
+                   "max_len instead of failing")
     t.add_argument("--list-models", action="store_true", help="list the model families and exit")
     t.add_argument("--init-from", default=None, metavar="CKPT", help="initialise the networks from this checkpoint "
                    "or run directory (the recipe's init)")
@@ -134,6 +136,8 @@ def _overrides(args) -> dict:
     for flag, key in (("init_from", "model.init"), ("finetune", "model.finetune"), ("augment", "model.augment")):
         if getattr(args, flag, None) is not None:
             ov[key] = getattr(args, flag)
+    if getattr(args, "truncate", False):
+        ov["model.truncate"] = True
     if getattr(args, "overwrite", False):
         ov["run.overwrite"] = True
     if getattr(args, "no_progress", False):
@@ -237,6 +241,8 @@ def cmd_generate(args) -> int:
     rows = args.condition is not None or out.lower().endswith(".csv")
     mode = ("style-mix" if args.style_mix else "interpolate" if args.interpolate
             else "instance" if args.instance else "translate" if args.input else "rows" if rows else None)
+    if mode is None and "text" in family.generate_modes:   # sequence families print decoded samples
+        mode, out = "text", args.out or "-"
     if mode is not None:
         if mode not in family.generate_modes:
             having = [n for n in models.names() if mode in models.get(n).generate_modes]
@@ -249,7 +255,8 @@ def cmd_generate(args) -> int:
                              psi=psi, frames=args.frames, duration=args.duration,
                              labels=_label_list(family, args.labels), instance=args.instance,
                              condition=_condition(args.condition), input=args.input, direction=args.direction)
-        print(f"wrote {what} from {args.ckpt} to {out}")
+        if out != "-":
+            print(f"wrote {what} from {args.ckpt} to {out}")
         return 0
 
     labels = _labels_for(family, args.labels, len(seeds))

@@ -1,0 +1,249 @@
+"""SeqGAN's networks (Yu et al. 2017): the recurrent generator (the policy), its Monte Carlo
+rollouts, the delayed rollout policy, the CNN discriminator and the oracle LSTM.
+
+Sampling is by inverse CDF from given uniforms ``u`` (one per sampled token), so a sample is a
+function of its uniforms: a seed names a sequence, and a resumed run draws the same tokens.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .. import checkpoint as ckpt
+
+__all__ = ["SeqGenerator", "SeqDiscriminator", "draw", "rollout_rewards", "reinforce_loss", "update_rollout",
+           "sequence_nll", "make_oracle", "save_oracle", "load_oracle", "PAPER_FILTERS"]
+
+# the paper's discriminator: filter sizes and filters per size (Yu et al. 2017, appendix; their code)
+PAPER_FILTERS = ((1, 100), (2, 200), (3, 200), (4, 200), (5, 200), (6, 100), (7, 100), (8, 100), (9, 100),
+                 (10, 100), (15, 160), (20, 160))
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def draw(logits: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """One token per row of ``logits`` [n, V] by inverse CDF of softmax(logits / temperature) at
+    ``u`` [n] in [0, 1): the first id whose cumulative probability exceeds ``u``."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    cdf = torch.softmax(logits.float() / temperature, dim=-1).cumsum(-1)
+    idx = torch.searchsorted(cdf, (u.float() * cdf[:, -1]).unsqueeze(-1).contiguous(), right=True)
+    return idx.squeeze(-1).clamp_(max=logits.shape[-1] - 1)
+
+
+class SeqGenerator(nn.Module):
+    """Embedding -> LSTM (or GRU) -> linear -> softmax over the vocabulary; the policy of SeqGAN.
+
+    Every sequence starts from the token ``start`` (id 0, as in the paper's code)."""
+
+    def __init__(self, vocab: int, emb: int = 32, hidden: int = 32, cell: str = "lstm", start: int = 0):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        if vocab < 2 or emb < 1 or hidden < 1:
+            raise ValueError(f"need vocab >= 2, emb >= 1, hidden >= 1; got {vocab}, {emb}, {hidden}")
+        self.vocab, self.cell, self.start = vocab, cell, start
+        self.embed = nn.Embedding(vocab, emb)
+        self.rnn = CELLS[cell](emb, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, vocab)
+
+    # -- one step ------------------------------------------------------------------------
+    def advance(self, tokens: torch.Tensor, state=None):
+        """Consume ``tokens`` [n]; returns (h [n, H], new state)."""
+        h, state = self.rnn(self.embed(tokens).unsqueeze(1), state)
+        return h.squeeze(1), state
+
+    def begin(self, n: int, device=None):
+        """State and next-token logits after the start token, for ``n`` rows."""
+        h, state = self.advance(torch.full((n,), self.start, dtype=torch.long, device=device))
+        return state, self.out(h)
+
+    # -- whole sequences ----------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits [B, T, V] of ``x`` [B, T]: position t predicts x[:, t]."""
+        inp = torch.cat([torch.full_like(x[:, :1], self.start), x[:, :-1]], dim=1)
+        h, _ = self.rnn(self.embed(inp))
+        return self.out(h)
+
+    def log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x_t | x_<t) [B, T]."""
+        logits = self(x)
+        logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+        return torch.log_softmax(logits, -1).gather(-1, x.unsqueeze(-1)).squeeze(-1)
+
+    def prefix_states(self, x: torch.Tensor) -> list:
+        """The states after the start token and x[:, :t], for t = 0 .. T-1 (``states[t]``)."""
+        states = [self.begin(len(x), x.device)[0]]
+        for t in range(x.shape[1] - 1):
+            states.append(self.advance(x[:, t], states[-1])[1])
+        return states
+
+    @torch.no_grad()
+    def sample(self, u: torch.Tensor, temperature: float = 1.0, prefix: torch.Tensor | None = None,
+               state=None) -> torch.Tensor:
+        """Sequences [n, T] from uniforms ``u`` [n, T]: ``prefix`` [n, t] is kept and positions
+        t .. T-1 are drawn with ``u[:, t:]`` (``state``: the state after the prefix, if known)."""
+        n, T = u.shape
+        t0 = 0 if prefix is None else prefix.shape[1]
+        if t0 > T:
+            raise ValueError(f"prefix of length {t0} is longer than the sequence ({T})")
+        out = torch.empty(n, T, dtype=torch.long, device=u.device)
+        if t0:
+            out[:, :t0] = prefix
+        if t0 == T:
+            return out
+        if state is None:
+            state, logits = self.begin(n, u.device)
+            for t in range(t0):
+                h, state = self.advance(out[:, t], state)
+            if t0:
+                logits = self.out(h)
+        else:
+            logits = self.out(_top(state))
+        for t in range(t0, T):
+            out[:, t] = draw(logits, u[:, t], temperature)
+            if t + 1 < T:
+                h, state = self.advance(out[:, t], state)
+                logits = self.out(h)
+        return out
+
+
+def _top(state):
+    """h of the (last layer of the) state, [n, H]."""
+    h = state[0] if isinstance(state, tuple) else state
+    return h[-1]
+
+
+def _repeat(state, n: int):
+    """Each row of a state repeated ``n`` times as blocks: rows [k * B + b] = row b."""
+    if isinstance(state, tuple):
+        return tuple(s.repeat(1, n, 1) for s in state)
+    return state.repeat(1, n, 1)
+
+
+@torch.no_grad()
+def rollout_rewards(R: SeqGenerator, D: nn.Module, x: torch.Tensor, n: int, uniforms) -> torch.Tensor:
+    """SeqGAN's rewards [B, T] of sequences ``x`` [B, T]: at t < T the mean of D's probability over
+    ``n`` Monte Carlo completions of x[:, :t] by the rollout policy ``R``; at T, D's probability of
+    ``x`` itself.  ``uniforms(rows, cols)`` gives the rollouts' uniforms; all ``n`` rollouts of a
+    prefix run as one batch of ``n * B`` rows, continuing from R's state after the prefix.
+    """
+    B, T = x.shape
+    states = R.prefix_states(x)   # states[t]: after the start token and x[:, :t]
+    rewards = torch.empty(B, T, device=x.device)
+    for t in range(1, T):
+        prefix = x[:, :t].repeat(n, 1)
+        y = R.sample(_pad_u(uniforms(n * B, T - t), T), prefix=prefix, state=_repeat(states[t], n))
+        rewards[:, t - 1] = torch.sigmoid(D(y).float()).view(n, B).mean(0)
+    rewards[:, T - 1] = torch.sigmoid(D(x).float())
+    return rewards
+
+
+def _pad_u(u: torch.Tensor, T: int) -> torch.Tensor:
+    """Uniforms [r, k] for the last k positions -> [r, T] (the first T - k are unused)."""
+    return torch.cat([u.new_zeros(u.shape[0], T - u.shape[1]), u], dim=1)
+
+
+def reinforce_loss(log_probs: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+    """The policy-gradient surrogate: -mean over sequences of sum_t log G(y_t | y_<t) * Q_t, whose
+    gradient is the REINFORCE estimate of -grad E[R] (``rewards`` are constants)."""
+    return -(log_probs * rewards.detach()).sum(1).mean()
+
+
+@torch.no_grad()
+def update_rollout(R: SeqGenerator, G: SeqGenerator, rate: float) -> None:
+    """The delayed rollout policy: R <- rate * R + (1 - rate) * G for the recurrent and output
+    weights; the embedding is copied, as in the paper's code (``update_params``)."""
+    if not 0 <= rate <= 1:
+        raise ValueError(f"rollout rate must be in [0, 1], got {rate}")
+    for (name, pr), pg in zip(R.named_parameters(), G.parameters()):
+        if name.startswith("embed."):
+            pr.copy_(pg)
+        else:
+            pr.mul_(rate).add_(pg, alpha=1 - rate)
+
+
+@torch.no_grad()
+def sequence_nll(model: SeqGenerator, x: torch.Tensor, batch: int = 1000) -> float:
+    """The average per-token negative log-likelihood of sequences ``x`` [N, T] under ``model``."""
+    if x.ndim != 2 or x.dtype != torch.long or len(x) == 0:
+        raise ValueError(f"x must be a non-empty int64 [N, T] tensor, got {x.dtype} {tuple(x.shape)}")
+    if int(x.min()) < 0 or int(x.max()) >= model.vocab:
+        raise ValueError(f"x holds token ids outside the model's vocabulary [0, {model.vocab})")
+    dev = next(model.parameters()).device
+    total = 0.0
+    for i in range(0, len(x), batch):
+        total += -model.log_probs(x[i:i + batch].to(dev)).double().sum().item()
+    return total / x.numel()
+
+
+class Highway(nn.Module):
+    """y = t * relu(W_h x) + (1 - t) * x with the gate t = sigmoid(W_t x)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.h, self.t = nn.Linear(dim, dim), nn.Linear(dim, dim)
+
+    def forward(self, x):
+        t = torch.sigmoid(self.t(x))
+        return t * F.relu(self.h(x)) + (1 - t) * x
+
+
+class SeqDiscriminator(nn.Module):
+    """The paper's CNN: embeddings, one convolution per filter size with max-over-time pooling,
+    a highway layer, dropout and one logit (D's probability is its sigmoid).  Filter sizes larger
+    than the sequence length are left out; ``width`` scales the number of filters."""
+
+    def __init__(self, vocab: int, length: int, emb: int = 64, filters=PAPER_FILTERS, width: float = 1.0,
+                 dropout: float = 0.25):
+        super().__init__()
+        use = [(k, max(1, int(round(m * width)))) for k, m in filters if k <= length]
+        if not use:
+            raise ValueError(f"no filter size fits sequences of length {length} (sizes {[k for k, _ in filters]})")
+        self.embed = nn.Embedding(vocab, emb)
+        self.convs = nn.ModuleList(nn.Conv1d(emb, m, k) for k, m in use)
+        dim = sum(m for _, m in use)
+        self.highway = Highway(dim)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.embed(x).transpose(1, 2)                                    # [B, emb, T]
+        feats = torch.cat([F.relu(c(e)).amax(-1) for c in self.convs], 1)   # max over time
+        return self.out(self.drop(self.highway(feats))).squeeze(1)
+
+
+# -- the oracle ----------------------------------------------------------------------------------
+def make_oracle(vocab: int = 5000, emb: int = 32, hidden: int = 32, *, seed: int = 0, std: float = 1.0,
+                cell: str = "lstm") -> SeqGenerator:
+    """The synthetic experiment's true distribution: a generator whose parameters are N(0, std^2)
+    (one bias per gate: the recurrent bias is zero), frozen."""
+    g = torch.Generator().manual_seed(seed)
+    oracle = SeqGenerator(vocab, emb, hidden, cell)
+    with torch.no_grad():
+        for name, p in oracle.named_parameters():
+            p.copy_(torch.zeros_like(p) if name.startswith("rnn.bias_hh") else torch.randn(p.shape, generator=g) * std)
+    return oracle.eval().requires_grad_(False)
+
+
+def save_oracle(oracle: SeqGenerator, path: str) -> str:
+    cfg = {"vocab": oracle.vocab, "emb": oracle.embed.embedding_dim, "hidden": oracle.rnn.hidden_size,
+           "cell": oracle.cell}
+    return ckpt.save(path, {"oracle": cfg, "weights": oracle.state_dict()})
+
+
+def load_oracle(path: str, device="cpu") -> SeqGenerator:
+    state = ckpt.load(path)
+    if "oracle" not in state:
+        raise ValueError(f"oracle: {path} is a fastgan checkpoint but not an oracle (save_oracle writes those)")
+    cfg = state["oracle"]
+    oracle = SeqGenerator(int(cfg["vocab"]), int(cfg["emb"]), int(cfg["hidden"]), cfg["cell"])
+    oracle.load_state_dict(state["weights"])
+    return oracle.to(device).eval().requires_grad_(False)
+
+
+def uniform_nll(vocab: int) -> float:
+    """The per-token NLL of a uniform generator under itself: log(vocab)."""
+    return math.log(vocab)
