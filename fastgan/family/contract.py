@@ -45,6 +45,7 @@ class Recipe:
     hflip: bool = False          # random horizontal flips of the real images
     init: str = ""               # checkpoint (file or run directory) to initialise the networks from
     init_match: tuple[str, ...] = ()   # fnmatch patterns of "net.param" names taken from `init` (empty: all)
+    init_partial: bool = False   # take from `init` only the tensors that fit by name and shape (else mismatches fail)
     freeze: tuple[str, ...] = ()       # fnmatch patterns of "net.param" names never trained
     augment: str = "none"        # images D sees: none | diffaug (Zhao et al.) | ada (Karras et al.)
     diffaug_policy: str = "color,translation,cutout"

@@ -15,6 +15,9 @@
   with a projection head: D(x, h) = w^T phi(x) + <W_p h, phi(x)>.
 * **Instance swapping**: :func:`generate_around` generates around any image (in the data
   or not) from its features (``fastgan generate --ckpt RUN --instance IMAGE``).
+* **StyleGAN2 backbone** (``icgan-stylegan2``): h joins the mapping input (StyleGAN2's
+  conditional mapping embeds it and concatenates it to the normalised z) and D projects onto
+  the mapped h; every StyleGAN2 option applies.
 * **Class-conditional variant** (``classes`` > 0): h = [features, one-hot y] with y the class of
   the image drawn from the neighbourhood, so a class can be swapped at inference.
 
@@ -34,8 +37,9 @@ from .. import data as fdata
 from ..data import save_grid
 from ..nn.digits import DigitsFeatures
 from .dcgan import DCGAN, DCGANRecipe, Discriminator, Generator
+from .stylegan2 import StyleGAN2, StyleGAN2Recipe
 
-__all__ = ["ICGANRecipe", "ICGAN", "ICGenerator", "ICDiscriminator", "instance_features", "neighbourhoods",
+__all__ = ["ICGANRecipe", "ICGAN", "ICStyleGAN2Recipe", "ICStyleGAN2", "ICGenerator", "ICDiscriminator", "instance_features", "neighbourhoods",
            "select_instances", "InstanceDataset", "generate_around", "load_image", "SELECTIONS"]
 
 SELECTIONS = ("kmeans", "uniform")
@@ -176,13 +180,11 @@ class ICGANRecipe(DCGANRecipe):
     classes: int = 0                  # > 0: the class-conditional variant G(z, h, y) over this many classes
 
 
-class ICGAN(DCGAN):
-    name = "icgan"
-    Recipe = ICGANRecipe
+class _Instances:
+    """What both IC-GAN backbones share: the feature network, the data set of stored instances
+    and neighbourhoods, the bank, and ``fastgan generate --instance``."""
+
     conditional = True
-    description = "IC-GAN (Casanova et al.): G(z, h), D(x, h) on instance features and k-NN neighbourhoods"
-    presets = {"cpu": {"resolution": 32, "width": 16, "z_dim": 64, "batch": 32, "k": 20, "num_instances": 200,
-                       "embed_dim": 32}}
     feature_net: nn.Module | None = None      # set by with_features
     generate_modes = ("instance",)
 
@@ -198,7 +200,7 @@ class ICGAN(DCGAN):
         if cls.feature_net is not None:
             return cls.feature_net
         if recipe.features != "digits":
-            raise ValueError(f"features must be 'digits' (or pass a module with ICGAN.with_features), "
+            raise ValueError(f"features must be 'digits' (or pass a module with {cls.__name__}.with_features), "
                              f"got {recipe.features!r}")
         return DigitsFeatures()
 
@@ -213,8 +215,7 @@ class ICGAN(DCGAN):
         inst = select_instances(feats, recipe.num_instances, recipe.selection)
         return InstanceDataset(base, feats, nbrs, inst, labels, recipe.classes)
 
-    def __init__(self, recipe, data):
-        super().__init__(recipe, data)
+    def _init_features(self, recipe):
         self._bank = None
         net = self.feature_net
         self.feat_dim = DigitsFeatures.feature_dim if net is None else getattr(net, "feature_dim", None)
@@ -226,18 +227,14 @@ class ICGAN(DCGAN):
     def make_loader(self, dataset, batch, *, seed, rank, world):
         bank = getattr(dataset, "bank", None)
         if bank is None:
-            raise ValueError("icgan trains on the data set of its make_dataset (a name or path given to --data)")
+            raise ValueError(f"{self.name} trains on the data set of its make_dataset (a name or path given to --data)")
         self._bank, self.feat_dim = bank, bank.shape[1]
         return None
 
-    def networks(self):
-        r, c = self.recipe, self.data.shape[0]
+    def _check_feat_dim(self):
         if self.feat_dim is None:
-            raise ValueError("icgan: the feature size is unknown; give the feature module a feature_dim attribute")
-        G = ICGenerator(r.z_dim, self.feat_dim, r.embed_dim, r.num_instances, r.width, r.resolution, c)
-        if self._bank is not None:
-            G.bank.copy_(self._bank)
-        return {"G": G, "D": ICDiscriminator(self.feat_dim, r.width, r.resolution, c, r.norm)}
+            raise ValueError(f"{self.name}: the feature size is unknown; give the feature module a feature_dim "
+                             f"attribute")
 
     def render(self, G, mode, out, *, instance=None, seeds=(), **options):
         """``instance``: a grid of the image file ``instance`` (first, as G sees its size) and
@@ -254,6 +251,85 @@ class ICGAN(DCGAN):
                                   labels=labels[:1] if labels else None)
         save_grid(torch.cat([image.to(samples.device), samples]).float().cpu(), out)
         return f"{n} samples around {instance} (the first image of the grid)"
+
+
+class ICGAN(_Instances, DCGAN):
+    name = "icgan"
+    Recipe = ICGANRecipe
+    description = "IC-GAN (Casanova et al.): G(z, h), D(x, h) on instance features and k-NN neighbourhoods"
+    presets = {"cpu": {"resolution": 32, "width": 16, "z_dim": 64, "batch": 32, "k": 20, "num_instances": 200,
+                       "embed_dim": 32}}
+
+    def __init__(self, recipe, data):
+        super().__init__(recipe, data)
+        self._init_features(recipe)
+
+    def networks(self):
+        r, c = self.recipe, self.data.shape[0]
+        self._check_feat_dim()
+        G = ICGenerator(r.z_dim, self.feat_dim, r.embed_dim, r.num_instances, r.width, r.resolution, c)
+        if self._bank is not None:
+            G.bank.copy_(self._bank)
+        return {"G": G, "D": ICDiscriminator(self.feat_dim, r.width, r.resolution, c, r.norm)}
+
+    def prepare(self, batch, labels, device):
+        images = batch["image"].to(device=device, dtype=torch.float32) * (2.0 / 255.0) - 1.0
+        return images, batch["h"].to(device)
+
+
+@dataclasses.dataclass
+class ICStyleGAN2Recipe(StyleGAN2Recipe):
+    k: int = 50                       # neighbourhood size
+    num_instances: int = 1000         # stored instances
+    selection: str = "kmeans"         # kmeans | uniform
+    features: str = "digits"          # the feature network: digits (or ICStyleGAN2.with_features(module))
+    classes: int = 0                  # > 0: h = [features, one-hot class] (the class-conditional variant)
+
+
+class ICStyleGAN2(_Instances, StyleGAN2):
+    """IC-GAN on StyleGAN2: h joins the mapping input (StyleGAN2's conditional mapping embeds it
+    and concatenates it to the normalised z) and D projects onto the mapped h (StyleGAN2-ADA's
+    conditional D).  The bank is a buffer ``G.bank``; integer labels pick its rows."""
+
+    name = "icgan-stylegan2"
+    Recipe = ICStyleGAN2Recipe
+    description = "IC-GAN on StyleGAN2: h into the mapping network, projection discriminator"
+    presets = {"cpu": {"preset": "mnist32", "k": 20, "num_instances": 200}}
+    finetune_methods = ("full", "freezed", "scale-shift", "l2sp")
+
+    def __init__(self, recipe, data):
+        super().__init__(recipe, data)
+        self._init_features(recipe)
+        self.conditional = True
+        self.c_dim = self.feat_dim
+
+    def make_loader(self, dataset, batch, *, seed, rank, world):
+        out = super().make_loader(dataset, batch, seed=seed, rank=rank, world=world)
+        self.c_dim = self.feat_dim
+        return out
+
+    def check_data(self, data):
+        r = self.cfg.resolution
+        if len(data.shape) != 3 or tuple(data.shape[1:]) != (r, r):
+            raise ValueError(f"{self.name} needs Cx{r}x{r} images, the data has shape {tuple(data.shape)}")
+
+    def networks(self):
+        self._check_feat_dim()
+        nets = super().networks()
+        nets["G"].register_buffer("bank", torch.zeros(self.recipe.num_instances, self.feat_dim))
+        if self._bank is not None:
+            nets["G"].bank.copy_(self._bank)
+        return nets
+
+    def onehot(self, labels, n, device, dtype=torch.float32):
+        if labels is None or not labels.is_floating_point():
+            raise ValueError(f"{self.name}: the conditioning h must be float features [N, {self.c_dim}]")
+        return labels[:n].to(device=device, dtype=dtype)
+
+    def generate(self, G, z, labels=None, trunc=None, noise_mode="const"):
+        if labels is not None and not labels.is_floating_point():
+            labels = G.bank[labels.long().to(G.bank.device)]
+        return super().generate(G, z, labels, trunc, noise_mode)
 
     def prepare(self, batch, labels, device):
         images = batch["image"].to(device=device, dtype=torch.float32) * (2.0 / 255.0) - 1.0
@@ -276,7 +352,7 @@ def load_image(path: str, shape) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate_around(family: ICGAN, G: ICGenerator, images: torch.Tensor, n: int = 8, seed: int = 0,
+def generate_around(family, G: nn.Module, images: torch.Tensor, n: int = 8, seed: int = 0,
                     features: nn.Module | None = None, labels=None) -> torch.Tensor:
     """``n`` samples around each of ``images`` ([M, C, H, W], uint8 or float in [-1, 1]):
     [M * n, C, H, W], the samples of image j at rows j*n .. j*n+n-1.  The class-conditional
@@ -294,8 +370,8 @@ def generate_around(family: ICGAN, G: ICGenerator, images: torch.Tensor, n: int 
     elif labels is not None:
         raise ValueError("labels: this model is not class-conditional (classes = 0)")
     h = h.to(dev)
-    z = torch.randn(len(images) * n, family.recipe.z_dim, generator=torch.Generator().manual_seed(seed)).to(dev)
-    return G(z, h.repeat_interleave(n, dim=0))
+    z = torch.randn(len(images) * n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(dev)
+    return family.generate(G, z, h.repeat_interleave(n, dim=0))
 
 
-FAMILIES = (ICGAN,)
+FAMILIES = (ICGAN, ICStyleGAN2)

@@ -12,7 +12,8 @@
   translation (std 1/8); brightness (N(0, 0.2)), contrast (lognormal, std 0.5 log 2),
   luma flip, hue rotation (U(-π, π) about the luma axis) and saturation (lognormal, std
   log 2): :func:`ada_augment`.  The continuous geometric transforms are one affine warp
-  per image (bilinear ``grid_sample`` with reflection padding, no anti-aliasing filter);
+  per image (bilinear ``grid_sample`` with reflection padding at 2x between fastgan's
+  ``upsample2d``/``downsample2d`` with the low-pass :data:`AA_FILTER`, as ADA filters them);
   the integer ones are exact index operations.  :class:`ADAController` steers p by the
   overfitting heuristic r_t = E[sign(D(real))].
 
@@ -28,10 +29,13 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import ops
+
 __all__ = ["translate", "cutout", "diffaugment", "DIFFAUG_OPS", "xflip", "rotate90", "translate_reflect",
-           "affine_warp", "color_matrix", "apply_color", "ada_augment", "ADAController"]
+           "affine_warp", "AA_FILTER", "color_matrix", "apply_color", "ada_augment", "ADAController"]
 
 DIFFAUG_OPS = ("color", "translation", "cutout")
+AA_FILTER = (1.0, 3.0, 3.0, 1.0)   # the anti-aliasing low-pass of ADA's continuous warp (StyleGAN2's resampling filter)
 
 
 class _TorchDraw:
@@ -155,14 +159,31 @@ def translate_reflect(x: torch.Tensor, ty: torch.Tensor, tx: torch.Tensor) -> to
     return _gather_shift(x, ty, tx, "reflect")
 
 
-def affine_warp(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+def affine_warp(x: torch.Tensor, matrix: torch.Tensor, filter=None) -> torch.Tensor:
     """Resample each image through a 2x3 ``matrix[n]`` acting on pixel-centred coordinates
     (origin at the image centre, unit = one pixel, x right, y down): output pixel p shows the
-    input at ``A p + t``.  Bilinear, reflection padding at the image border."""
+    input at ``A p + t``.  Bilinear, reflection padding at the image border.
+
+    ``filter`` (a 1-D low-pass, e.g. :data:`AA_FILTER`): anti-aliased as in ADA, the image is
+    reflect-padded, upsampled 2x with the filter (``fastgan.ops.upsample2d``), warped at 2x and
+    filtered back down (``fastgan.ops.downsample2d``); None: one bilinear resampling."""
     _check_images(x)
     N, _, H, W = x.shape
     if matrix.shape != (N, 2, 3):
         raise ValueError(f"matrix must be [{N}, 2, 3], got {tuple(matrix.shape)}")
+    if filter is None:
+        return _warp(x, matrix)
+    f = ops.setup_filter(filter, device=x.device).to(x.dtype)
+    m = 2 if min(H, W) > 2 else 0
+    xp = F.pad(x, (m, m, m, m), mode="reflect") if m else x
+    up = ops.upsample2d(xp, f, up=2)
+    # at 2x the same map in 2x pixel units: A (2p) + 2t = 2 (A p + t)
+    warped = _warp(up, torch.cat([matrix[:, :, :2], 2 * matrix[:, :, 2:]], dim=2))
+    return ops.downsample2d(warped, f, down=2)[:, :, m:m + H, m:m + W]
+
+
+def _warp(x, matrix):
+    N, _, H, W = x.shape
     # grid_sample's normalised coordinates (align_corners=False): u = 2 p / W
     s = torch.tensor([W / 2, H / 2], dtype=matrix.dtype, device=matrix.device)
     theta = torch.cat([matrix[:, :, :2] * s.view(1, 1, 2) / s.view(1, 2, 1),
@@ -249,7 +270,7 @@ def ada_augment(x: torch.Tensor, p: float, draw=None, geometric: bool = True, co
         warped = (iso != 1) | (rot1 != 0) | (aniso != 1) | (rot2 != 0) | (frac != 0).any(1)
         if warped.any():
             idx = warped.nonzero().squeeze(1)
-            out = affine_warp(x[idx], torch.cat([A[idx], t[idx].unsqueeze(2)], dim=2))
+            out = affine_warp(x[idx], torch.cat([A[idx], t[idx].unsqueeze(2)], dim=2), AA_FILTER)
             x = x.index_put((idx,), out)
     if color:
         zeros, ones = torch.zeros(N, device=dev), torch.ones(N, device=dev)

@@ -129,7 +129,8 @@ class Trainer:
             raise ValueError(f"{self.model_name}: helper networks {clash} have the names of trained networks")
         self.initialised = []
         if state is None and r.init:
-            self.initialised = st.init_from_checkpoint(self.nets, r.init, r.init_match)
+            self.initialised = st.init_from_checkpoint(self.nets, r.init, r.init_match, r.init_partial,
+                                                       self.family.name)
         self._frozen = st.frozen_parameters(self.nets, r.freeze)
         for net in self.nets.values():
             ddp.broadcast_module(net)

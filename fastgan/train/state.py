@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
+import warnings
 
 import numpy as np
 import torch
@@ -44,22 +45,42 @@ def match_names(names, patterns, what: str) -> list[str]:
     return out
 
 
-def init_from_checkpoint(nets: dict[str, torch.nn.Module], path: str, patterns=()) -> list[str]:
+def init_from_checkpoint(nets: dict[str, torch.nn.Module], path: str, patterns=(), partial: bool = False,
+                         family: str | None = None) -> list[str]:
     """Copy parameters and buffers named ``net.name`` (those matching ``patterns``; all when empty)
-    from the networks of the checkpoint at ``path``; returns the names copied."""
-    state = ckpt.load(ckpt.find(path))["nets"]
-    src = {f"{k}.{n}": t for k, sd in state.items() for n, t in sd.items()}
+    from the networks of the checkpoint at ``path``; returns the names copied.
+
+    Without ``partial`` every taken name must have the model's shape, and (with no ``patterns``)
+    every tensor of the checkpoint must have a place in the model (the model may have new parts,
+    a MineGAN miner say); otherwise a ValueError lists every mismatch.  With ``partial`` the
+    tensors that fit by name and shape are copied and the rest are skipped with a warning."""
+    state = ckpt.load(ckpt.find(path))
+    src = {f"{k}.{n}": t for k, sd in state["nets"].items() for n, t in sd.items()}
     dst = {f"{k}.{n}": t for k, net in nets.items() for n, t in net.state_dict().items()}
     names = match_names(list(dst), patterns, "init_match") if patterns else list(dst)
     missing = [n for n in names if n not in src]
-    if missing and patterns:
+    if missing and patterns and not partial:
         raise ValueError(f"init: checkpoint {path} has no {missing[:5]}")
     names = [n for n in names if n in src]
+    bad = [n for n in names if src[n].shape != dst[n].shape]
+    unused = [] if patterns else [n for n in src if n not in dst]
+    if (bad or unused) and not partial:
+        lines = [f"{n} has shape {tuple(src[n].shape)} in {path}, {tuple(dst[n].shape)} here" for n in bad]
+        if unused:
+            lines.append(f"{len(unused)} tensor(s) of the checkpoint have no place in this model: "
+                         + ", ".join(unused[:8]) + (", ..." if len(unused) > 8 else ""))
+        other = state.get("model")
+        what = f" (the checkpoint is of model {other!r}, this is {family!r})" if family and other and other != family \
+            else ""
+        raise ValueError(f"init: " + "; ".join(lines) + f"{what}. Load only the tensors that fit with "
+                         f"--set init_partial=true, or pick them with --set init_match=PATTERNS")
+    names = [n for n in names if n not in bad]
     if not names:
-        raise ValueError(f"init: checkpoint {path} shares no parameter names with this model")
-    for n in names:
-        if src[n].shape != dst[n].shape:
-            raise ValueError(f"init: {n} has shape {tuple(src[n].shape)} in {path}, {tuple(dst[n].shape)} here")
+        raise ValueError(f"init: checkpoint {path} shares no parameter of the same name and shape with this model")
+    skipped = bad + missing + unused
+    if skipped and partial:
+        warnings.warn(f"init_partial: took {len(names)} tensors from {path}, skipped {len(skipped)}: "
+                      + ", ".join(skipped[:8]) + (", ..." if len(skipped) > 8 else ""), stacklevel=2)
     with torch.no_grad():
         for n in names:
             dst[n].copy_(src[n])

@@ -253,3 +253,30 @@ def test_controller_state_roundtrips_through_checkpoint(tmp_path):
         ctl.update(torch.rand(16))
         ctl.update(torch.rand(16))
     assert d.p == c.p
+
+
+def test_filtered_warp_response_equals_the_filters_frequency_response():
+    """Identity warp through the anti-aliased path: a constant passes unchanged, and the checkerboard
+    (-1)^(i+j) is scaled by the closed-form response of [1,3,3,1]: up at 2x it sits at pi/2, where
+    |H| = cos(pi/4)^3 (x2 for the up gain), and again at pi/2 on the way down -> (2 c^3 * c^3)^2."""
+    n, h, w = 3, 11, 14
+    eye = torch.cat([torch.eye(2, dtype=torch.float64), torch.zeros(2, 1, dtype=torch.float64)], 1).expand(n, 2, 3)
+    const = torch.full((n, 2, h, w), 0.37, dtype=torch.float64) * torch.arange(1, n + 1).view(n, 1, 1, 1)
+    torch.testing.assert_close(aug.affine_warp(const, eye, aug.AA_FILTER), const, rtol=0, atol=1e-12)
+    i, j = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    board = ((-1.0) ** (i + j)).to(torch.float64).expand(n, 1, h, w) * torch.rand(n, 1, 1, 1, dtype=torch.float64)
+    c3 = math.cos(math.pi / 4) ** 3
+    want = board * (2 * c3 * c3) ** 2
+    torch.testing.assert_close(aug.affine_warp(board, eye, aug.AA_FILTER), want, rtol=0, atol=1e-12)
+    # the plain bilinear warp keeps the checkerboard: nothing filters it
+    torch.testing.assert_close(aug.affine_warp(board, eye), board, rtol=0, atol=1e-12)
+
+
+def test_filtered_quarter_turn_matches_rot90_of_the_filtered_image():
+    x = images(h=12, w=12)
+    eye = torch.cat([torch.eye(2, dtype=torch.float64), torch.zeros(2, 1, dtype=torch.float64)], 1).expand(len(x), 2, 3)
+    A = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64)
+    M = torch.cat([A, torch.zeros(2, 1, dtype=torch.float64)], 1).expand(len(x), 2, 3)
+    # the filter is separable and symmetric, so filtering commutes with a quarter turn
+    torch.testing.assert_close(aug.affine_warp(x, M, aug.AA_FILTER),
+                               torch.rot90(aug.affine_warp(x, eye, aug.AA_FILTER), 1, (2, 3)), rtol=0, atol=1e-12)

@@ -69,3 +69,34 @@ def test_augment_bad_values(tmp_path):
     with pytest.raises(ValueError, match="policy"):
         Trainer("dcgan", "digits", overrides={**QUIET, **TINY_DCGAN, "augment": "diffaug",
                                              "diffaug_policy": "color,zoom", "out": str(tmp_path / "b")})
+
+
+class _StubD(torch.nn.Module):
+    """D whose every output is ``value`` (a parameter keeps the optimiser happy)."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value, self.w = value, torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return torch.full((x.shape[0], 1), self.value) + self.w * x.mean()
+
+
+@pytest.mark.parametrize("value, p0, sign", [(0.7, 0.0, 1), (-2.0, 0.9, -1), (5.0, 0.95, 1)])
+def test_ada_p_follows_a_stub_discriminator(tmp_path, value, p0, sign):
+    from fastgan.models.dcgan import DCGAN
+
+    class Stub(DCGAN):
+        def networks(self):
+            return {**super().networks(), "D": _StubD(value)}
+
+    batch, interval, kimg = 8, 3, 0.2
+    tr = Trainer(Stub, "digits", overrides={**QUIET, **TINY_DCGAN, "out": str(tmp_path / "s"), "augment": "ada",
+                                           "ada_interval": interval, "ada_kimg": kimg, "ada_p": p0,
+                                           "ada_target": 0.6})
+    for step in range(1, 8):
+        tr.train_step()
+        # r_t = sign(value): D "overfits" (r_t = 1 > 0.6) -> p up; r_t = -1 -> p down; by batch*interval / (kimg*1000)
+        moves = step // interval
+        want = min(1.0, max(0.0, p0 + sign * moves * batch * interval / (kimg * 1000)))
+        assert tr.family.augmenter.p == pytest.approx(want), step

@@ -185,3 +185,40 @@ def test_cli_flags_map_to_the_recipe():
                                       "--augment", "ada"])
     ov = _overrides(args)
     assert ov["model.init"] == "runs/x" and ov["model.finetune"] == "freezed" and ov["model.augment"] == "ada"
+
+
+def test_init_from_another_resolution_lists_every_mismatch_and_partial_loads_what_fits(tmp_path, source):
+    from fastgan.models.dcgan import Generator
+    # the independent expectation: shapes of plain DCGAN networks at 16 px (the source) and 32 px
+    small = {**{f"G.{n}": t.shape for n, t in Generator(8, 4, 16, 1).state_dict().items()},
+             **{f"D.{n}": t.shape for n, t in Discriminator(4, 16, 1).state_dict().items()}}
+    big = {**{f"G.{n}": t.shape for n, t in Generator(8, 4, 32, 1).state_dict().items()},
+           **{f"D.{n}": t.shape for n, t in Discriminator(4, 32, 1).state_dict().items()}}
+    differ = sorted(n for n in big if n in small and small[n] != big[n])
+    fits = sorted(n for n in big if n in small and small[n] == big[n])
+    assert len(differ) >= 2 and fits
+    ov = {**QUIET, **TINY, "resolution": 32, "init": source[0]}
+    with pytest.raises(ValueError) as e:
+        Trainer("dcgan", "digits", overrides={**ov, "out": str(tmp_path / "a")})
+    for n in differ:   # every mismatch is named, with both shapes
+        assert f"{n} has shape {tuple(small[n])} in" in str(e.value) and f"{tuple(big[n])} here" in str(e.value)
+    assert "init_partial=true" in str(e.value)
+    skipped = len(differ) + len(set(big) ^ set(small))
+    with pytest.warns(UserWarning, match=f"took {len(fits)} tensors from .*, skipped {skipped}:"):
+        tr = Trainer("dcgan", "digits", overrides={**ov, "out": str(tmp_path / "b"), "init_partial": True})
+    assert sorted(tr.initialised) == fits
+    for n in fits:
+        net, name = n.split(".", 1)
+        assert torch.equal(tr.nets[net].state_dict()[name], source[1][net][name])
+
+
+def test_init_from_another_family_names_both(tmp_path, source):
+    with pytest.raises(ValueError, match=r"checkpoint is of model 'dcgan', this is 'icgan'.*init_partial"):
+        Trainer("icgan", "digits", overrides={**QUIET, **TINY, "out": str(tmp_path / "a"), "init": source[0],
+                                              "k": 3, "num_instances": 5, "embed_dim": 4})
+
+
+def test_minegan_may_add_networks_the_source_lacks(tmp_path, source):
+    tr = _target(tmp_path, source[0], "minegan", steps=0)
+    assert not any("miner" in n for n in tr.initialised)
+    assert len(tr.initialised) == sum(len(sd) for sd in source[1].values())   # every source tensor landed

@@ -169,3 +169,46 @@ def test_class_conditional_family_swaps_classes(tmp_path):
     assert a.shape == (2, 1, 16, 16) and not torch.equal(a, b)
     with pytest.raises(ValueError, match="one class in"):
         generate_around(tr.family, G, img, n=2, features=TinyFeatures())
+
+
+TINY_SG2 = {"batch": 4, "resolution": 8, "z_dim": 8, "w_dim": 8, "channel_base": 64, "channel_max": 8,
+            "mbstd_group": 2, "pl_weight": 0.0, "r1_gamma": 0.1}
+
+
+def test_stylegan2_backbone_conditions_mapping_and_d_on_instance_features(tmp_path):
+    from fastgan.models.icgan import ICStyleGAN2
+    from fastgan.models.stylegan2_networks import Discriminator as SGD
+    fam = ICStyleGAN2.with_features(TinyFeatures())
+    seen = []
+    orig = SGD.forward
+
+    def spy(self, x, c, *a, **k):
+        seen.append(c.detach().clone())
+        return orig(self, x, c, *a, **k)
+
+    out = str(tmp_path / "sg")
+    tr = Trainer(fam, "digits", overrides={**QUIET, **TINY_SG2, "out": out, "k": 4, "num_instances": 9,
+                                           "selection": "uniform", "max_steps": 2})
+    SGD.forward = spy
+    try:
+        tr.fit()
+    finally:
+        SGD.forward = orig
+    ds = tr.dataset
+    # every h that D saw is the (independently computed) feature vector of a stored instance
+    imgs = ds.base.get_batch(ds.instances)[0].float() / 127.5 - 1
+    want = torch.nn.functional.normalize(TinyFeatures()(imgs), dim=1)
+    assert seen and all(torch.cdist(c.float(), want).min(1).values.max() < 1e-5 for c in seen)
+    torch.testing.assert_close(tr.nets["G"].bank, want)
+    assert tr.nets["G"].mapping.embed.weight.shape[1] == 128   # h (128-d) enters the mapping
+    family, G = models.load_generator(out)
+    torch.testing.assert_close(G.bank, want)
+    z = torch.randn(3, 8)
+    idx = torch.tensor([0, 4, 8])
+    # integer labels pick bank rows: the same images as passing the rows themselves
+    torch.testing.assert_close(family.generate(G, z, idx), family.generate(G, z, want[idx]))
+    assert not torch.allclose(family.generate(G, z, want[[1, 1, 1]]), family.generate(G, z, want[[5, 5, 5]]))
+    around = generate_around(family, G, imgs[:2], n=3, features=TinyFeatures())
+    torch.testing.assert_close(around[:3], family.generate(G, torch.randn(6, 8, generator=torch.Generator()
+                                                                           .manual_seed(0))[:3],
+                                                           want[:1].expand(3, -1)))
