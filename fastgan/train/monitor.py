@@ -61,7 +61,8 @@ def plot_metrics(series: dict, path: str, title: str = "") -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # after choosing the Agg backend
 
-    found = {k: v for k, v in sorted(series.items()) if k.startswith("metrics/") and v}
+    found = {k: v for k, v in sorted(series.items(), key=lambda kv: ("fid" not in kv[0], kv[0]))
+             if k.startswith("metrics/") and v}   # the FID panel first
     if not found:
         return None
     fig, axes = plt.subplots(1, len(found), figsize=(4.5 * len(found), 3.5), dpi=110, squeeze=False)
