@@ -109,3 +109,21 @@ def test_training_loop_warns(tmp_path, capsys):
     assert out.count("WARNING kimg") >= 2 and s["collapse"]["classes"] == 1
     warned = read_scalars(os.path.join(tr.run.out, "scalars.csv"))["collapse/warning"]
     assert [v for _, v in warned] == [1.0] * len(warned) and len(warned) >= 2
+
+
+def test_fid_digits_reports_class_coverage():
+    """fid_digits' classes / histogram agree with the shipped classifier's own argmax on the same images."""
+    from fastgan.metrics.api import fid_digits
+    from fastgan.metrics.digits import DigitsFeatures
+
+    real = make_dataset("mnist", split="heldout")
+    x = _heldout_images()
+    few = torch.cat([x[:300], x[:1].expand(200, *x.shape[1:])])     # 200 copies of one digit on top
+    res = fid_digits(lambda i, b: few[i:i + b], real, n=500, batch_size=128)
+    with torch.no_grad():
+        pred = DigitsFeatures()(few)[1].argmax(1)
+    hist = [int((pred == c).sum()) for c in range(10)]
+    assert res.values["histogram"] == hist
+    assert res.values["classes"] == sum(h >= 10 for h in hist)
+    one = fid_digits(lambda i, b: x[:1].expand(b, *x.shape[1:]), real, n=100, batch_size=64)
+    assert one.values["classes"] == 1
