@@ -1,21 +1,24 @@
-"""The classic families on embedded data: steps, wall time on this CPU, FID or a toy metric, samples.
+"""The classic families on embedded data with their ``cpu`` presets: kimg, wall time, FID, KID,
+precision/recall, class coverage, label accuracy, sample grid and FID curve per family.
 
-    python benchmarks/bench_families.py [--only mlp,cgan] [--scale 1.0] [--threads 1]
+    python benchmarks/bench_families.py [--only dcgan,cgan-projection] [--scale 1.0] [--threads 1]
 
-Each image family trains from scratch on the embedded MNIST-5k training split (4,500
-digits) for a short, fixed number of images (``kimg`` below; ``--scale`` multiplies it),
-then the engine's FID hook measures FID with the digits features (fastgan.metrics, the
-shipped MNIST classifier) of 2,000 samples against the training images.  The toy rows
-run the examples' 2-D and 1-D demos.  Writes ``benchmarks/RESULTS_families.md`` and the
-sample grids under ``benchmarks/families/``.
-
-These runs are minutes, not the source's day of training: the numbers show that every
-family trains end to end and how fast, not what it converges to.  The reference row is
-the FID of 500 held-out real digits (a floor at n = 500; FID grows as n shrinks).
+Each image family trains from scratch on the embedded MNIST-5k training split (4,500 digits)
+with its ``cpu`` preset (what this 2-core machine trains in at most 10 minutes; ``--scale``
+multiplies the preset's kimg).  Every fifth of the run the FID (digits features, 2,000
+samples of the EMA generator against the training images) is taken for the FID curve; at the
+end also KID, precision/recall (k = 3), the digit classes the shipped classifier finds in at
+least 2% of the samples and, for conditional families, how often it agrees with the label
+asked for.  One family per process is fine: every run leaves its row in
+``benchmarks/families/<name>.json``, and the table ``benchmarks/RESULTS_families.md`` is
+rebuilt from all rows there (``--only table`` rebuilds it without training).  Wall time is
+training only (evaluations excluded).  A row whose samples cover fewer than 5 digit classes is
+marked as collapsed.  The reference row is the FID of the 500 held-out real digits.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -30,19 +33,23 @@ sys.path.insert(0, HERE)
 GRIDS = os.path.join(HERE, "families")
 RESULTS = os.path.join(HERE, "RESULTS_families.md")
 
-# row label, model, grid file name, overrides (kimg = thousands of real images shown to D, n_critic included)
+# row name (also the grid/curve/json file name), label, model, preset, extra overrides
 IMAGE_RUNS = [
-    ("mlp", "mlp", "mlp", {"kimg": 100.0}),
-    ("mlp, digits 1 and 2", "mlp", "mlp-digits12", {"kimg": 100.0, "digits": [1, 2]}),
-    ("dcgan-mnist", "dcgan-mnist", "dcgan-mnist", {"kimg": 1.0, "batch": 32}),
-    ("dcgan (32 px, width 32)", "dcgan", "dcgan32", {"kimg": 15.0, "resolution": 32, "width": 32, "batch": 64}),
-    ("cgan (concat)", "cgan", "cgan-concat", {"kimg": 25.0, "width": 32}),
-    ("cgan (projection)", "cgan", "cgan-projection", {"kimg": 25.0, "width": 32, "cond": "projection"}),
-    ("wgan (32 px, width 32)", "wgan", "wgan", {"kimg": 20.0, "width": 32}),
-    ("wgan-gp (32 px, width 32)", "wgan-gp", "wgan-gp", {"kimg": 20.0, "width": 32}),
-    ("gmmn", "gmmn", "gmmn", {"kimg": 60.0, "batch": 256}),
+    ("dcgan28", "dcgan28 (the main job's model)", "dcgan28", "cpu", {}),
+    ("mlp", "mlp", "mlp", "cpu", {}),
+    ("dcgan-mnist", "dcgan-mnist (Keras source)", "dcgan-mnist", "cpu", {}),
+    ("dcgan32", "dcgan (32 px)", "dcgan", "cpu", {}),
+    ("cgan-concat", "cgan (concat)", "cgan", "cpu", {}),
+    ("cgan-projection", "cgan (projection)", "cgan", "cpu-projection", {}),
+    ("wgan", "wgan (clipping, 32 px)", "wgan", "cpu", {}),
+    ("wgan-gp", "wgan-gp (32 px)", "wgan-gp", "cpu", {}),
+    ("gmmn", "gmmn", "gmmn", "cpu", {}),
+    ("progan", "progan (to 32 px)", "progan", "cpu", {}),
+    ("stylegan2-mnist32", "stylegan2 (mnist32)", "stylegan2", "cpu", {}),
 ]
 FID_SAMPLES = 2000
+CURVE_POINTS = 5
+COLLAPSED_BELOW = 5   # classes
 QUIET = {"run.progress": False, "run.tensorboard": False, "snap_kimg": 0.0, "ckpt_kimg": 0.0, "overwrite": True}
 
 
@@ -62,53 +69,106 @@ def real_stats(digits=()):
     return _REAL_STATS[key]
 
 
+_EVAL_S = [0.0]
+
+
+def _train_subset(n, seed=0):
+    """``n`` training images in a random order (the data file is not shuffled: its first n are not a sample)."""
+    import torch
+
+    from fastgan.data import ArrayImages, load_mnist_5k
+
+    x, y = load_mnist_5k("train")
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].numpy()
+    return ArrayImages(x[idx], y[idx])
+
+
 def sample_metrics(trainer, n=FID_SAMPLES):
-    """FID against the training images of the classes trained on, and the digit classes covered."""
+    """FID (vs all 4,500 training images) and classes covered at every evaluation; at the end also KID and
+    precision/recall (vs n training images drawn at random) and the label accuracy."""
     import torch
 
     from fastgan import metrics
 
     t0 = time.time()
-    fam, g, count = trainer.family, torch.Generator().manual_seed(2024), [0]
+    fam, g = trainer.family, torch.Generator().manual_seed(2024)
+    labels = (torch.arange(n) % fam.data.num_classes) if fam.conditional else None
+    images = torch.cat([trainer.sample(fam.latent(min(500, n - i), g), None if labels is None else labels[i:i + 500])
+                        for i in range(0, n, 500)])
+    pos = [0]
 
     def fake(b):
-        labels = (torch.arange(count[0], count[0] + b) % fam.data.num_classes) if fam.conditional else None
-        count[0] += b
-        return trainer.sample(fam.latent(b, g), labels)
-    res = metrics.compute_metrics(real_stats(getattr(trainer.recipe, "digits", ())), fake, ["fid", "modes"],
-                                  features="digits", n=n)
+        out = images[pos[0]:pos[0] + b]
+        pos[0] += b
+        return out
+    res = metrics.compute_metrics(real_stats(), fake, ["fid", "modes"], features="digits", n=n)
     hist = res["modes"].values["histogram"]          # classifier's predicted classes of the samples
     out = {"fid_digits": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist))}
-    if fam.conditional:   # does the label control the class? the digits classifier's agreement
-        net = metrics.get_extractor("digits")
-        labels = torch.arange(1000) % fam.data.num_classes
-        with torch.no_grad():
-            _, logits = net(trainer.sample(fam.latent(1000, g), labels))
-        out["label_acc"] = float((logits.argmax(1) == labels).float().mean())
-    return {**out, "eval_s": time.time() - t0}
+    if trainer.finished:
+        pos[0] = 0
+        more = metrics.compute_metrics(_train_subset(n), fake, ["kid", "pr"], features="digits", n=n)
+        out["kid"] = float(more["kid"])
+        out["precision"] = float(more["pr"])
+        out["recall"] = float(more["pr"].values["recall"])
+        if fam.conditional:   # does the label control the class? the digits classifier's agreement
+            net = metrics.get_extractor("digits")
+            lab = torch.arange(1000) % fam.data.num_classes
+            with torch.no_grad():
+                _, logits = net(trainer.sample(fam.latent(1000, g), lab))
+            out["label_acc"] = float((logits.argmax(1) == lab).float().mean())
+    _EVAL_S[0] += time.time() - t0
+    return out
 
 
-def run_image(label, model, grid_name, overrides, threads, scale):
+def _plot_curve(points, path, title):
+    import matplotlib  # heavy: only when writing the plot
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # after choosing the Agg backend
+
+    fig, ax = plt.subplots(figsize=(3.6, 2.6), dpi=100)
+    xs, ys = zip(*points)
+    ax.plot(xs, ys, marker="o", linewidth=1.2)
+    ax.set_xlabel("kimg")
+    ax.set_ylabel("FID (digits)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run_image(name, label, model, preset, overrides, threads, scale):
+    from fastgan import models
     from fastgan.train import Trainer
+    from fastgan.train.monitor import read_scalars
 
-    ov = dict(overrides, kimg=overrides["kimg"] * scale)
+    kimg = float(models.get(model).preset(preset).get("kimg", models.get(model).Recipe().kimg)) * scale
+    ov = dict(overrides, kimg=kimg)
+    _EVAL_S[0] = 0.0
     with tempfile.TemporaryDirectory(prefix="fastgan-bench-") as out:
-        tr = Trainer(model, "mnist", overrides={**QUIET, "run.threads": threads, "out": out, **ov},
-                     metric_fn=sample_metrics)
+        tr = Trainer(model, "mnist", preset=preset, metric_fn=sample_metrics,
+                     overrides={**QUIET, "run.threads": threads, "out": out, "fid_kimg": kimg / CURVE_POINTS, **ov})
         t0 = time.time()
         s = tr.fit()
-        wall = time.time() - t0 - s["metrics"].get("eval_s", 0.0)     # training only
-        grid = os.path.join(GRIDS, grid_name + ".png")
+        wall = time.time() - t0 - _EVAL_S[0]     # training only
+        grid = os.path.join(GRIDS, name + ".png")
         shutil.copyfile(s["grid"], grid)
+        series = read_scalars(os.path.join(out, "scalars.csv"))
+        curve = [(round(k, 2), v) for k, v in series.get("metrics/fid_digits", [])]
+        warned = os.path.exists(os.path.join(out, "warnings.log"))
+    curve_png = os.path.join(GRIDS, name + "-fid.png")
+    _plot_curve(curve, curve_png, f"{label}, preset {preset}")
     m = s["metrics"]
-    digits = ov.get("digits")
-    data = "MNIST-5k" + (f", digits {list(digits)}" if digits else "")
-    k = int(m.get("classes", 0))
-    metric = (f"FID {m['fid_digits']:.1f}, {k} class{'es' if k != 1 else ''}" if "fid_digits" in m else "FID n/a")
-    if "label_acc" in m:
-        metric += f", label accuracy {100 * m['label_acc']:.0f}%"
-    return {"family": label, "data": data, "steps": s["step"], "kimg": s["kimg"], "seconds": wall,
-            "metric": metric, "grid": os.path.relpath(grid, HERE)}
+    row = {"name": name, "family": label, "model": model, "preset": preset, "steps": s["step"],
+           "kimg": s["kimg"], "seconds": wall, "threads": threads, "fid": m.get("fid_digits"),
+           "kid": m.get("kid"), "precision": m.get("precision"), "recall": m.get("recall"),
+           "classes": m.get("classes"), "label_acc": m.get("label_acc"), "curve": curve,
+           "collapse_warning": warned, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "grid": os.path.relpath(grid, HERE), "curve_png": os.path.relpath(curve_png, HERE)}
+    with open(os.path.join(GRIDS, name + ".json"), "w") as f:
+        json.dump(row, f, indent=1)
+    return row
 
 
 def reference_row():
@@ -117,57 +177,60 @@ def reference_row():
 
     t0 = time.time()
     fid = metrics.compute_fid(make_dataset("mnist", split="heldout"), real_stats(), features="digits")
-    return {"family": "(real held-out digits)", "data": "MNIST-5k held-out, n = 500", "steps": 0, "kimg": 0.0,
-            "seconds": time.time() - t0, "metric": f"FID {float(fid):.1f}", "grid": ""}
+    row = {"name": "reference", "family": "(real held-out digits, n = 500)", "steps": 0, "kimg": 0.0,
+           "seconds": time.time() - t0, "fid": float(fid)}
+    with open(os.path.join(GRIDS, "reference.json"), "w") as f:
+        json.dump(row, f, indent=1)
+    return row
 
 
-def toy_rows(scale):
-    import adversarial_1d
-    import mixture_8_gaussians
-
-    rows = []
-    with tempfile.TemporaryDirectory() as out:
-        t0 = time.time()
-        res = mixture_8_gaussians.main(["--out", out, "--steps", str(int(1200 * scale))])
-        wall = time.time() - t0
-        shutil.copyfile(os.path.join(out, "mixture_8_gaussians.png"), os.path.join(GRIDS, "toy-8gaussians.png"))
-        for name, r in res.items():
-            rows.append({"family": f"toy, {name}", "data": "8 Gaussians (std 0.05, radius 2)", "steps": r["steps"],
-                         "kimg": float("nan"), "seconds": wall / len(res),
-                         "metric": f"{r['modes']}/8 modes, {100 * r['hq']:.0f}% high quality",
-                         "grid": "families/toy-8gaussians.png"})
-        t0 = time.time()
-        r = adversarial_1d.main(["--out", out, "--steps", str(int(1500 * scale))])
-        shutil.copyfile(os.path.join(out, "adversarial_1d.png"), os.path.join(GRIDS, "toy-1d.png"))
-        rows.append({"family": "toy, non-saturating", "data": "1-D N(4, 0.5^2)", "steps": int(1500 * scale),
-                     "kimg": float("nan"), "seconds": time.time() - t0,
-                     "metric": f"KS {r['ks']:.3f}, E abs(D - 1/2) {r['d_gap']:.3f}", "grid": "families/toy-1d.png"})
-    return rows
+def _fmt(v, spec, none=""):
+    return none if v is None else format(v, spec)
 
 
-def to_markdown(rows) -> str:
+def to_markdown() -> str:
     from harness import machine_line
 
-    lines = ["## The classic GAN families (issue 7)", "",
-             f"Written by `benchmarks/bench_families.py` ({machine_line()}) "
-             "on a machine shared with other jobs (wall times are loose).  Short runs from scratch: "
-             "they show that each family trains end to end and how fast, not converged quality. "
-             "FID: digits features (fastgan.metrics), 2,000 samples vs the training images (of the classes "
-             "trained on); classes: digit classes the classifier assigns to >= 2% of the samples; label "
-             "accuracy: how often it agrees with a conditional model's label.", "",
-             "| family | data | steps | kimg | wall time | FID (digits) / toy metric | samples |",
-             "|---|---|---:|---:|---:|---|---|"]
-    for r in rows:
-        kimg = "" if r["kimg"] != r["kimg"] else f"{r['kimg']:.1f}"
-        grid = f"[{os.path.basename(r['grid'])}]({r['grid']})" if r["grid"] else ""
-        lines.append(f"| {r['family']} | {r['data']} | {r['steps']} | {kimg} | {r['seconds']:.0f} s "
-                     f"| {r['metric']} | {grid} |")
+    rows = {}
+    for fn in sorted(os.listdir(GRIDS)):
+        if fn.endswith(".json"):
+            with open(os.path.join(GRIDS, fn)) as f:
+                r = json.load(f)
+            rows[r["name"]] = r
+    lines = ["## The GAN families with their `cpu` presets (issue 23)", "",
+             f"Written by `benchmarks/bench_families.py` ({machine_line()}), one training at a time on a "
+             "2-core machine under load from other jobs (wall times are loose: training only, evaluations "
+             "excluded).  Each family trains from scratch with its `cpu` preset "
+             "(`fastgan train --model M --preset cpu`). FID and KID (raw unbiased MMD², cubic kernel): digits features, 2,000 samples of the "
+             "EMA generator vs the 4,500 training images (KID and P/R: vs 2,000 of them drawn at random); P/R: precision/recall (k = 3) on the same features; "
+             "classes: digit classes the shipped classifier assigns to >= 2% of the samples; label acc.: how "
+             f"often it agrees with a conditional model's label (1,000 samples). Fewer than {COLLAPSED_BELOW} "
+             "classes is marked **collapsed**. The FID curve has five points per run.", "",
+             "| family | preset | kimg | wall | FID | KID | P / R | classes | label acc. | samples | FID curve |",
+             "|---|---|---:|---:|---:|---:|---|---:|---:|---|---|"]
+    if "reference" in rows:
+        r = rows["reference"]
+        lines.append(f"| {r['family']} | | | | {r['fid']:.1f} | | | | | | |")
+    order = [n for n, *_ in IMAGE_RUNS] + sorted(set(rows) - {n for n, *_ in IMAGE_RUNS} - {"reference"})
+    for n in order:
+        if n not in rows:
+            continue
+        r = rows[n]
+        classes = r.get("classes")
+        mark = " **collapsed**" if classes is not None and classes < COLLAPSED_BELOW else ""
+        pr = "" if r.get("precision") is None else f"{r['precision']:.2f} / {r['recall']:.2f}"
+        acc = "" if r.get("label_acc") is None else f"{100 * r['label_acc']:.1f}%"
+        lines.append(f"| {r['family']}{mark} | {r['preset']} | {r['kimg']:.1f} | {r['seconds']:.0f} s "
+                     f"| {_fmt(r.get('fid'), '.1f', 'n/a')} | {_fmt(r.get('kid'), '.1f')} | {pr} "
+                     f"| {_fmt(classes, '.0f')} | {acc} | [{os.path.basename(r['grid'])}]({r['grid']}) "
+                     f"| [{os.path.basename(r['curve_png'])}]({r['curve_png']}) |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", default="", help="comma-separated models (e.g. mlp,cgan), toy, reference")
+    p.add_argument("--only", default="", help="comma-separated row names (e.g. dcgan32,cgan-projection), "
+                   "reference, or table (rebuild the table only)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every run's length")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-write", action="store_true", help="print the table only")
@@ -175,18 +238,22 @@ def main(argv=None):
     if a.scale <= 0 or a.threads < 1:
         raise ValueError("--scale must be > 0 and --threads >= 1")
     only = {s.strip() for s in a.only.split(",") if s.strip()}
+    names = {n for n, *_ in IMAGE_RUNS}
+    unknown = only - names - {"reference", "table"}
+    if unknown:
+        raise ValueError(f"--only: unknown rows {sorted(unknown)}; known: {', '.join(sorted(names))}, reference, table")
     import torch
 
     torch.set_num_threads(a.threads)
     os.makedirs(GRIDS, exist_ok=True)
-    rows = [] if only and "reference" not in only else [reference_row()]
-    for label, model, grid_name, ov in IMAGE_RUNS:
-        if not only or model in only:
-            rows.append(run_image(label, model, grid_name, ov, a.threads, a.scale))
-            print(f"{label}: {rows[-1]['metric']} in {rows[-1]['seconds']:.0f} s", flush=True)
-    if not only or "toy" in only:
-        rows += toy_rows(a.scale)
-    md = to_markdown(rows)
+    if not only or "reference" in only:
+        reference_row()
+    for name, label, model, preset, ov in IMAGE_RUNS:
+        if not only or name in only:
+            r = run_image(name, label, model, preset, ov, a.threads, a.scale)
+            print(f"{label}: FID {r['fid']}, classes {r['classes']}, label acc {r['label_acc']}, "
+                  f"{r['kimg']:.1f} kimg in {r['seconds']:.0f} s", flush=True)
+    md = to_markdown()
     print(md)
     if not a.no_write:
         with open(RESULTS, "w") as f:

@@ -10,12 +10,13 @@ parsed as YAML scalars and checked against the field's type.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 
 import yaml
 
-__all__ = ["apply_overrides", "parse_set", "load_yaml", "to_dict"]
+__all__ = ["apply_overrides", "parse_set", "parse_value", "load_yaml", "to_dict"]
 
 
 def to_dict(obj) -> dict:
@@ -66,17 +67,54 @@ def _coerce(value, tp, name: str):
     return value
 
 
+# a number as a user writes it; YAML 1.1 (PyYAML) reads "4e-4" and "1.0e3" as strings (its floats need
+# a dot and a signed exponent), so every number-like string is read again here
+_NUMBER = re.compile(r"[-+]?(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][-+]?\d+)?")
+_INT = re.compile(r"[-+]?\d[\d_]*")
+
+
+def _scalars(value):
+    """YAML-parsed ``value`` with number-like strings made int/float and ``None`` made None, in lists
+    and mappings too."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "None":
+            return None
+        if _INT.fullmatch(text):
+            return int(text.replace("_", ""))
+        if _NUMBER.fullmatch(text):
+            return float(text.replace("_", ""))
+        return value
+    if isinstance(value, list):
+        return [_scalars(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scalars(v) for k, v in value.items()}
+    return value
+
+
+def parse_value(raw: str, key: str = "value"):
+    """One ``--set`` value as a user means it: ``4e-4`` and ``1.5`` -> float, ``3`` -> int,
+    ``true``/``false`` -> bool, ``None``/``null`` -> None, ``[a, b]`` -> list, anything else a string."""
+    if not raw.strip():
+        return ""
+    try:
+        return _scalars(yaml.safe_load(raw))
+    except yaml.YAMLError as e:
+        raise ValueError(f"--set {key}: cannot parse {raw!r}: {str(e).splitlines()[0]}") from e
+
+
 def parse_set(items) -> dict:
-    """``["a=1", "b=[0.5, 0.99]"]`` -> ``{"a": 1, "b": [0.5, 0.99]}`` (values parsed as YAML)."""
+    """``["a=1", "b=[0.5, 0.99]", "lr=4e-4"]`` -> ``{"a": 1, "b": [0.5, 0.99], "lr": 0.0004}``
+    (values parsed by :func:`parse_value`)."""
     out = {}
     for item in items or ():
-        if "=" not in item:
+        if not isinstance(item, str) or "=" not in item:
             raise ValueError(f"--set expects key=value, got {item!r}")
         key, raw = item.split("=", 1)
-        try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as e:
-            raise ValueError(f"--set {key}: cannot parse {raw!r}: {e}") from e
+        key = key.strip()
+        if not key:
+            raise ValueError(f"--set expects key=value, got {item!r} (no key)")
+        out[key] = parse_value(raw, key)
     return out
 
 
@@ -91,7 +129,7 @@ def load_yaml(path: str) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"config file {path} must hold a mapping of key: value")
     flat = {}
-    for k, v in data.items():
+    for k, v in _scalars(data).items():
         if k in ("model", "run") and isinstance(v, dict):
             flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
         else:

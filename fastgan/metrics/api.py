@@ -130,28 +130,43 @@ def compute_fid(fake, real, *, features="digits", n: int | None = None, **kw) ->
     return compute_metrics(real, fake, ("fid",), features=features, n=n, **kw)["fid"]
 
 
+CLASS_SHARE = 0.02  # a digit class counts as covered when >= 2% of the samples are classified as it
+
+
 @torch.no_grad()
 def fid_digits(sample, real, *, n: int = 5000, batch_size: int = 500, device=None,
                cache: dict | None = None) -> MetricResult:
     """FID with the digits features of ``n`` generated images against a real data set.
 
     ``sample(i, b)`` returns images ``i .. i+b-1`` in [-1, 1] of a fixed evaluation set;
-    ``real`` is a data set with ``get_batch`` (images of the generated size).  ``cache``
+    ``real`` is a data set with ``get_batch`` (images of the generated size).  ``values`` also
+    hold ``classes`` (digit classes the shipped classifier predicts for >= 2% of the samples)
+    and the predicted-class ``histogram``.  ``cache``
     (a dict kept between calls) holds the feature network and the real statistics."""
     cache = {} if cache is None else cache
     if "net" not in cache:
         cache["net"] = DigitsFeatures().to(device or "cpu")
     net = cache["net"]
 
-    def feats(batches):
-        return torch.cat([net(x.to(next(net.parameters()).device))[0].double().cpu() for x in batches]).numpy()
+    def feats(batches, logits=None):
+        out = []
+        for x in batches:
+            f, lg = net(x.to(next(net.parameters()).device))
+            out.append(f.double().cpu())
+            if logits is not None:
+                logits.append(lg.argmax(1).cpu())
+        return torch.cat(out).numpy()
     if "real" not in cache:
         m = len(real)
         f = feats(real.get_batch(torch.arange(i, min(i + batch_size, m)))[0] for i in range(0, m, batch_size))
         cache["real"] = FIDStats.from_features(f, net.feature_id, net.preprocess_id)
-    f = feats(sample(i, min(batch_size, n - i)) for i in range(0, n, batch_size))
+    predicted: list = []
+    f = feats((sample(i, min(batch_size, n - i)) for i in range(0, n, batch_size)), predicted)
     res = fid_from_stats(cache["real"], FIDStats.from_features(f, net.feature_id, net.preprocess_id))
-    res.conventions.update(features="digits", n_fake=n)
+    hist = torch.bincount(torch.cat(predicted), minlength=net.num_classes)
+    # class coverage: classes the shipped classifier predicts for >= CLASS_SHARE of the samples
+    res.values.update(classes=int((hist >= CLASS_SHARE * n).sum()), histogram=hist.tolist())
+    res.conventions.update(features="digits", n_fake=n, class_share=CLASS_SHARE)
     return res
 
 

@@ -143,6 +143,11 @@ class CGAN(GAN):
     Recipe = CGANRecipe
     conditional = True
     description = "class-conditional GAN, label embedding concat or projection D (--set cond=projection)"
+    # cpu: batch 16 at 5x the lr, EMA of G; cpu-projection: Miyato & Koyama's projection D, spectrally normalised
+    presets = {"cpu": {"batch": 16, "lr_g": 1e-3, "lr_d": 1e-3, "kimg": 50.0, "ema_kimg": 1.0, "ema_rampup": 0.05},
+               "cpu-projection": {"cond": "projection", "spectral_norm": True, "batch": 16, "lr_g": 1e-3,
+                                  "lr_d": 1e-3, "kimg": 50.0, "ema_kimg": 1.0, "ema_rampup": 0.05},
+               "paper": {}}
 
     def check_data(self, data):
         if self.recipe.cond not in CONDS:

@@ -110,6 +110,10 @@ class DCGAN(FineTune, GAN):
     name = "dcgan"
     Recipe = DCGANRecipe
     description = "Radford et al.'s DCGAN at 32/64 px (--set resolution=32); any image data, resized"
+    # cpu: 32 px, half width, batch 16 at 5x the paper's lr, EMA of G (as the main job's dcgan28)
+    presets = {"cpu": {"resolution": 32, "width": 32, "batch": 16, "lr_g": 1e-3, "lr_d": 1e-3, "kimg": 50.0,
+                       "ema_kimg": 1.0, "ema_rampup": 0.05},
+               "paper": {}}
 
     @classmethod
     def data_options(cls, recipe):

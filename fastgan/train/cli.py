@@ -175,7 +175,7 @@ def cmd_train(args) -> int:
 def _print_summary(s: dict) -> None:
     print(f"{s['status']}: step {s['step']}, {s['kimg']:.1f} kimg in {s['seconds']:.0f} s")
     for key, label in (("checkpoint", "checkpoint"), ("grid", "samples"), ("trunc_grid", "truncation"),
-                       ("loss_plot", "loss plot")):
+                       ("loss_plot", "loss plot"), ("metric_plot", "FID curve")):
         if s.get(key):
             print(f"{label:11s} {s[key]}")
     print(f"{'logs':11s} {os.path.join(s['out'], 'scalars.csv')} (+ tensorboard/)")

@@ -23,6 +23,9 @@ class RunConfig:
     fid: bool = True            # the family's named metrics (FID on digit data) at the end; see metrics_hook
     fid_kimg: float = 0.0       # also every this many kimg (0: only at the end)
     fid_samples: int = 5000     # generated images per FID evaluation
+    collapse_kimg: float = 5.0  # mode-collapse check every this many kimg and at the end (0: off); see collapse.py
+    collapse_classes: int = 5   # warn below this many digit classes among the samples (digit data)
+    collapse_spread: float = 0.25  # warn when the samples' spread is below this fraction of the real data's
     max_steps: int = 0          # stop after this many steps (0: run until recipe.kimg)
     progress: bool = True       # tqdm progress bar
     tensorboard: bool = True    # TensorBoard event files

@@ -36,10 +36,10 @@ from ..family import Context, DataInfo, Family, Snapshot
 from ..family.config import apply_overrides, to_dict
 from ..family.contract import total_kimg
 from ..ops.profiling import nvtx_range
-from . import ddp, metrics_hook
+from . import collapse, ddp, metrics_hook
 from . import state as st
 from .config import RunConfig
-from .monitor import Monitor, plot_scalars, read_scalars
+from .monitor import Monitor, plot_metrics, plot_scalars, read_scalars
 
 __all__ = ["Trainer", "train"]
 
@@ -166,6 +166,8 @@ class Trainer:
         self.last_metrics: dict = {}
         self.nvtx = False
         self._evaluated_at = -1
+        self._collapse = None
+        self.last_collapse: dict = {}
         self._stop = None
 
     # -- construction helpers -----------------------------------------------------
@@ -416,6 +418,29 @@ class Trainer:
             monitor.flush(self.step, self.nimg / 1000, {f"metrics/{k}": v for k, v in res.items()})
             monitor.write(f"kimg {self.nimg / 1000:.1f}: " + ", ".join(f"{k} {v:.3f}" for k, v in res.items()))
 
+    def check_collapse(self, monitor: Monitor) -> dict:
+        """Run the mode-collapse check (rank 0): log ``collapse/*``, warn visibly on a collapse."""
+        if self.rank != 0 or self.run.collapse_kimg <= 0:
+            return {}
+        if self._collapse is None:
+            self._collapse = collapse.CollapseCheck(self)
+        try:
+            res = self._collapse.check()
+        except Exception as e:  # noqa: BLE001 - a failed check must not lose the run
+            monitor.write(f"mode-collapse check failed: {type(e).__name__}: {e}")
+            self.run.collapse_kimg = 0.0
+            return {}
+        kimg = self.nimg / 1000
+        scal = {f"collapse/{k}": float(v) for k, v in res.items() if k in ("spread", "classes")}
+        scal["collapse/warning"] = float(bool(res["warning"]))
+        monitor.flush(self.step, kimg, scal)
+        if res["warning"]:
+            monitor.warn(res["warning"], kimg)
+        else:
+            monitor.clear_warning()
+        self.last_collapse = dict(res, at=self.nimg)
+        return res
+
     def fit(self) -> dict:
         """Train through every stage (or ``run.max_steps`` steps); returns a summary dict."""
         r, run = self.recipe, self.run
@@ -423,7 +448,7 @@ class Trainer:
         monitor = Monitor(run.out, enabled=self.rank == 0, total_kimg=total, start_kimg=self.nimg / 1000,
                           tensorboard=run.tensorboard, progress=run.progress)
         every = {k: int(round(v * 1000)) for k, v in (("snap", run.snap_kimg), ("ckpt", run.ckpt_kimg),
-                                                       ("fid", run.fid_kimg))}
+                                                       ("fid", run.fid_kimg), ("collapse", run.collapse_kimg))}
         due = {k: (self.nimg // v + 1) * v if v > 0 else math.inf for k, v in every.items()}
         old = {}
         if threading.current_thread() is threading.main_thread():
@@ -445,7 +470,8 @@ class Trainer:
                     t_bar = now
                 for key, action in (("snap", lambda: self.snapshot(monitor)),
                                     ("ckpt", self.save_checkpoint),
-                                    ("fid", lambda: self._evaluate(monitor))):
+                                    ("fid", lambda: self._evaluate(monitor)),
+                                    ("collapse", lambda: self.check_collapse(monitor))):
                     if self.nimg >= due[key]:
                         action()
                         due[key] = (self.nimg // every[key] + 1) * every[key]
@@ -459,19 +485,24 @@ class Trainer:
             if status == "done" or self.step > start_step:
                 snaps = self.snapshot(monitor, final=True)
             if status == "done":
+                if self.last_collapse.get("at") != self.nimg:
+                    self.check_collapse(monitor)
                 self._evaluate(monitor)
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
             monitor.close()
-        plot = None
+        plot = metric_plot = None
         if self.rank == 0 and os.path.exists(os.path.join(run.out, "scalars.csv")):
-            plot = plot_scalars(read_scalars(os.path.join(run.out, "scalars.csv")),
-                                os.path.join(run.out, "losses.png"), title=f"{self.model_name} on {self.data_spec}")
+            series = read_scalars(os.path.join(run.out, "scalars.csv"))
+            title = f"{self.model_name} on {self.data_spec}"
+            plot = plot_scalars(series, os.path.join(run.out, "losses.png"), title=title)
+            metric_plot = plot_metrics(series, os.path.join(run.out, "metrics.png"), title=title)
         return {"status": status, "step": self.step, "kimg": self.nimg / 1000,
                 "seconds": time.time() - t_start, "out": run.out, "checkpoint": ckpt_path,
                 "grid": snaps.get("samples"), "trunc_grid": snaps.get("truncation"), "snapshots": snaps,
-                "loss_plot": plot, "metrics": dict(self.last_metrics)}
+                "loss_plot": plot, "metric_plot": metric_plot, "metrics": dict(self.last_metrics),
+                "collapse": dict(self.last_collapse)}
 
 
 def train(model: str, data, *, resume: str | None = None, metric_fn=None, preset: str | None = None,

@@ -89,6 +89,8 @@ def evaluate(trainer) -> dict[str, float]:
             res = TRAINING_METRICS[m](sample, real_images(trainer), n=n, device=dev,
                                       cache=caches.setdefault(m, {}))
             out[m] = float(res)
+            if m == "fid_digits" and trainer.data_spec in DIGIT_DATA:  # the same pass classifies the samples
+                out["classes_digits"] = float(res.values["classes"])
     G = trainer.sampler
     was_training = G.training
     G.eval()

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..data.transforms import save_grid, to_uint8
 
-__all__ = ["Monitor", "read_scalars", "plot_scalars"]
+__all__ = ["Monitor", "read_scalars", "plot_scalars", "plot_metrics"]
 
 
 def read_scalars(path: str) -> dict[str, list[tuple[float, float]]]:
@@ -53,6 +53,35 @@ def plot_scalars(series: dict, path: str, title: str = "") -> str | None:
     return path
 
 
+def plot_metrics(series: dict, path: str, title: str = "") -> str | None:
+    """Plot the metric series (names starting with ``metrics/``, e.g. the FID curve) against kimg
+    into a PNG, one panel per metric; None when no metric was logged."""
+    import matplotlib  # heavy (~0.5 s): only at the end of a run
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # after choosing the Agg backend
+
+    found = {k: v for k, v in sorted(series.items(), key=lambda kv: ("fid" not in kv[0], kv[0]))
+             if k.startswith("metrics/") and v}   # the FID panel first
+    if not found:
+        return None
+    fig, axes = plt.subplots(1, len(found), figsize=(4.5 * len(found), 3.5), dpi=110, squeeze=False)
+    for ax, (name, pts) in zip(axes[0], found.items()):
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, marker="o", linewidth=1.2)
+        for x, y in zip(xs, ys):
+            ax.annotate(f"{y:.0f}" if abs(y) >= 10 else f"{y:.2g}", (x, y), textcoords="offset points",
+                        xytext=(0, 5), ha="center", fontsize=7)
+        ax.set_xlabel("kimg")
+        ax.set_ylabel(name[8:])
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 class Monitor:
     """Collects scalars between log points, writes them, draws the bar."""
 
@@ -61,6 +90,7 @@ class Monitor:
         self.enabled, self.out_dir = enabled, out_dir
         self._acc: dict[str, list] = defaultdict(list)
         self._last = {}
+        self.alert = ""           # shown in the progress bar's postfix while set (warn)
         self._tb = self._csv = self._bar = None
         self._want_bar = False
         self._kimg0, self.total_kimg = start_kimg, total_kimg
@@ -110,8 +140,24 @@ class Monitor:
         self._bar.n = round(min(kimg, self.total_kimg), 3)
         post = {"img/s": f"{img_per_s:.0f}"}
         post.update({k[5:]: f"{v:.3f}" for k, v in self._last.items() if k.startswith("loss/")})
+        if self.alert:
+            post["WARNING"] = self.alert
         self._bar.set_postfix(post, refresh=False)
         self._bar.refresh()
+
+    def warn(self, msg: str, kimg: float) -> None:
+        """A warning that must be seen: above the bar, in the bar's postfix (until ``clear_warning``)
+        and appended to ``<out>/warnings.log``."""
+        self.alert = msg.split(":")[0]
+        if not self.enabled:
+            return
+        line = f"WARNING kimg {kimg:.1f}: {msg}"
+        self.write(line)
+        with open(os.path.join(self.out_dir, "warnings.log"), "a") as f:
+            f.write(line + "\n")
+
+    def clear_warning(self) -> None:
+        self.alert = ""
 
     def write(self, msg: str) -> None:
         if not self.enabled:
