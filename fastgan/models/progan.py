@@ -186,7 +186,7 @@ class ProGAN(Family):
     name = "progan"
     Recipe = ProGANRecipe
     description = "Progressive GAN: growing from 4x4 with fade-in, WGAN-GP + drift, equalized lr"
-    presets = {"cpu": {"phase_kimg": 4.0, "kimg": 40.0}, "paper": {"z_dim": 512, "fmap_base": 8192, "fmap_max": 512, "phase_kimg": 600.0}}
+    presets = {"cpu": {"fmap_base": 1024, "fmap_max": 64, "phase_kimg": 3.0, "kimg": 28.0}, "paper": {"z_dim": 512, "fmap_base": 8192, "fmap_max": 512, "phase_kimg": 600.0}}
 
     def __init__(self, recipe, data):
         super().__init__(recipe, data)
