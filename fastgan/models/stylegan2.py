@@ -177,7 +177,7 @@ class StyleGAN2(FineTune, Family):
     name = "stylegan2"
     Recipe = StyleGAN2Recipe
     description = "StyleGAN2 (skip G, resnet D, R1, path length, style mixing) on the fused ops"
-    presets = {**{name: {"preset": name} for name in PRESETS}, "cpu": {"preset": "mnist32"},
+    presets = {**{name: {"preset": name} for name in PRESETS}, "cpu": {"preset": "mnist32", "kimg": 20.0},
                "paper": {"preset": "paper256"}}
     generate_modes = ("style-mix", "interpolate")
     truncation_psis = (1.0, 0.7, 0.5, 0.0)   # columns of the truncation grid of the final snapshot
