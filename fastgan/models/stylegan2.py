@@ -33,8 +33,9 @@ run eager: they need a double backward, which PyTorch's compile does not support
 * ``paper256``: the 256x256 configuration: 8 mapping layers, channel_base 16384 / max 512,
   γ = 1, minibatch-std group 8, path length 2, style mixing 0.9.
 
-The engine-level fields (``batch``, ``kimg``, ``ema_kimg``) are not set by the preset: pass
-them with ``--batch``, ``--kimg``, ``--set ema_kimg=...``.
+The engine-level fields (``batch``, ``kimg``, ``ema_kimg``) are not set by these presets: pass
+them with ``--batch``, ``--kimg``, ``--set ema_kimg=...``. The family's ``cpu`` preset is
+``mnist32`` with ``kimg`` 20 (what one CPU thread trains in about 5 minutes).
 
 **Tools**: :func:`generate_images` (seeds + truncation), :func:`style_mixing_grid` and
 :func:`interpolation_gif`, all on the command line, the last two as the family's
