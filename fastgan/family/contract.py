@@ -185,6 +185,7 @@ class Family:
     presets: dict[str, dict[str, object]] = {"cpu": {}}
     metrics: tuple[str, ...] = ("fid_digits",)   # names in TRAINING_METRICS (metrics.api) / NETWORK_METRICS
     generate_modes: tuple[str, ...] = ()         # extra ``fastgan generate`` modes (see ``render``)
+    samples_latent: bool = True          # G maps latents to samples (the engine's mode-collapse check needs it)
 
     def __init__(self, recipe: Recipe, data: DataInfo):
         if not isinstance(recipe, self.Recipe):

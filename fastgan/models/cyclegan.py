@@ -317,6 +317,7 @@ class CycleGAN(Family):
     generator_net = "G_AB"
     metrics = ("digits_translation",)   # fastgan.metrics.network: accuracies and FID on the digits demo
     generate_modes = ("translate",)   # fastgan generate --input PATH --direction AtoB|BtoA
+    samples_latent = False            # image-to-image: no latent space, no mode-collapse check
     directions = {"AtoB": "G_AB", "BtoA": "G_BA", "AB": "G_AB", "BA": "G_BA"}
     presets = {
         "paper": {},

@@ -159,3 +159,15 @@ def test_a_step_the_grad_scaler_skips_leaves_the_schedule(tmp_path):
     tr.train_step()
     assert tr.scheds["G"].last_epoch == 1
     assert any(not torch.equal(p, q) for p, q in zip(before, tr.nets["G"].parameters()))
+
+
+@pytest.mark.parametrize("model,data,extra", [("srgan", "mnist", {**SR, "model.skip": "bicubic"}),
+                                              ("cyclegan", "digits", CYCLE)])
+def test_image_to_image_runs_skip_the_mode_collapse_check(tmp_path, capsys, model, data, extra):
+    # no latent space: the engine's collapse check (which samples G from latents) must not run, nor fail
+    tr = run(tmp_path, "a", model, data, {**extra, "run.collapse_kimg": 0.004}, 2)
+    out = capsys.readouterr().out
+    assert "mode-collapse check" not in out and tr.last_collapse == {}
+    assert tr.run.collapse_kimg == 0.004                       # not switched off by a failure
+    if model == "srgan":
+        assert tr.nets["G"].skip == "bicubic"

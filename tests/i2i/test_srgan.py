@@ -112,6 +112,8 @@ def test_bad_input():
         SRResNet(scale=6)
     with pytest.raises(ValueError, match=r"\[N, 3, H, W\]"):
         SRResNet(width=4, n_blocks=1)(torch.randn(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="skip must be one of"):
+        SRResNet(skip="bilinear")
     with pytest.raises(ValueError, match="multiple of 2\\*\\*depth = 16"):
         SRDiscriminator(hr_size=40)
     with pytest.raises(ValueError, match=r"\[N, 3, 32, 32\]"):
@@ -203,3 +205,41 @@ def test_full_size_shapes_on_meta_tensors():
     with torch.device("meta"):
         assert SRResNet(3, 4, 16, 64)(torch.empty(2, 3, 24, 24)).shape == (2, 3, 96, 96)
         assert SRDiscriminator(3, 96)(torch.empty(2, 3, 96, 96)).shape == (2, 1)
+
+
+def keys_bicubic_upscale(x: np.ndarray, scale: int, a: float = -0.75) -> np.ndarray:
+    """Keys' cubic convolution (a = -0.75), half-pixel centres, edges replicated: float64, by hand."""
+    def kernel(t):
+        t = np.abs(t)
+        return np.where(t <= 1, (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1,
+                        np.where(t < 2, a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a, 0.0))
+
+    def matrix(n):   # [n * scale, n]: output sample i from inputs j
+        m = np.zeros((n * scale, n))
+        for i in range(n * scale):
+            src = (i + 0.5) / scale - 0.5
+            base = int(np.floor(src))
+            for j in range(base - 1, base + 3):
+                m[i, min(max(j, 0), n - 1)] += kernel(src - j)
+        return m
+
+    h, w = x.shape[-2:]
+    return np.einsum("ij,ncjk,lk->ncil", matrix(h), x, matrix(w))
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_bicubic_skip_starts_at_bicubic_and_learns(scale):
+    torch.manual_seed(0)
+    G = SRResNet(3, scale=scale, n_blocks=1, width=8, skip="bicubic").double()
+    x = torch.rand(2, 3, 7, 5, dtype=torch.float64) * 2 - 1
+    x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)          # channels_last input
+    np.testing.assert_allclose(G(x).detach().numpy(), keys_bicubic_upscale(x.numpy(), scale), rtol=0, atol=1e-12)
+    # the zero-initialised tail still learns: one SGD step moves the output off bicubic towards the target
+    target = torch.randn(2, 3, 7 * scale, 5 * scale, dtype=torch.float64)
+    loss = lambda: F.mse_loss(G(x), target)   # noqa: E731
+    before = loss().item()
+    opt = torch.optim.SGD(G.parameters(), lr=0.1)
+    loss().backward()
+    assert G.tail.weight.grad.abs().sum() > 0
+    opt.step()
+    assert loss().item() < before
