@@ -321,8 +321,10 @@ class CycleGAN(Family):
     directions = {"AtoB": "G_AB", "BtoA": "G_BA", "AB": "G_AB", "BA": "G_BA"}
     presets = {
         "paper": {},
-        "cpu": {"model.ngf": 16, "model.ndf": 16, "model.n_blocks": 3, "model.d_depth": 2, "model.batch": 4,
-                "model.kimg": 4.0},
+        # one stride-2 stage (14x14 residual blocks on 28x28 digits): 70% digit accuracy at 4 kimg
+        # against 58% with the paper's two (README, Image-to-image)
+        "cpu": {"model.ngf": 16, "model.ndf": 16, "model.n_blocks": 3, "model.g_depth": 1, "model.d_depth": 2,
+                "model.batch": 4, "model.kimg": 8.0},
     }
 
     def __init__(self, recipe, data):
