@@ -8,6 +8,13 @@ features of a stored instance and draws each real image from that instance's k n
 neighbours.  Metrics from 2,000 samples (IC-GAN: a stored instance drawn uniformly per sample,
 as the paper samples it): FID with the digits features against the 500 held-out digits, the
 number of classes 0-9 with at least 5% of the samples and the share of the rarest class.
+Variety around one instance (IC-GAN runs): for 20 held-out digits (2 per class, never trained on),
+16 samples each; ``div`` is the mean pairwise distance of the samples' L2-normalised digits
+features, averaged over the instances, beside the same for the instance's real neighbourhood
+(its ``k`` nearest training digits by cosine similarity): ``div_ratio`` = generated / real (1:
+as varied as the neighbourhood, 0: z ignored); ``follow`` is the share of samples the digits
+classifier puts in the instance's class.  The unconditional run's ``div`` is over 320 of its
+samples, against 320 random training digits.
 Writes table.md, table.csv, a sample grid per run and ``neighbourhoods.png``: rows are held-out
 digits (never seen in training, so this is instance swapping), the first column the instance
 and the rest samples of the k-means IC-GAN around it; then checks the command line
@@ -30,7 +37,7 @@ from fastgan.data import save_grid
 from fastgan.data.embedded import load_mnist_5k
 from fastgan.metrics.fid import frechet_distance
 from fastgan.models import load_generator
-from fastgan.models.icgan import generate_around
+from fastgan.models.icgan import generate_around, instance_features
 from fastgan.nn.digits import DigitsFeatures
 from fastgan.train import Trainer
 
@@ -50,6 +57,30 @@ def score(imgs, net, real_stats):
     share = np.array([(pred == c).float().mean().item() for c in range(10)])
     return {"fid": float(frechet_distance(*stats(torch.cat(feats)), *real_stats)),
             "classes": int((share >= 0.05).sum()), "rarest_class": float(share.min())}
+
+
+def mean_pdist(f):
+    """Mean distance between distinct rows of f [N, F]."""
+    n = len(f)
+    return float(torch.cdist(f, f).sum() / (n * (n - 1)))
+
+
+@torch.no_grad()
+def variety(run, net, xt_feats, xh, yh, n_inst=2, n=16):
+    """Per-instance variety of an IC-GAN run against its instances' real neighbourhoods (see the top)."""
+    family, G = load_generator(run)
+    pick = [int(np.flatnonzero(yh == c)[j]) for c in range(10) for j in range(n_inst)]
+    inst = torch.from_numpy(xh[pick]).unsqueeze(1).float() / 127.5 - 1
+    inst = torch.nn.functional.interpolate(inst, size=family.data.shape[1:], mode="bilinear", antialias=True)
+    s = generate_around(family, G, inst, n=n, seed=1)
+    fs, logits = net(s)
+    fs = torch.nn.functional.normalize(fs, dim=1).reshape(len(pick), n, -1)
+    follow = (logits.argmax(1).reshape(len(pick), n) == torch.from_numpy(yh[pick]).long()[:, None]).float().mean()
+    hi = instance_features(inst, net)
+    nb = (hi @ xt_feats.T).topk(family.recipe.k, dim=1).indices
+    gen = np.mean([mean_pdist(fs[i]) for i in range(len(pick))])
+    real = np.mean([mean_pdist(xt_feats[nb[i]]) for i in range(len(pick))])
+    return {"div": gen, "div_real": real, "div_ratio": gen / real, "follow": float(follow)}
 
 
 @torch.no_grad()
@@ -78,8 +109,10 @@ def main():
     xh, yh = load_mnist_5k("heldout")
     real_stats = stats(torch.cat([net(r)[0] for r in torch.from_numpy(xh).unsqueeze(1).split(500)]))
     xt, _ = load_mnist_5k("train")
+    xt_feats = instance_features(torch.from_numpy(xt).unsqueeze(1), net)
+    blank = {"div": float("nan"), "div_real": float("nan"), "div_ratio": float("nan"), "follow": float("nan")}
     rows = [{"run": "(real training digits, all 4,500)", **score(torch.from_numpy(xt).unsqueeze(1), net, real_stats),
-             "wall_s": 0.0}]
+             "wall_s": 0.0, **blank}]
     print(rows[-1], flush=True)
     runs = {"dcgan": ("dcgan", {}),
             "icgan-kmeans": ("icgan", {"selection": "kmeans"}),
@@ -94,17 +127,27 @@ def main():
         wall = time.time() - t
         imgs = samples(ov["out"])
         save_grid(imgs[:64], os.path.join(args.out, f"{name}.png"))
-        rows.append({"run": name, **score(imgs, net, real_stats), "wall_s": wall})
+        if model == "icgan":
+            var = variety(ov["out"], net, xt_feats, xh, yh)
+        else:   # the whole model's variety against random training digits, 320 of each
+            f = torch.nn.functional.normalize(net(imgs[:320])[0], dim=1)
+            ref = xt_feats[torch.randperm(len(xt_feats), generator=torch.Generator().manual_seed(0))[:320]]
+            var = {**blank, "div": mean_pdist(f), "div_real": mean_pdist(ref)}
+            var["div_ratio"] = var["div"] / var["div_real"]
+        rows.append({"run": name, **score(imgs, net, real_stats), "wall_s": wall, **var})
         print(rows[-1], flush=True)
         with open(os.path.join(args.out, "table.csv"), "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
     with open(os.path.join(args.out, "table.md"), "w") if not args.grid_only else open(os.devnull, "w") as f:
-        f.write(f"| run | FID (digits feats, vs 500 held-out) | classes >= 5% | rarest class share | wall s |\n"
-                "|---|---|---|---|---|\n")
+        f.write("| run | FID (digits feats, vs 500 held-out) | classes >= 5% | rarest class share | "
+                "variety around an instance (gen / real neighbourhood) | follows the instance's class | wall s |\n"
+                "|---|---|---|---|---|---|---|\n")
         for r in rows:
-            f.write(f"| {r['run']} | {r['fid']:.1f} | {r['classes']} | {r['rarest_class']:.3f} | "
+            v = "-" if np.isnan(r["div"]) else f"{r['div']:.3f} / {r['div_real']:.3f} = {r['div_ratio']:.2f}"
+            fo = "-" if np.isnan(r["follow"]) else f"{r['follow']:.2f}"
+            f.write(f"| {r['run']} | {r['fid']:.1f} | {r['classes']} | {r['rarest_class']:.3f} | {v} | {fo} | "
                     f"{r['wall_s']:.0f} |\n")
 
     for name in ("icgan-kmeans", "icgan-uniform"):
