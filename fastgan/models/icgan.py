@@ -7,8 +7,8 @@
   (``center_h``, on by default; the mean is the buffer ``G.h_mean``, saved in checkpoints, so an
   image outside the data is conditioned the same way).  Post-ReLU features are non-negative: the
   digits features have a mean cosine similarity of 0.41 and |m| = 0.64, so without centring every
-  h is mostly the same vector; G then sees a near-constant input (and a constant input lets its
-  first layer make a fixed image) and a linear layer on h is a high-learning-rate bias under Adam.
+  h is mostly the same vector and G sees a near-constant input, from which its first layer makes
+  a fixed image (docs/SMALLDATA.md: that collapsed G).
 * **Neighbourhoods**: A_i holds the ``k`` nearest neighbours of x_i by cosine similarity
   (x_i itself included), computed exactly in row chunks: O(N^2 F) time, O(N chunk) memory,
   fine to some 10^5 images; beyond that an approximate index would be needed.
