@@ -132,8 +132,10 @@ def main():
     old = os.path.join(args.out, "table.csv")
     if (args.keep or args.grid_only) and os.path.exists(old):
         with open(old) as f:
-            rows += [{k: (v if k == "run" else int(float(v)) if k == "classes" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)
-                     if r["run"] not in args.runs.split(",") and not r["run"].startswith("(")]
+            for r in csv.DictReader(f):
+                if r["run"] not in args.runs.split(",") and not r["run"].startswith("("):
+                    rows.append({k: (v if k == "run" else int(float(v)) if k == "classes" else float(v))
+                                 for k, v in r.items()})
     runs = {"dcgan": ("dcgan", {}),
             "icgan-kmeans": ("icgan", {"selection": "kmeans"}),
             "icgan-uniform": ("icgan", {"selection": "uniform"}),

@@ -144,7 +144,8 @@ def write_tables(args, rows):
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(f"DCGAN 32 px, width {NET['width']}, batch {NET['batch']}; source: digits 0-4 of MNIST-5k train, "
                 f"{args.source_kimg:g} kimg; every method: {args.kimg:g} kimg on the 100 target images "
-                f"(20 each of 5-9), Adam lr {args.lr:g}, training seed {args.seed}.  FID: 2,000 samples, digits features, against all "
+                f"(20 each of 5-9), Adam lr {args.lr:g}, training seed {args.seed}.  FID: 2,000 samples, "
+                f"digits features, against all "
                 f"MNIST-5k digits 5-9.  Wall time on 1 CPU thread, under load.\n\n"
                 "| method | FID | share in 5-9 | classes 5-9 >= 5% | wall s |\n|---|---|---|---|---|\n")
         for k in order:

@@ -45,7 +45,8 @@ from ..nn.digits import DigitsFeatures
 from .dcgan import DCGAN, DCGANRecipe, Discriminator, Generator
 from .stylegan2 import StyleGAN2, StyleGAN2Recipe
 
-__all__ = ["ICGANRecipe", "ICGAN", "ICStyleGAN2Recipe", "ICStyleGAN2", "ICGenerator", "ICDiscriminator", "instance_features", "center_features", "neighbourhoods",
+__all__ = ["ICGANRecipe", "ICGAN", "ICStyleGAN2Recipe", "ICStyleGAN2", "ICGenerator", "ICDiscriminator",
+           "instance_features", "center_features", "neighbourhoods",
            "select_instances", "InstanceDataset", "generate_around", "load_image", "SELECTIONS"]
 
 SELECTIONS = ("kmeans", "uniform")

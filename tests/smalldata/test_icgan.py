@@ -249,8 +249,8 @@ def test_center_h_off_keeps_the_unit_features_and_old_checkpoints_load_without_h
     tr.fit()
     imgs = tr.dataset.base.get_batch(tr.dataset.instances)[0].float() / 127.5 - 1
     e = TinyFeatures()(imgs).detach().double().numpy()
-    torch.testing.assert_close(tr.nets["G"].bank, torch.from_numpy(e / np.linalg.norm(e, axis=1, keepdims=True)).float(),
-                               atol=1e-5, rtol=1e-4)
+    unit = torch.from_numpy(e / np.linalg.norm(e, axis=1, keepdims=True)).float()
+    torch.testing.assert_close(tr.nets["G"].bank, unit, atol=1e-5, rtol=1e-4)
     assert not tr.nets["G"].h_mean.any()
     # a state dict from before h_mean existed loads, with zeros (no centring: the old behaviour)
     G = ICGenerator(z_dim=8, feat_dim=128, embed_dim=4, num_instances=5, width=4, resolution=16, channels=1)
