@@ -8,10 +8,22 @@ features of a stored instance and draws each real image from that instance's k n
 neighbours.  Metrics from 2,000 samples (IC-GAN: a stored instance drawn uniformly per sample,
 as the paper samples it): FID with the digits features against the 500 held-out digits, the
 number of classes 0-9 with at least 5% of the samples and the share of the rarest class.
+Variety around one instance (IC-GAN runs): for 20 held-out digits (2 per class, never trained on),
+16 samples each; ``div`` is the mean pairwise distance of the samples' L2-normalised digits
+features, averaged over the instances, beside the same for the instance's real neighbourhood
+(its ``k`` nearest training digits by cosine similarity): ``div_ratio`` = generated / real (1:
+as varied as the neighbourhood, 0: z ignored); ``follow`` is the share of samples the digits
+classifier puts in the instance's class.  The unconditional run's ``div`` is over 320 of its
+samples, against 320 random training digits.
 Writes table.md, table.csv, a sample grid per run and ``neighbourhoods.png``: rows are held-out
 digits (never seen in training, so this is instance swapping), the first column the instance
 and the rest samples of the k-means IC-GAN around it; then checks the command line
 ``fastgan generate --ckpt RUN --instance IMAGE`` on one of them.
+
+Ablations of the two fixes of the k-means run (``--runs`` names them): ``icgan-kmeans-raw-h``
+conditions on the unit features without centring (``center_h=false``), ``icgan-kmeans-linear-proj``
+starts D's projection at nn.Linear's default init (uniform, std 0.05 here) instead of N(0, 0.02),
+``icgan-kmeans-before`` does both (the code before the fix).
 """
 from __future__ import annotations
 
@@ -30,7 +42,7 @@ from fastgan.data import save_grid
 from fastgan.data.embedded import load_mnist_5k
 from fastgan.metrics.fid import frechet_distance
 from fastgan.models import load_generator
-from fastgan.models.icgan import generate_around
+from fastgan.models.icgan import ICGAN, generate_around, instance_features
 from fastgan.nn.digits import DigitsFeatures
 from fastgan.train import Trainer
 
@@ -52,6 +64,39 @@ def score(imgs, net, real_stats):
             "classes": int((share >= 0.05).sum()), "rarest_class": float(share.min())}
 
 
+class LinearInitProjection(ICGAN):
+    """The ablation: D's projection at nn.Linear's default init (what IC-GAN had before the fix)."""
+
+    def networks(self):
+        nets = super().networks()
+        nets["D"].project.reset_parameters()
+        return nets
+
+
+def mean_pdist(f):
+    """Mean distance between distinct rows of f [N, F]."""
+    n = len(f)
+    return float(torch.cdist(f, f).sum() / (n * (n - 1)))
+
+
+@torch.no_grad()
+def variety(run, net, xt_feats, xh, yh, n_inst=2, n=16):
+    """Per-instance variety of an IC-GAN run against its instances' real neighbourhoods (see the top)."""
+    family, G = load_generator(run)
+    pick = [int(np.flatnonzero(yh == c)[j]) for c in range(10) for j in range(n_inst)]
+    inst = torch.from_numpy(xh[pick]).unsqueeze(1).float() / 127.5 - 1
+    inst = torch.nn.functional.interpolate(inst, size=family.data.shape[1:], mode="bilinear", antialias=True)
+    s = generate_around(family, G, inst, n=n, seed=1)
+    fs, logits = net(s)
+    fs = torch.nn.functional.normalize(fs, dim=1).reshape(len(pick), n, -1)
+    follow = (logits.argmax(1).reshape(len(pick), n) == torch.from_numpy(yh[pick]).long()[:, None]).float().mean()
+    hi = instance_features(inst, net)
+    nb = (hi @ xt_feats.T).topk(family.recipe.k, dim=1).indices
+    gen = np.mean([mean_pdist(fs[i]) for i in range(len(pick))])
+    real = np.mean([mean_pdist(xt_feats[nb[i]]) for i in range(len(pick))])
+    return {"div": gen, "div_real": real, "div_ratio": gen / real, "follow": float(follow)}
+
+
 @torch.no_grad()
 def samples(run, n=2000):
     family, G = load_generator(run)
@@ -71,6 +116,7 @@ def main():
     ap.add_argument("--instances", type=int, default=100)
     ap.add_argument("--runs", default="dcgan,icgan-kmeans,icgan-uniform")
     ap.add_argument("--grid-only", action="store_true", help="only the neighbourhood grids of the runs in OUT")
+    ap.add_argument("--keep", action="store_true", help="keep the rows of the other runs in OUT/table.csv")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
@@ -78,34 +124,60 @@ def main():
     xh, yh = load_mnist_5k("heldout")
     real_stats = stats(torch.cat([net(r)[0] for r in torch.from_numpy(xh).unsqueeze(1).split(500)]))
     xt, _ = load_mnist_5k("train")
+    xt_feats = instance_features(torch.from_numpy(xt).unsqueeze(1), net)
+    blank = {"div": float("nan"), "div_real": float("nan"), "div_ratio": float("nan"), "follow": float("nan")}
     rows = [{"run": "(real training digits, all 4,500)", **score(torch.from_numpy(xt).unsqueeze(1), net, real_stats),
-             "wall_s": 0.0}]
+             "wall_s": 0.0, **blank}]
     print(rows[-1], flush=True)
+    old = os.path.join(args.out, "table.csv")
+    if (args.keep or args.grid_only) and os.path.exists(old):
+        with open(old) as f:
+            for r in csv.DictReader(f):
+                if r["run"] not in args.runs.split(",") and not r["run"].startswith("("):
+                    rows.append({k: (v if k == "run" else int(float(v)) if k == "classes" else float(v))
+                                 for k, v in r.items()})
     runs = {"dcgan": ("dcgan", {}),
             "icgan-kmeans": ("icgan", {"selection": "kmeans"}),
-            "icgan-uniform": ("icgan", {"selection": "uniform"})}
+            "icgan-uniform": ("icgan", {"selection": "uniform"}),
+            "icgan-kmeans-raw-h": ("icgan", {"selection": "kmeans", "center_h": False}),
+            "icgan-kmeans-linear-proj": (LinearInitProjection, {"selection": "kmeans"}),
+            "icgan-kmeans-before": (LinearInitProjection, {"selection": "kmeans", "center_h": False})}
     for name in ([] if args.grid_only else args.runs.split(",")):
         model, extra = runs[name]
         ov = {**QUIET, **NET, "kimg": args.kimg, "out": os.path.join(args.out, name), **extra}
-        if model == "icgan":
+        if model != "dcgan":
             ov.update({"k": args.k, "num_instances": args.instances, "embed_dim": 32})
         t = time.time()
         Trainer(model, "mnist", overrides=ov).fit()
         wall = time.time() - t
         imgs = samples(ov["out"])
         save_grid(imgs[:64], os.path.join(args.out, f"{name}.png"))
-        rows.append({"run": name, **score(imgs, net, real_stats), "wall_s": wall})
+        if model != "dcgan":
+            var = variety(ov["out"], net, xt_feats, xh, yh)
+        else:   # the whole model's variety against random training digits, 320 of each
+            f = torch.nn.functional.normalize(net(imgs[:320])[0], dim=1)
+            ref = xt_feats[torch.randperm(len(xt_feats), generator=torch.Generator().manual_seed(0))[:320]]
+            var = {**blank, "div": mean_pdist(f), "div_real": mean_pdist(ref)}
+            var["div_ratio"] = var["div"] / var["div_real"]
+        rows.append({"run": name, **score(imgs, net, real_stats), "wall_s": wall, **var})
         print(rows[-1], flush=True)
         with open(os.path.join(args.out, "table.csv"), "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
     with open(os.path.join(args.out, "table.md"), "w") if not args.grid_only else open(os.devnull, "w") as f:
-        f.write(f"| run | FID (digits feats, vs 500 held-out) | classes >= 5% | rarest class share | wall s |\n"
-                "|---|---|---|---|---|\n")
+        f.write("| run | FID (digits feats, vs 500 held-out) | classes >= 5% | rarest class share | "
+                "variety around an instance (gen / real neighbourhood) | follows the instance's class | wall s |\n"
+                "|---|---|---|---|---|---|---|\n")
         for r in rows:
-            f.write(f"| {r['run']} | {r['fid']:.1f} | {r['classes']} | {r['rarest_class']:.3f} | "
+            v = "-" if np.isnan(r["div"]) else f"{r['div']:.3f} / {r['div_real']:.3f} = {r['div_ratio']:.2f}"
+            fo = "-" if np.isnan(r["follow"]) else f"{r['follow']:.2f}"
+            f.write(f"| {r['run']} | {r['fid']:.1f} | {r['classes']} | {r['rarest_class']:.3f} | {v} | {fo} | "
                     f"{r['wall_s']:.0f} |\n")
+        f.write("\nVariety: mean pairwise distance of L2-normalised digits features, 16 samples around each of 20 "
+                "held-out digits against each one's k nearest training digits; for the unconditional dcgan row, "
+                "320 of its samples against 320 random training digits.  One training seed, 60 kimg, wall time "
+                "on 1 CPU thread under load.\n")
 
     for name in ("icgan-kmeans", "icgan-uniform"):
         run = os.path.join(args.out, name)

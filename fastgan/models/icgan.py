@@ -1,8 +1,14 @@
 """``icgan``: instance-conditioned GAN (Casanova et al., 2021) on the DCGAN backbone.
 
-* **Instance features** h_i = f(x_i) / |f(x_i)| from a frozen feature network: by default the
+* **Instance features** e_i = f(x_i) / |f(x_i)| from a frozen feature network: by default the
   shipped digits classifier's 128-d penultimate layer (``fastgan.nn.digits``); any module
   ``images -> [N, F]`` (or ``-> (features, ...)``) through :meth:`ICGAN.with_features`.
+* **Conditioning** h_i = (e_i - m) / |e_i - m| with m the mean of e over the training images
+  (``center_h``, on by default; the mean is the buffer ``G.h_mean``, saved in checkpoints, so an
+  image outside the data is conditioned the same way).  Post-ReLU features are non-negative: the
+  digits features have a mean cosine similarity of 0.41 and |m| = 0.64, so without centring every
+  h is mostly the same vector and G sees a near-constant input, from which its first layer makes
+  a fixed image (docs/SMALLDATA.md: that collapsed G).
 * **Neighbourhoods**: A_i holds the ``k`` nearest neighbours of x_i by cosine similarity
   (x_i itself included), computed exactly in row chunks: O(N^2 F) time, O(N chunk) memory,
   fine to some 10^5 images; beyond that an approximate index would be needed.
@@ -39,7 +45,8 @@ from ..nn.digits import DigitsFeatures
 from .dcgan import DCGAN, DCGANRecipe, Discriminator, Generator
 from .stylegan2 import StyleGAN2, StyleGAN2Recipe
 
-__all__ = ["ICGANRecipe", "ICGAN", "ICStyleGAN2Recipe", "ICStyleGAN2", "ICGenerator", "ICDiscriminator", "instance_features", "neighbourhoods",
+__all__ = ["ICGANRecipe", "ICGAN", "ICStyleGAN2Recipe", "ICStyleGAN2", "ICGenerator", "ICDiscriminator",
+           "instance_features", "center_features", "neighbourhoods",
            "select_instances", "InstanceDataset", "generate_around", "load_image", "SELECTIONS"]
 
 SELECTIONS = ("kmeans", "uniform")
@@ -54,6 +61,28 @@ def instance_features(images: torch.Tensor, net: nn.Module, batch: int = 500) ->
             f = f[0] if isinstance(f, (tuple, list)) else f
             out.append(F.normalize(f.float().flatten(1), dim=1))
     return torch.cat(out)
+
+
+def center_features(features: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """The conditioning h = (e - mean) / |e - mean| of L2-normalised features e [N, F]; a zero
+    ``mean`` leaves unit-norm e as they are."""
+    if features.ndim != 2 or mean.shape != features.shape[1:]:
+        raise ValueError(f"mean must have shape [{features.shape[-1]}] for features of shape "
+                         f"{tuple(features.shape)}, got {tuple(mean.shape)}")
+    return F.normalize(features - mean.to(features), dim=1)
+
+
+def _zero_h_mean_if_missing(module, state_dict, prefix, *args):
+    """Checkpoints from before ``center_h`` have no ``h_mean``: zeros (no centring) keep their h."""
+    key = prefix + "h_mean"
+    if key not in state_dict:
+        state_dict[key] = torch.zeros_like(module.h_mean)
+
+
+def add_h_mean(G: nn.Module, feat_dim: int) -> None:
+    """Give G the buffer ``h_mean`` [feat_dim] (zeros; loaded from old checkpoints as zeros)."""
+    G.register_buffer("h_mean", torch.zeros(feat_dim))
+    G.register_load_state_dict_pre_hook(_zero_h_mean_if_missing)
 
 
 def neighbourhoods(features: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
@@ -140,12 +169,14 @@ class InstanceDataset:
 
 
 class ICGenerator(nn.Module):
-    """G(z, h): DCGAN's generator on [z, W_e h]; integer h picks rows of the stored ``bank``."""
+    """G(z, h): DCGAN's generator on [z, W_e h]; integer h picks rows of the stored ``bank``.
+    ``h_mean`` (buffer) is the feature mean that conditioning centres by (:func:`center_features`)."""
 
-    def __init__(self, z_dim, feat_dim, embed_dim, num_instances, width, resolution, channels):
+    def __init__(self, z_dim, feat_dim, embed_dim, num_instances, width, resolution, channels, classes=0):
         super().__init__()
         self.z_dim = z_dim
         self.register_buffer("bank", torch.zeros(num_instances, feat_dim))
+        add_h_mean(self, feat_dim - classes)
         self.embed = nn.Linear(feat_dim, embed_dim)
         self.body = Generator(z_dim + embed_dim, width, resolution, channels)
 
@@ -156,13 +187,16 @@ class ICGenerator(nn.Module):
 
 
 class ICDiscriminator(nn.Module):
-    """D(x, h) = w^T phi(x) + <W_p h, phi(x)> with DCGAN's discriminator as phi and w."""
+    """D(x, h) = w^T phi(x) + <W_p h, phi(x)> with DCGAN's discriminator as phi and w.  W_p starts
+    N(0, 0.02) as w does (DCGAN's init): nn.Linear's default (std 0.05 here) lets the random
+    projection outweigh w from the first step, and D's h-term then collapses G."""
 
     def __init__(self, feat_dim, width, resolution, channels, norm):
         super().__init__()
         self.body = Discriminator(width, resolution, channels, norm)
         last = self.body.net[-2]
         self.project = nn.Linear(feat_dim, last.in_channels * last.kernel_size[0] * last.kernel_size[1], bias=False)
+        nn.init.normal_(self.project.weight, 0.0, 0.02)
 
     def forward(self, x, h):
         phi = self.body.net[:-2](x)
@@ -178,6 +212,7 @@ class ICGANRecipe(DCGANRecipe):
     embed_dim: int = 64               # size of W_e h in G's input
     features: str = "digits"          # the feature network: digits (or ICGAN.with_features(module))
     classes: int = 0                  # > 0: the class-conditional variant G(z, h, y) over this many classes
+    center_h: bool = True             # h = normalise(features - their mean over the data)
 
 
 class _Instances:
@@ -211,12 +246,15 @@ class _Instances:
             raise ValueError(f"data set {spec!r} is empty")
         images, labels = base.get_batch(torch.arange(len(base)))
         feats = instance_features(images, cls.features_module(recipe))
-        nbrs = neighbourhoods(feats, recipe.k)
+        nbrs = neighbourhoods(feats, recipe.k)          # cosine k-NN of the features themselves
         inst = select_instances(feats, recipe.num_instances, recipe.selection)
-        return InstanceDataset(base, feats, nbrs, inst, labels, recipe.classes)
+        mean = feats.mean(0) if recipe.center_h else torch.zeros(feats.shape[1])
+        ds = InstanceDataset(base, center_features(feats, mean), nbrs, inst, labels, recipe.classes)
+        ds.h_mean = mean
+        return ds
 
     def _init_features(self, recipe):
-        self._bank = None
+        self._bank = self._h_mean = None
         net = self.feature_net
         self.feat_dim = DigitsFeatures.feature_dim if net is None else getattr(net, "feature_dim", None)
         if recipe.classes < 0:
@@ -229,7 +267,15 @@ class _Instances:
         if bank is None:
             raise ValueError(f"{self.name} trains on the data set of its make_dataset (a name or path given to --data)")
         self._bank, self.feat_dim = bank, bank.shape[1]
+        self._h_mean = getattr(dataset, "h_mean", None)
         return None
+
+    def _store(self, G):
+        """Copy the data's bank and feature mean into G's buffers."""
+        if self._bank is not None:
+            G.bank.copy_(self._bank)
+        if self._h_mean is not None:
+            G.h_mean.copy_(self._h_mean)
 
     def _check_feat_dim(self):
         if self.feat_dim is None:
@@ -267,9 +313,8 @@ class ICGAN(_Instances, DCGAN):
     def networks(self):
         r, c = self.recipe, self.data.shape[0]
         self._check_feat_dim()
-        G = ICGenerator(r.z_dim, self.feat_dim, r.embed_dim, r.num_instances, r.width, r.resolution, c)
-        if self._bank is not None:
-            G.bank.copy_(self._bank)
+        G = ICGenerator(r.z_dim, self.feat_dim, r.embed_dim, r.num_instances, r.width, r.resolution, c, r.classes)
+        self._store(G)
         return {"G": G, "D": ICDiscriminator(self.feat_dim, r.width, r.resolution, c, r.norm)}
 
     def prepare(self, batch, labels, device):
@@ -284,6 +329,7 @@ class ICStyleGAN2Recipe(StyleGAN2Recipe):
     selection: str = "kmeans"         # kmeans | uniform
     features: str = "digits"          # the feature network: digits (or ICStyleGAN2.with_features(module))
     classes: int = 0                  # > 0: h = [features, one-hot class] (the class-conditional variant)
+    center_h: bool = True             # h = normalise(features - their mean over the data)
 
 
 class ICStyleGAN2(_Instances, StyleGAN2):
@@ -317,8 +363,8 @@ class ICStyleGAN2(_Instances, StyleGAN2):
         self._check_feat_dim()
         nets = super().networks()
         nets["G"].register_buffer("bank", torch.zeros(self.recipe.num_instances, self.feat_dim))
-        if self._bank is not None:
-            nets["G"].bank.copy_(self._bank)
+        add_h_mean(nets["G"], self.feat_dim - self.recipe.classes)
+        self._store(nets["G"])
         return nets
 
     def onehot(self, labels, n, device, dtype=torch.float32):
@@ -361,6 +407,7 @@ def generate_around(family, G: nn.Module, images: torch.Tensor, n: int = 8, seed
         raise ValueError(f"images must be [M, C, H, W], got shape {tuple(images.shape)}")
     dev = G.bank.device
     h = instance_features(images.cpu(), features or family.features_module(family.recipe))
+    h = center_features(h, G.h_mean.cpu())
     k = family.recipe.classes
     if k:
         y = torch.as_tensor(labels if labels is not None else [], dtype=torch.long).reshape(-1)

@@ -6,8 +6,8 @@ from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
 from fastgan import models
-from fastgan.models.icgan import (ICGAN, ICDiscriminator, ICGenerator, InstanceDataset, generate_around,
-                                  instance_features, neighbourhoods, select_instances)
+from fastgan.models.icgan import (ICGAN, ICDiscriminator, ICGenerator, InstanceDataset, center_features,
+                                  generate_around, instance_features, neighbourhoods, select_instances)
 from fastgan.train import Trainer
 
 QUIET = {"run.progress": False, "run.tensorboard": False, "run.threads": 1, "run.fid": False}
@@ -107,10 +107,17 @@ def test_family_trains_saves_its_bank_and_generates_around_an_image(tmp_path):
                                            "selection": "kmeans", "max_steps": 2})
     tr.fit()
     bank = tr.nets["G"].bank.clone()
-    feats = instance_features(tr.dataset.base.get_batch(tr.dataset.instances)[0], TinyFeatures())
-    torch.testing.assert_close(bank, feats)
+    # independent reference in numpy: unit features of every image, their mean, the instances' centred rows
+    base = tr.dataset.base
+    e = TinyFeatures()(base.get_batch(torch.arange(len(base)))[0]).detach().double().numpy()
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    m = e.mean(0)
+    c = e[tr.dataset.instances.numpy()] - m
+    want = torch.from_numpy(c / np.linalg.norm(c, axis=1, keepdims=True)).float()
+    torch.testing.assert_close(bank, want, atol=1e-5, rtol=1e-4)
     family, G = models.load_generator(out)
     torch.testing.assert_close(G.bank, bank)
+    torch.testing.assert_close(G.h_mean, torch.from_numpy(m).float(), atol=1e-6, rtol=1e-5)
     samples = family.generate(G, torch.randn(5, 8), family.sample_labels(5))
     assert samples.shape == (5, 1, 16, 16) and samples.abs().max() <= 1
     # instance swapping: any image, in the data or not
@@ -118,8 +125,10 @@ def test_family_trains_saves_its_bank_and_generates_around_an_image(tmp_path):
     around = generate_around(family, G, new, n=3, features=TinyFeatures())
     assert around.shape == (6, 1, 16, 16)
     z = torch.randn(6, 8, generator=torch.Generator().manual_seed(0))[:3]
-    h = instance_features(new[:1], TinyFeatures())
-    torch.testing.assert_close(around[:3], G(z, h.expand(3, -1)))
+    f = TinyFeatures()(new[:1]).detach().double().numpy()[0]
+    f = f / np.linalg.norm(f) - m
+    h = torch.from_numpy(f / np.linalg.norm(f)).float()[None]      # centred by the training mean
+    torch.testing.assert_close(around[:3], G(z, h.expand(3, -1)), atol=1e-5, rtol=1e-4)
 
 
 def test_generate_instance_from_the_command_line(tmp_path, capsys):
@@ -197,12 +206,15 @@ def test_stylegan2_backbone_conditions_mapping_and_d_on_instance_features(tmp_pa
     ds = tr.dataset
     # every h that D saw is the (independently computed) feature vector of a stored instance
     imgs = ds.base.get_batch(ds.instances)[0].float() / 127.5 - 1
-    want = torch.nn.functional.normalize(TinyFeatures()(imgs), dim=1)
+    every = ds.base.get_batch(torch.arange(len(ds.base)))[0].float() / 127.5 - 1
+    mean = torch.nn.functional.normalize(TinyFeatures()(every), dim=1).mean(0)
+    want = torch.nn.functional.normalize(torch.nn.functional.normalize(TinyFeatures()(imgs), dim=1) - mean, dim=1)
     assert seen and all(torch.cdist(c.float(), want).min(1).values.max() < 1e-5 for c in seen)
     torch.testing.assert_close(tr.nets["G"].bank, want)
     assert tr.nets["G"].mapping.embed.weight.shape[1] == 128   # h (128-d) enters the mapping
     family, G = models.load_generator(out)
     torch.testing.assert_close(G.bank, want)
+    torch.testing.assert_close(G.h_mean, mean.detach())
     z = torch.randn(3, 8)
     idx = torch.tensor([0, 4, 8])
     # integer labels pick bank rows: the same images as passing the rows themselves
@@ -212,3 +224,46 @@ def test_stylegan2_backbone_conditions_mapping_and_d_on_instance_features(tmp_pa
     torch.testing.assert_close(around[:3], family.generate(G, torch.randn(6, 8, generator=torch.Generator()
                                                                            .manual_seed(0))[:3],
                                                            want[:1].expand(3, -1)))
+
+
+@pytest.mark.parametrize("n, f", [(13, 5), (40, 128)])
+def test_center_features_against_numpy(n, f):
+    e = torch.nn.functional.normalize(torch.rand(n, f, dtype=torch.float64) + 0.5, dim=1)   # all-positive, like ReLU
+    m = e.mean(0)
+    c = e.numpy() - e.numpy().mean(0)
+    want = c / np.sqrt((c ** 2).sum(1, keepdims=True))
+    got = center_features(e, m)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+    assert abs(float((got @ got.T).mean())) < float((e @ e.T).mean())   # no longer one shared direction
+    torch.testing.assert_close(center_features(e, torch.zeros(f, dtype=torch.float64)), e)   # zero mean: as is
+    with pytest.raises(ValueError, match="mean must have shape"):
+        center_features(e, torch.zeros(f + 1))
+
+
+def test_center_h_off_keeps_the_unit_features_and_old_checkpoints_load_without_h_mean(tmp_path):
+    fam = ICGAN.with_features(TinyFeatures())
+    out = str(tmp_path / "raw")
+    tr = Trainer(fam, "digits", overrides={**QUIET, "out": out, "batch": 8, "resolution": 16, "width": 4,
+                                           "z_dim": 8, "embed_dim": 4, "k": 3, "num_instances": 5,
+                                           "selection": "uniform", "center_h": False, "max_steps": 1})
+    tr.fit()
+    imgs = tr.dataset.base.get_batch(tr.dataset.instances)[0].float() / 127.5 - 1
+    e = TinyFeatures()(imgs).detach().double().numpy()
+    unit = torch.from_numpy(e / np.linalg.norm(e, axis=1, keepdims=True)).float()
+    torch.testing.assert_close(tr.nets["G"].bank, unit, atol=1e-5, rtol=1e-4)
+    assert not tr.nets["G"].h_mean.any()
+    # a state dict from before h_mean existed loads, with zeros (no centring: the old behaviour)
+    G = ICGenerator(z_dim=8, feat_dim=128, embed_dim=4, num_instances=5, width=4, resolution=16, channels=1)
+    G.h_mean.fill_(3.0)
+    old = {k: v for k, v in tr.nets["G"].state_dict().items() if k != "h_mean"}
+    G.load_state_dict(old)
+    assert not G.h_mean.any()
+
+
+def test_projection_starts_at_dcgans_init():
+    torch.manual_seed(1)
+    D = ICDiscriminator(feat_dim=128, width=16, resolution=32, channels=1, norm="batch")
+    w = D.project.weight.detach()
+    assert w.numel() == 128 * 64 * 16
+    # N(0, 0.02): the sample std of 131k draws lies within 1% of 0.02 (nn.Linear's default would be 0.051)
+    assert abs(float(w.std()) - 0.02) < 2e-4 and abs(float(w.mean())) < 2e-4
