@@ -9,7 +9,10 @@
 * Losses: WGAN-GP with lambda = 10 (per pack: the interpolation weight is shared by a pack's
   rows and the gradient norm runs over the pack) through ``fastgan.ops``' fused
   ``lerp_samples`` and ``grad_norm_penalty``; G adds the cross-entropy of its discrete
-  outputs against the condition.
+  outputs against the condition.  The critic is affine then piecewise linear, so the penalty
+  starts from its first layer's output (``lerp`` of the real and fake packs' outputs) and
+  gets dD/dx as (dD/dz1) W1: the same value and gradients as the double backward through the
+  input, with 3 of the first layer's 6 penalty GEMMs fewer (see :func:`gradient_penalty`).
 * :class:`TableSynthesizer` samples rows for users: ``sample(n, condition={"column": "value"})``
   and ``oversample(table, target, ratio)`` for minority classes.
 
