@@ -270,3 +270,20 @@ def test_uniform_dropout_is_inverted_dropout(p):
     assert drop.eval()(x) is x
     with pytest.raises(ValueError, match="dropout"):
         ct.UniformDropout(1.0)
+
+
+@pytest.mark.parametrize("dims, cond_dim", [((16, 12), 3), ((9,), 0), ((7, 5, 6), 4)])
+def test_generator_training_path_matches_its_modules(dims, cond_dim):
+    # the training forward skips the input columns' dX; output and parameter gradients must equal
+    # plain autograd through the Residual blocks and the output layer
+    torch.manual_seed(0)
+    G = ct.CTGenerator(5, cond_dim, 11, dims=dims).double()
+    z = torch.randn(37, 5, dtype=torch.float64)
+    cond = F.one_hot(torch.randint(0, max(cond_dim, 1), (37,)), max(cond_dim, 1)).double()[:, :cond_dim]
+    w = torch.randn(37, 11, dtype=torch.float64)
+    got = G(z, cond)
+    ref = G.out(G.blocks(torch.cat([z, cond], 1)))
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
+    params = list(G.parameters())
+    for a, b in zip(torch.autograd.grad((got * w).sum(), params), torch.autograd.grad((ref * w).sum(), params)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
