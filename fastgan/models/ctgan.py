@@ -9,7 +9,10 @@
 * Losses: WGAN-GP with lambda = 10 (per pack: the interpolation weight is shared by a pack's
   rows and the gradient norm runs over the pack) through ``fastgan.ops``' fused
   ``lerp_samples`` and ``grad_norm_penalty``; G adds the cross-entropy of its discrete
-  outputs against the condition.
+  outputs against the condition.  The critic is affine then piecewise linear, so the penalty
+  starts from its first layer's output (``lerp`` of the real and fake packs' outputs) and
+  gets dD/dx as (dD/dz1) W1: the same value and gradients as the double backward through the
+  input, with 3 of the first layer's 6 penalty GEMMs fewer (see :func:`gradient_penalty`).
 * :class:`TableSynthesizer` samples rows for users: ``sample(n, condition={"column": "value"})``
   and ``oversample(table, target, ratio)`` for minority classes.
 
@@ -87,7 +90,43 @@ class CTGenerator(nn.Module):
     def forward(self, z, cond=None):
         if cond is not None and cond.shape[1]:
             z = torch.cat([z, cond], dim=1)
-        return self.out(self.blocks(z))
+        if not torch.is_grad_enabled() or z.requires_grad or not all(isinstance(b, Residual) for b in self.blocks):
+            return self.out(self.blocks(z))
+        # training G: the input (z ++ cond) needs no gradient and is the last columns of every
+        # layer's input (each block prepends its output), so the backward skips those columns of
+        # dX (for 256-256 blocks and z_dim 128, ~1/3 of the second block's input-gradient GEMM)
+        tail = z.shape[1]
+        x = z
+        for b in self.blocks:
+            x = torch.cat([F.relu(b.bn(_head_linear(x, b.fc.weight, b.fc.bias, x.shape[1] - tail))), x], dim=1)
+        return _head_linear(x, self.out.weight, self.out.bias, x.shape[1] - tail)
+
+
+class _HeadLinear(torch.autograd.Function):
+    """``F.linear(x, W, b)`` whose backward returns dX only for x's first ``k`` columns (zeros after)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, k):
+        ctx.save_for_backward(x, weight)
+        ctx.k = k
+        return F.linear(x, weight, bias)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy):
+        x, weight = ctx.saved_tensors
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            dx = F.pad(dy @ weight[:, :ctx.k], (0, x.shape[1] - ctx.k))
+        if ctx.needs_input_grad[1]:
+            dw = dy.t() @ x
+        if ctx.needs_input_grad[2]:
+            db = dy.sum(0)
+        return dx, dw, db, None
+
+
+def _head_linear(x, weight, bias, k):
+    return F.linear(x, weight, bias) if k == 0 else _HeadLinear.apply(x, weight, bias, k)
 
 
 class UniformDropout(nn.Module):
@@ -171,7 +210,7 @@ def _layout(spans: tuple, device: str) -> _Layout:
             raise ValueError(f"spans: unknown activation {act!r}")
         pos = end
     width = max((len(r) for r in soft), default=0)
-    # spans along dim 1 of [N, W, S]: torch's CPU softmax over a short last dimension is ~30x slower
+    # spans as [W, S] (widest x spans): the padded softmax runs over W
     valid = torch.tensor([[i < len(r) for i in range(width)] for r in soft], dtype=torch.bool)
     valid = valid.reshape(len(soft), width).T
     idx = torch.tensor([r + [0] * (width - len(r)) for r in soft], dtype=torch.long).reshape(len(soft), width).T
@@ -186,8 +225,11 @@ def _layout(spans: tuple, device: str) -> _Layout:
 def activate(raw: torch.Tensor, spans, tau: float = 0.2, hard: bool = False, u: torch.Tensor | None = None):
     """G's output layer: tanh on scalar spans, Gumbel-softmax on one-hot spans.
 
-    All one-hot spans go through one padded softmax (``[N, widest, spans]`` over dim 1, padding
-    at -inf) instead of one small softmax per span.
+    The work runs on the transposed rows (``[dim, N]``, one copy): every span gather is then a
+    copy of whole rows, and all one-hot spans go through one padded softmax over the outermost
+    dimension of ``[widest, spans, N]`` (padding at -inf), a vectorised reduction across slabs,
+    instead of one small softmax per span (torch's CPU softmax over a short last dimension is
+    ~30x slower).  ~1.3x faster forward and backward than the same padded softmax on ``[N, ...]``.
 
     Args:
         spans: ``(start, end, activation)`` triples tiling the row (``TableTransformer.output_info()``).
@@ -201,17 +243,20 @@ def activate(raw: torch.Tensor, spans, tau: float = 0.2, hard: bool = False, u: 
     if u is not None and u.shape != raw.shape:
         raise ValueError(f"u must have raw's shape {tuple(raw.shape)}, got {tuple(u.shape)}")
     n = raw.shape[0]
-    parts = [torch.tanh(raw.index_select(1, lay.scalar))]
+    rows = raw.t().contiguous()                                   # [dim, N]
+    parts = [torch.tanh(rows.index_select(0, lay.scalar))]
     if lay.soft.numel():
-        x = raw.index_select(1, lay.soft).view(n, *lay.shape)
-        uu = u.index_select(1, lay.soft).view(n, *lay.shape) if u is not None else torch.rand_like(x)
-        g = -torch.log(-torch.log(uu.clamp(1e-20, 1.0 - 1e-7)))
-        y = torch.softmax(((x + g) / tau).masked_fill(~lay.valid, float("-inf")), dim=1)
+        w, s = lay.shape
+        x = rows.index_select(0, lay.soft).view(w, s, n)
+        uu = (u.t().contiguous().index_select(0, lay.soft).view(w, s, n) if u is not None
+              else torch.rand_like(x))
+        g = uu.clamp(1e-20, 1.0 - 1e-7).log_().neg_().log_().neg_()    # -log(-log(u)), in place
+        y = torch.softmax(((x + g) / tau).masked_fill(~lay.valid[:, :, None], float("-inf")), dim=0)
         if hard:
-            one = torch.zeros_like(y).scatter_(1, y.argmax(1, keepdim=True), 1.0)
+            one = torch.zeros_like(y).scatter_(0, y.argmax(0, keepdim=True), 1.0)
             y = one - y.detach() + y
-        parts.append(y.reshape(n, -1).index_select(1, lay.valid_flat))
-    return torch.cat(parts, dim=1).index_select(1, lay.inverse)
+        parts.append(y.reshape(w * s, n).index_select(0, lay.valid_flat))
+    return torch.cat(parts, 0).index_select(0, lay.inverse).t().contiguous()
 
 
 def cond_loss(raw: torch.Tensor, cond_spans, cond: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -233,16 +278,48 @@ def cond_loss(raw: torch.Tensor, cond_spans, cond: torch.Tensor, mask: torch.Ten
     return (torch.stack(losses, dim=1) * mask).sum() / raw.shape[0]
 
 
+def _piecewise_linear(layers) -> bool:
+    """Whether ``layers`` are only linear layers, LeakyReLU/ReLU and dropout (inverted, a fixed mask):
+    then the critic's input gradient depends on the first layer's output only through the slopes'
+    piecewise-constant pattern."""
+    return all(isinstance(m, (nn.Linear, nn.LeakyReLU, nn.ReLU, UniformDropout, nn.Dropout, nn.Identity))
+               for m in layers)
+
+
 def gradient_penalty(D: CTDiscriminator, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor,
                      lam: float = 10.0) -> torch.Tensor:
     """lam * mean over packs of (||dD/dx_hat||_pack - 1)^2, x_hat = real + alpha_pack (fake - real).
 
     ``alpha`` holds one weight per pack ([N / pac]); a pack's rows share it, as in the paper's code.
+
+    With D = rest(W1 x + b1) and ``rest`` piecewise linear (LeakyReLU, dropout, linear layers),
+    dD/dx = (dD/dz1) W1 and dD/dz1 is piecewise constant in z1 = W1 x + b1, so its derivative with
+    respect to W1 and b1 through z1 is zero wherever it exists (autograd returns exact zeros there).
+    The penalty is therefore computed from z1 without a graph to W1 (no gradient of x_hat, no
+    zero-filled product with W1 in the backward): the same value and the same parameter gradients
+    as differentiating D twice through x_hat, at 2 of the first layer's 6 GEMMs fewer.
     """
-    alpha = alpha.reshape(-1).repeat_interleave(D.pac)
-    x_hat = gp.lerp_samples(real.detach(), fake.detach(), alpha).requires_grad_(True)
-    (g,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-    return lam * gp.grad_norm_penalty(g.reshape(-1, D.pac * g.shape[1])).mean()
+    alpha = alpha.reshape(-1)
+    x_hat = gp.lerp_samples(D.pack(real.detach()), D.pack(fake.detach()), alpha)   # packed [N / pac, pac * dim]
+    if not _first_layer_split(D):
+        x_hat.requires_grad_(True)
+        (g,) = torch.autograd.grad(D.net(x_hat).sum(), x_hat, create_graph=True)
+        return lam * gp.grad_norm_penalty(g).mean()
+    with torch.no_grad():
+        z1 = D.net[0](x_hat)
+    return _penalty_from_z1(D, z1, lam)
+
+
+def _first_layer_split(D) -> bool:
+    return isinstance(D.net[0], nn.Linear) and _piecewise_linear(D.net[1:])
+
+
+def _penalty_from_z1(D, z1: torch.Tensor, lam: float) -> torch.Tensor:
+    """The penalty at packed inputs whose first-layer output is ``z1`` (no graph): dD/dx = (dD/dz1) W1."""
+    first, rest = D.net[0], D.net[1:]
+    z1 = z1.detach().requires_grad_(True)
+    (gz,) = torch.autograd.grad(rest(z1).sum(), z1, create_graph=True)
+    return lam * gp.grad_norm_penalty(gz @ first.weight).mean()
 
 
 def d_loss(G, D, spans, real, cond_real, cond_fake, z, *, tau=0.2, lam=10.0, alpha=None, u=None):
@@ -253,13 +330,24 @@ def d_loss(G, D, spans, real, cond_real, cond_fake, z, *, tau=0.2, lam=10.0, alp
     with torch.no_grad():
         fake = activate(G(z, cond_fake), spans, tau, u=u)
     real_in, fake_in = torch.cat([real, cond_real], 1), torch.cat([fake, cond_fake], 1)
-    # one pass over both sets (packs never straddle them: N is a multiple of pac); its GEMMs run
-    # ~1.5x faster than two half-size passes on one CPU thread
-    y = D(torch.cat([real_in, fake_in]))
-    y_real, y_fake = y[:len(y) // 2], y[len(y) // 2:]
     if alpha is None:
         alpha = torch.rand(real.shape[0] // D.pac, device=real.device, dtype=real.dtype)
-    pen = gradient_penalty(D, real_in, fake_in, alpha, lam)
+    # one pass over both sets (packs never straddle them: N is a multiple of pac); its GEMMs run
+    # ~1.5x faster than two half-size passes on one CPU thread
+    x = D.pack(torch.cat([real_in, fake_in]))
+    if _first_layer_split(D):
+        z1 = D.net[0](x)
+        y = D.net[1:](z1)
+        # the first layer is affine, so at x_hat = lerp(real, fake, alpha) per pack its output is
+        # lerp(z1_real, z1_fake, alpha) (the bias's weights sum to 1): no GEMM for the penalty's input
+        p = len(z1) // 2
+        with torch.no_grad():
+            z_hat = gp.lerp_samples(z1[:p], z1[p:], alpha.reshape(-1).to(z1.dtype))
+        pen = _penalty_from_z1(D, z_hat, lam)
+    else:
+        y = D.net(x)
+        pen = gradient_penalty(D, real_in, fake_in, alpha, lam)
+    y_real, y_fake = y[:len(y) // 2], y[len(y) // 2:]
     wdist = y_real.mean() - y_fake.mean()
     return pen - wdist, {"wdist": wdist.detach(), "gp": pen.detach()}
 
@@ -273,10 +361,19 @@ def g_loss(G, D, spans, cond_spans, cond, mask, z, *, tau=0.2, u=None):
     return adv + ce, {"adv": adv.detach(), "cond_ce": ce.detach()}
 
 
+def _adam(params, lr, betas, weight_decay):
+    params = list(params)
+    # torch's fused Adam: the same update (L2 weight decay added to the gradient, bias-corrected
+    # moments) in one pass per tensor instead of ~10 elementwise kernels; ~1.6x faster on one
+    # CPU thread, where the for-each loop is ~10% of a CTGAN step
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params)
+    return torch.optim.Adam(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay, fused=fused or None)
+
+
 def make_optimizers(G, D, cfg: CTGANConfig) -> dict:
     """Adam 2e-4, betas (0.5, 0.9), weight decay 1e-6 for both networks."""
-    return {"G": torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay),
-            "D": torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)}
+    return {"G": _adam(G.parameters(), cfg.lr_g, cfg.betas, cfg.weight_decay),
+            "D": _adam(D.parameters(), cfg.lr_d, cfg.betas, cfg.weight_decay)}
 
 
 def cond_spans_of(transformer: TableTransformer) -> list[tuple[int, int]]:
