@@ -48,6 +48,9 @@ IMAGE_RUNS = [
     ("stylegan2-mnist32", "stylegan2 (mnist32)", "stylegan2", "cpu", {}),
 ]
 FID_SAMPLES = 2000
+# rows that also get best-of-N sampling (the source's selection): row name -> N; the kept FID_SAMPLES are the
+# FID_SAMPLES of N * FID_SAMPLES candidates that the trained D scores highest (fastgan generate --best-of N)
+BEST_OF = {"dcgan-mnist": 16}
 CURVE_POINTS = 5
 COLLAPSED_BELOW = 5   # classes
 QUIET = {"run.progress": False, "run.tensorboard": False, "snap_kimg": 0.0, "ckpt_kimg": 0.0, "overwrite": True}
@@ -120,6 +123,27 @@ def sample_metrics(trainer, n=FID_SAMPLES):
     return out
 
 
+def best_of_metrics(trainer, n_best, n=FID_SAMPLES):
+    """FID, KID, P/R and classes of the n samples that D ranks highest of n_best * n candidates (seeds 0..)."""
+    from fastgan import metrics
+    from fastgan.family.sampling import best_of
+
+    with trainer._eval_sampler() as G:
+        images, _, _ = best_of((trainer.family, G), trainer.nets["D"], range(n_best * n), n)
+    pos = [0]
+
+    def fake(b):
+        out = images[pos[0]:pos[0] + b]
+        pos[0] += b
+        return out
+    res = metrics.compute_metrics(real_stats(), fake, ["fid", "modes"], features="digits", n=n)
+    pos[0] = 0
+    more = metrics.compute_metrics(_train_subset(n), fake, ["kid", "pr"], features="digits", n=n)
+    hist = res["modes"].values["histogram"]
+    return images, {"fid": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist)),
+                    "kid": float(more["kid"]), "precision": float(more["pr"]), "recall": float(more["pr"].values["recall"])}
+
+
 def _plot_curve(points, path, title):
     import matplotlib  # heavy: only when writing the plot
 
@@ -168,6 +192,18 @@ def run_image(name, label, model, preset, overrides, threads, scale):
            "grid": os.path.relpath(grid, HERE), "curve_png": os.path.relpath(curve_png, HERE)}
     with open(os.path.join(GRIDS, name + ".json"), "w") as f:
         json.dump(row, f, indent=1)
+    if name in BEST_OF:
+        from fastgan.data import save_grid
+
+        k = BEST_OF[name]
+        images, m = best_of_metrics(tr, k)
+        best_grid = os.path.join(GRIDS, f"{name}-best{k}.png")
+        save_grid(images[:64], best_grid)            # the 64 best, best first
+        best = dict(row, name=f"{name}-best{k}", family=f"{label}, best {FID_SAMPLES:,} of {k} x {FID_SAMPLES:,} by D",
+                    curve=[], grid=os.path.relpath(best_grid, HERE), **m)
+        with open(os.path.join(GRIDS, best["name"] + ".json"), "w") as f:
+            json.dump(best, f, indent=1)
+        print(f"{best['family']}: FID {best['fid']}, classes {best['classes']}", flush=True)
     return row
 
 
@@ -211,7 +247,7 @@ def to_markdown() -> str:
     if "reference" in rows:
         r = rows["reference"]
         lines.append(f"| {r['family']} | | | | {r['fid']:.1f} | | | | | | |")
-    order = [n for n, *_ in IMAGE_RUNS] + sorted(set(rows) - {n for n, *_ in IMAGE_RUNS} - {"reference"})
+    order = [m for n, *_ in IMAGE_RUNS for m in (n, f"{n}-best{BEST_OF.get(n)}")] + sorted(set(rows) - {n for n, *_ in IMAGE_RUNS} - {"reference"})
     for n in order:
         if n not in rows:
             continue
