@@ -73,6 +73,7 @@ def real_stats(digits=()):
 
 
 _EVAL_S = [0.0]
+_EVAL_CPU = [0.0]      # process CPU seconds of the evaluations (1 thread: CPU time ~ wall time of an idle machine)
 
 
 def _train_subset(n, seed=0):
@@ -93,7 +94,7 @@ def sample_metrics(trainer, n=FID_SAMPLES):
 
     from fastgan import metrics
 
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     fam, g = trainer.family, torch.Generator().manual_seed(2024)
     labels = (torch.arange(n) % fam.data.num_classes) if fam.conditional else None
     images = torch.cat([trainer.sample(fam.latent(min(500, n - i), g), None if labels is None else labels[i:i + 500])
@@ -120,6 +121,7 @@ def sample_metrics(trainer, n=FID_SAMPLES):
                 _, logits = net(trainer.sample(fam.latent(1000, g), lab))
             out["label_acc"] = float((logits.argmax(1) == lab).float().mean())
     _EVAL_S[0] += time.time() - t0
+    _EVAL_CPU[0] += time.process_time() - c0
     return out
 
 
@@ -169,13 +171,14 @@ def run_image(name, label, model, preset, overrides, threads, scale):
 
     kimg = float(models.get(model).preset(preset).get("kimg", models.get(model).Recipe().kimg)) * scale
     ov = dict(overrides, kimg=kimg)
-    _EVAL_S[0] = 0.0
+    _EVAL_S[0] = _EVAL_CPU[0] = 0.0
     with tempfile.TemporaryDirectory(prefix="fastgan-bench-") as out:
         tr = Trainer(model, "mnist", preset=preset, metric_fn=sample_metrics,
                      overrides={**QUIET, "run.threads": threads, "out": out, "fid_kimg": kimg / CURVE_POINTS, **ov})
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         s = tr.fit()
         wall = time.time() - t0 - _EVAL_S[0]     # training only
+        cpu = time.process_time() - c0 - _EVAL_CPU[0]
         grid = os.path.join(GRIDS, name + ".png")
         shutil.copyfile(s["grid"], grid)
         series = read_scalars(os.path.join(out, "scalars.csv"))
@@ -185,7 +188,7 @@ def run_image(name, label, model, preset, overrides, threads, scale):
     _plot_curve(curve, curve_png, f"{label}, preset {preset}")
     m = s["metrics"]
     row = {"name": name, "family": label, "model": model, "preset": preset, "steps": s["step"],
-           "kimg": s["kimg"], "seconds": wall, "threads": threads, "fid": m.get("fid_digits"),
+           "kimg": s["kimg"], "seconds": wall, "cpu_seconds": cpu, "threads": threads, "fid": m.get("fid_digits"),
            "kid": m.get("kid"), "precision": m.get("precision"), "recall": m.get("recall"),
            "classes": m.get("classes"), "label_acc": m.get("label_acc"), "curve": curve,
            "collapse_warning": warned, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -236,7 +239,7 @@ def to_markdown() -> str:
     lines = ["## The GAN families with their `cpu` presets (issue 23)", "",
              f"Written by `benchmarks/bench_families.py` ({machine_line()}), one training at a time on a "
              "2-core machine under load from other jobs (wall times are loose: training only, evaluations "
-             "excluded).  Each family trains from scratch with its `cpu` preset "
+             "excluded; CPU: the process's CPU time of training, on one thread about the wall time of an idle core).  Each family trains from scratch with its `cpu` preset "
              "(`fastgan train --model M --preset cpu`). FID and KID (raw unbiased MMD², cubic kernel): digits features, 2,000 samples of the "
              "EMA generator vs the 4,500 training images (KID and P/R: vs 2,000 of them drawn at random); P/R: precision/recall (k = 3) on the same features; "
              "classes: digit classes the shipped classifier assigns to >= 2% of the samples; label acc.: how "
@@ -256,7 +259,8 @@ def to_markdown() -> str:
         mark = " **collapsed**" if classes is not None and classes < COLLAPSED_BELOW else ""
         pr = "" if r.get("precision") is None else f"{r['precision']:.2f} / {r['recall']:.2f}"
         acc = "" if r.get("label_acc") is None else f"{100 * r['label_acc']:.1f}%"
-        lines.append(f"| {r['family']}{mark} | {r['preset']} | {r['kimg']:.1f} | {r['seconds']:.0f} s "
+        cpu = "" if r.get("cpu_seconds") is None else f" (CPU {r['cpu_seconds']:.0f} s)"
+        lines.append(f"| {r['family']}{mark} | {r['preset']} | {r['kimg']:.1f} | {r['seconds']:.0f} s{cpu} "
                      f"| {_fmt(r.get('fid'), '.1f', 'n/a')} | {_fmt(r.get('kid'), '.1f')} | {pr} "
                      f"| {_fmt(classes, '.0f')} | {acc} | [{os.path.basename(r['grid'])}]({r['grid']}) "
                      f"| [{os.path.basename(r['curve_png'])}]({r['curve_png']}) |")
@@ -288,7 +292,7 @@ def main(argv=None):
         if not only or name in only:
             r = run_image(name, label, model, preset, ov, a.threads, a.scale)
             print(f"{label}: FID {r['fid']}, classes {r['classes']}, label acc {r['label_acc']}, "
-                  f"{r['kimg']:.1f} kimg in {r['seconds']:.0f} s", flush=True)
+                  f"{r['kimg']:.1f} kimg in {r['seconds']:.0f} s (CPU {r['cpu_seconds']:.0f} s)", flush=True)
     md = to_markdown()
     print(md)
     if not a.no_write:
