@@ -59,16 +59,17 @@ QUIET = {"run.progress": False, "run.tensorboard": False, "snap_kimg": 0.0, "ckp
 _REAL_STATS: dict = {}
 
 
-def real_stats(digits=()):
-    """FID statistics (digits features) of the training images, optionally of some classes only."""
+def real_stats(digits=(), resolution=None):
+    """FID statistics (digits features) of the training images, optionally of some classes only, resized to
+    ``resolution`` the way the training data of a family at that resolution is (None: the 28 px originals)."""
     from fastgan import metrics
     from fastgan.data import ArrayImages, load_mnist_5k
 
-    key = tuple(digits)
+    key = (tuple(digits), None if resolution in (None, 28) else int(resolution))
     if key not in _REAL_STATS:
         x, y = load_mnist_5k("train")
-        keep = [i for i, c in enumerate(y) if not key or c in key]
-        _REAL_STATS[key] = metrics.compute_stats(ArrayImages(x[keep], y[keep]), features="digits")
+        keep = [i for i, c in enumerate(y) if not key[0] or c in key[0]]
+        _REAL_STATS[key] = metrics.compute_stats(ArrayImages(x[keep], y[keep], resolution=key[1]), features="digits")
     return _REAL_STATS[key]
 
 
@@ -76,20 +77,28 @@ _EVAL_S = [0.0]
 _EVAL_CPU = [0.0]      # process CPU seconds of the evaluations (1 thread: CPU time ~ wall time of an idle machine)
 
 
-def _train_subset(n, seed=0):
-    """``n`` training images in a random order (the data file is not shuffled: its first n are not a sample)."""
+def _train_subset(n, seed=0, resolution=None):
+    """``n`` training images in a random order (the data file is not shuffled: its first n are not a sample),
+    resized to ``resolution`` as a family's training data (None: 28 px)."""
     import torch
 
     from fastgan.data import ArrayImages, load_mnist_5k
 
     x, y = load_mnist_5k("train")
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].numpy()
-    return ArrayImages(x[idx], y[idx])
+    return ArrayImages(x[idx], y[idx], resolution=None if resolution in (None, 28) else int(resolution))
+
+
+def _resolution(trainer):
+    """The side of the family's images (the training digits are resized to it; 28: the originals)."""
+    return int(trainer.family.data.shape[-1])
 
 
 def sample_metrics(trainer, n=FID_SAMPLES):
-    """FID (vs all 4,500 training images) and classes covered at every evaluation; at the end also KID and
-    precision/recall (vs n training images drawn at random) and the label accuracy."""
+    """FID (vs all 4,500 training images, at the family's resolution) and classes covered at every evaluation;
+    at the end also KID and precision/recall (vs n training images drawn at random, same resolution), the label
+    accuracy and, for a family that is not at 28 px, the FID against the 28 px originals (``fid_28px``: the
+    resizing alone costs real digits about 50 there)."""
     import torch
 
     from fastgan import metrics
@@ -105,13 +114,17 @@ def sample_metrics(trainer, n=FID_SAMPLES):
         out = images[pos[0]:pos[0] + b]
         pos[0] += b
         return out
-    res = metrics.compute_metrics(real_stats(), fake, ["fid", "modes"], features="digits", n=n)
+    r = _resolution(trainer)
+    res = metrics.compute_metrics(real_stats(resolution=r), fake, ["fid", "modes"], features="digits", n=n)
     hist = res["modes"].values["histogram"]          # classifier's predicted classes of the samples
     out = {"fid_digits": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist))}
     if trainer.finished:
         pos[0] = 0
-        more = metrics.compute_metrics(_train_subset(n), fake, ["kid", "pr"], features="digits", n=n)
+        more = metrics.compute_metrics(_train_subset(n, resolution=r), fake, ["kid", "pr"], features="digits", n=n)
         out["kid"] = float(more["kid"])
+        if r != 28:
+            pos[0] = 0
+            out["fid_28px"] = float(metrics.compute_metrics(real_stats(), fake, ["fid"], features="digits", n=n)["fid"])
         out["precision"] = float(more["pr"])
         out["recall"] = float(more["pr"].values["recall"])
         if fam.conditional:   # does the label control the class? the digits classifier's agreement
@@ -138,9 +151,10 @@ def best_of_metrics(trainer, n_best, n=FID_SAMPLES):
         out = images[pos[0]:pos[0] + b]
         pos[0] += b
         return out
-    res = metrics.compute_metrics(real_stats(), fake, ["fid", "modes"], features="digits", n=n)
+    r = _resolution(trainer)
+    res = metrics.compute_metrics(real_stats(resolution=r), fake, ["fid", "modes"], features="digits", n=n)
     pos[0] = 0
-    more = metrics.compute_metrics(_train_subset(n), fake, ["kid", "pr"], features="digits", n=n)
+    more = metrics.compute_metrics(_train_subset(n, resolution=r), fake, ["kid", "pr"], features="digits", n=n)
     hist = res["modes"].values["histogram"]
     return images, {"fid": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist)),
                     "kid": float(more["kid"]), "precision": float(more["pr"]), "recall": float(more["pr"].values["recall"])}
@@ -191,6 +205,7 @@ def run_image(name, label, model, preset, overrides, threads, scale):
            "kimg": s["kimg"], "seconds": wall, "cpu_seconds": cpu, "threads": threads, "fid": m.get("fid_digits"),
            "kid": m.get("kid"), "precision": m.get("precision"), "recall": m.get("recall"),
            "classes": m.get("classes"), "label_acc": m.get("label_acc"), "curve": curve,
+           "resolution": int(tr.family.data.shape[-1]), "fid_28px": m.get("fid_28px"),
            "collapse_warning": warned, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "grid": os.path.relpath(grid, HERE), "curve_png": os.path.relpath(curve_png, HERE)}
     with open(os.path.join(GRIDS, name + ".json"), "w") as f:
@@ -220,6 +235,15 @@ def reference_row():
            "seconds": time.time() - t0, "fid": float(fid)}
     with open(os.path.join(GRIDS, "reference.json"), "w") as f:
         json.dump(row, f, indent=1)
+    # the 32 px families' yardstick: held-out digits resized to 32 px as their training data, against the
+    # training digits resized the same way, and (fid_28px) against the 28 px originals
+    held32 = make_dataset("mnist", split="heldout", resolution=32)
+    row32 = {"name": "reference-32", "family": "(real held-out digits at 32 px, n = 500)", "steps": 0, "kimg": 0.0,
+             "seconds": 0.0, "resolution": 32,
+             "fid": float(metrics.compute_fid(held32, real_stats(resolution=32), features="digits")),
+             "fid_28px": float(metrics.compute_fid(held32, real_stats(), features="digits"))}
+    with open(os.path.join(GRIDS, "reference-32.json"), "w") as f:
+        json.dump(row32, f, indent=1)
     return row
 
 
@@ -239,7 +263,10 @@ def to_markdown() -> str:
     lines = ["## The GAN families with their `cpu` presets (issue 23)", "",
              f"Written by `benchmarks/bench_families.py` ({machine_line()}), one training at a time on a "
              "2-core machine under load from other jobs (wall times are loose: training only, evaluations "
-             "excluded; CPU: the process's CPU time of training, on one thread about the wall time of an idle core).  Each family trains from scratch with its `cpu` preset "
+             "excluded; CPU: the process's CPU time of training, on one thread about the wall time of an idle core). "
+             "A family at 32 px is scored against the training digits resized to 32 px the way its training data "
+             "is (resizing alone puts real digits at FID ~50 against the 28 px originals: the reference rows; "
+             "each row's JSON also holds `fid_28px`, its FID against the 28 px originals).  Each family trains from scratch with its `cpu` preset "
              "(`fastgan train --model M --preset cpu`). FID and KID (raw unbiased MMD², cubic kernel): digits features, 2,000 samples of the "
              "EMA generator vs the 4,500 training images (KID and P/R: vs 2,000 of them drawn at random); P/R: precision/recall (k = 3) on the same features; "
              "classes: digit classes the shipped classifier assigns to >= 2% of the samples; label acc.: how "
@@ -247,10 +274,12 @@ def to_markdown() -> str:
              "classes is marked **collapsed**. The FID curve has five points per run.", "",
              "| family | preset | kimg | wall | FID | KID | P / R | classes | label acc. | samples | FID curve |",
              "|---|---|---:|---:|---:|---:|---|---:|---:|---|---|"]
-    if "reference" in rows:
-        r = rows["reference"]
-        lines.append(f"| {r['family']} | | | | {r['fid']:.1f} | | | | | | |")
-    order = [m for n, *_ in IMAGE_RUNS for m in (n, f"{n}-best{BEST_OF.get(n)}")] + sorted(set(rows) - {n for n, *_ in IMAGE_RUNS} - {"reference"})
+    for ref in ("reference", "reference-32"):
+        if ref in rows:
+            r = rows[ref]
+            lines.append(f"| {r['family']} | | | | {r['fid']:.1f} | | | | | | |")
+    order = [m for n, *_ in IMAGE_RUNS for m in (n, f"{n}-best{BEST_OF.get(n)}")] + sorted(
+        set(rows) - {n for n, *_ in IMAGE_RUNS} - {"reference", "reference-32"})
     for n in order:
         if n not in rows:
             continue
