@@ -278,8 +278,8 @@ def to_markdown() -> str:
         if ref in rows:
             r = rows[ref]
             lines.append(f"| {r['family']} | | | | {r['fid']:.1f} | | | | | | |")
-    order = [m for n, *_ in IMAGE_RUNS for m in (n, f"{n}-best{BEST_OF.get(n)}")] + sorted(
-        set(rows) - {n for n, *_ in IMAGE_RUNS} - {"reference", "reference-32"})
+    order = [m for n, *_ in IMAGE_RUNS for m in (n, f"{n}-best{BEST_OF.get(n)}")]
+    order += sorted(set(rows) - set(order) - {"reference", "reference-32"})
     for n in order:
         if n not in rows:
             continue
