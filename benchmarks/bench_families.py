@@ -48,6 +48,9 @@ IMAGE_RUNS = [
     ("stylegan2-mnist32", "stylegan2 (mnist32)", "stylegan2", "cpu", {}),
 ]
 FID_SAMPLES = 2000
+# rows that also get best-of-N sampling (the source's selection): row name -> N; the kept FID_SAMPLES are the
+# FID_SAMPLES of N * FID_SAMPLES candidates that the trained D scores highest (fastgan generate --best-of N)
+BEST_OF = {"dcgan-mnist": 16}
 CURVE_POINTS = 5
 COLLAPSED_BELOW = 5   # classes
 QUIET = {"run.progress": False, "run.tensorboard": False, "snap_kimg": 0.0, "ckpt_kimg": 0.0, "overwrite": True}
@@ -56,41 +59,51 @@ QUIET = {"run.progress": False, "run.tensorboard": False, "snap_kimg": 0.0, "ckp
 _REAL_STATS: dict = {}
 
 
-def real_stats(digits=()):
-    """FID statistics (digits features) of the training images, optionally of some classes only."""
+def real_stats(digits=(), resolution=None):
+    """FID statistics (digits features) of the training images, optionally of some classes only, resized to
+    ``resolution`` the way the training data of a family at that resolution is (None: the 28 px originals)."""
     from fastgan import metrics
     from fastgan.data import ArrayImages, load_mnist_5k
 
-    key = tuple(digits)
+    key = (tuple(digits), None if resolution in (None, 28) else int(resolution))
     if key not in _REAL_STATS:
         x, y = load_mnist_5k("train")
-        keep = [i for i, c in enumerate(y) if not key or c in key]
-        _REAL_STATS[key] = metrics.compute_stats(ArrayImages(x[keep], y[keep]), features="digits")
+        keep = [i for i, c in enumerate(y) if not key[0] or c in key[0]]
+        _REAL_STATS[key] = metrics.compute_stats(ArrayImages(x[keep], y[keep], resolution=key[1]), features="digits")
     return _REAL_STATS[key]
 
 
 _EVAL_S = [0.0]
+_EVAL_CPU = [0.0]      # process CPU seconds of the evaluations (1 thread: CPU time ~ wall time of an idle machine)
 
 
-def _train_subset(n, seed=0):
-    """``n`` training images in a random order (the data file is not shuffled: its first n are not a sample)."""
+def _train_subset(n, seed=0, resolution=None):
+    """``n`` training images in a random order (the data file is not shuffled: its first n are not a sample),
+    resized to ``resolution`` as a family's training data (None: 28 px)."""
     import torch
 
     from fastgan.data import ArrayImages, load_mnist_5k
 
     x, y = load_mnist_5k("train")
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].numpy()
-    return ArrayImages(x[idx], y[idx])
+    return ArrayImages(x[idx], y[idx], resolution=None if resolution in (None, 28) else int(resolution))
+
+
+def _resolution(trainer):
+    """The side of the family's images (the training digits are resized to it; 28: the originals)."""
+    return int(trainer.family.data.shape[-1])
 
 
 def sample_metrics(trainer, n=FID_SAMPLES):
-    """FID (vs all 4,500 training images) and classes covered at every evaluation; at the end also KID and
-    precision/recall (vs n training images drawn at random) and the label accuracy."""
+    """FID (vs all 4,500 training images, at the family's resolution) and classes covered at every evaluation;
+    at the end also KID and precision/recall (vs n training images drawn at random, same resolution), the label
+    accuracy and, for a family that is not at 28 px, the FID against the 28 px originals (``fid_28px``: the
+    resizing alone costs real digits about 50 there)."""
     import torch
 
     from fastgan import metrics
 
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     fam, g = trainer.family, torch.Generator().manual_seed(2024)
     labels = (torch.arange(n) % fam.data.num_classes) if fam.conditional else None
     images = torch.cat([trainer.sample(fam.latent(min(500, n - i), g), None if labels is None else labels[i:i + 500])
@@ -101,13 +114,17 @@ def sample_metrics(trainer, n=FID_SAMPLES):
         out = images[pos[0]:pos[0] + b]
         pos[0] += b
         return out
-    res = metrics.compute_metrics(real_stats(), fake, ["fid", "modes"], features="digits", n=n)
+    r = _resolution(trainer)
+    res = metrics.compute_metrics(real_stats(resolution=r), fake, ["fid", "modes"], features="digits", n=n)
     hist = res["modes"].values["histogram"]          # classifier's predicted classes of the samples
     out = {"fid_digits": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist))}
     if trainer.finished:
         pos[0] = 0
-        more = metrics.compute_metrics(_train_subset(n), fake, ["kid", "pr"], features="digits", n=n)
+        more = metrics.compute_metrics(_train_subset(n, resolution=r), fake, ["kid", "pr"], features="digits", n=n)
         out["kid"] = float(more["kid"])
+        if r != 28:
+            pos[0] = 0
+            out["fid_28px"] = float(metrics.compute_metrics(real_stats(), fake, ["fid"], features="digits", n=n)["fid"])
         out["precision"] = float(more["pr"])
         out["recall"] = float(more["pr"].values["recall"])
         if fam.conditional:   # does the label control the class? the digits classifier's agreement
@@ -117,7 +134,30 @@ def sample_metrics(trainer, n=FID_SAMPLES):
                 _, logits = net(trainer.sample(fam.latent(1000, g), lab))
             out["label_acc"] = float((logits.argmax(1) == lab).float().mean())
     _EVAL_S[0] += time.time() - t0
+    _EVAL_CPU[0] += time.process_time() - c0
     return out
+
+
+def best_of_metrics(trainer, n_best, n=FID_SAMPLES):
+    """FID, KID, P/R and classes of the n samples that D ranks highest of n_best * n candidates (seeds 0..)."""
+    from fastgan import metrics
+    from fastgan.family.sampling import best_of
+
+    with trainer._eval_sampler() as G:
+        images, _, _ = best_of((trainer.family, G), trainer.nets["D"], range(n_best * n), n)
+    pos = [0]
+
+    def fake(b):
+        out = images[pos[0]:pos[0] + b]
+        pos[0] += b
+        return out
+    r = _resolution(trainer)
+    res = metrics.compute_metrics(real_stats(resolution=r), fake, ["fid", "modes"], features="digits", n=n)
+    pos[0] = 0
+    more = metrics.compute_metrics(_train_subset(n, resolution=r), fake, ["kid", "pr"], features="digits", n=n)
+    hist = res["modes"].values["histogram"]
+    return images, {"fid": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist)),
+                    "kid": float(more["kid"]), "precision": float(more["pr"]), "recall": float(more["pr"].values["recall"])}
 
 
 def _plot_curve(points, path, title):
@@ -145,13 +185,14 @@ def run_image(name, label, model, preset, overrides, threads, scale):
 
     kimg = float(models.get(model).preset(preset).get("kimg", models.get(model).Recipe().kimg)) * scale
     ov = dict(overrides, kimg=kimg)
-    _EVAL_S[0] = 0.0
+    _EVAL_S[0] = _EVAL_CPU[0] = 0.0
     with tempfile.TemporaryDirectory(prefix="fastgan-bench-") as out:
         tr = Trainer(model, "mnist", preset=preset, metric_fn=sample_metrics,
                      overrides={**QUIET, "run.threads": threads, "out": out, "fid_kimg": kimg / CURVE_POINTS, **ov})
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         s = tr.fit()
         wall = time.time() - t0 - _EVAL_S[0]     # training only
+        cpu = time.process_time() - c0 - _EVAL_CPU[0]
         grid = os.path.join(GRIDS, name + ".png")
         shutil.copyfile(s["grid"], grid)
         series = read_scalars(os.path.join(out, "scalars.csv"))
@@ -161,13 +202,26 @@ def run_image(name, label, model, preset, overrides, threads, scale):
     _plot_curve(curve, curve_png, f"{label}, preset {preset}")
     m = s["metrics"]
     row = {"name": name, "family": label, "model": model, "preset": preset, "steps": s["step"],
-           "kimg": s["kimg"], "seconds": wall, "threads": threads, "fid": m.get("fid_digits"),
+           "kimg": s["kimg"], "seconds": wall, "cpu_seconds": cpu, "threads": threads, "fid": m.get("fid_digits"),
            "kid": m.get("kid"), "precision": m.get("precision"), "recall": m.get("recall"),
            "classes": m.get("classes"), "label_acc": m.get("label_acc"), "curve": curve,
+           "resolution": int(tr.family.data.shape[-1]), "fid_28px": m.get("fid_28px"),
            "collapse_warning": warned, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "grid": os.path.relpath(grid, HERE), "curve_png": os.path.relpath(curve_png, HERE)}
     with open(os.path.join(GRIDS, name + ".json"), "w") as f:
         json.dump(row, f, indent=1)
+    if name in BEST_OF:
+        from fastgan.data import save_grid
+
+        k = BEST_OF[name]
+        images, m = best_of_metrics(tr, k)
+        best_grid = os.path.join(GRIDS, f"{name}-best{k}.png")
+        save_grid(images[:64], best_grid)            # the 64 best, best first
+        best = dict(row, name=f"{name}-best{k}", family=f"{label}, best {FID_SAMPLES:,} of {k} x {FID_SAMPLES:,} by D",
+                    curve=[], grid=os.path.relpath(best_grid, HERE), **m)
+        with open(os.path.join(GRIDS, best["name"] + ".json"), "w") as f:
+            json.dump(best, f, indent=1)
+        print(f"{best['family']}: FID {best['fid']}, classes {best['classes']}", flush=True)
     return row
 
 
@@ -181,6 +235,15 @@ def reference_row():
            "seconds": time.time() - t0, "fid": float(fid)}
     with open(os.path.join(GRIDS, "reference.json"), "w") as f:
         json.dump(row, f, indent=1)
+    # the 32 px families' yardstick: held-out digits resized to 32 px as their training data, against the
+    # training digits resized the same way, and (fid_28px) against the 28 px originals
+    held32 = make_dataset("mnist", split="heldout", resolution=32)
+    row32 = {"name": "reference-32", "family": "(real held-out digits at 32 px, n = 500)", "steps": 0, "kimg": 0.0,
+             "seconds": 0.0, "resolution": 32,
+             "fid": float(metrics.compute_fid(held32, real_stats(resolution=32), features="digits")),
+             "fid_28px": float(metrics.compute_fid(held32, real_stats(), features="digits"))}
+    with open(os.path.join(GRIDS, "reference-32.json"), "w") as f:
+        json.dump(row32, f, indent=1)
     return row
 
 
@@ -200,7 +263,10 @@ def to_markdown() -> str:
     lines = ["## The GAN families with their `cpu` presets (issue 23)", "",
              f"Written by `benchmarks/bench_families.py` ({machine_line()}), one training at a time on a "
              "2-core machine under load from other jobs (wall times are loose: training only, evaluations "
-             "excluded).  Each family trains from scratch with its `cpu` preset "
+             "excluded; CPU: the process's CPU time of training, on one thread about the wall time of an idle core). "
+             "A family at 32 px is scored against the training digits resized to 32 px the way its training data "
+             "is (resizing alone puts real digits at FID ~50 against the 28 px originals: the reference rows; "
+             "each row's JSON also holds `fid_28px`, its FID against the 28 px originals).  Each family trains from scratch with its `cpu` preset "
              "(`fastgan train --model M --preset cpu`). FID and KID (raw unbiased MMD², cubic kernel): digits features, 2,000 samples of the "
              "EMA generator vs the 4,500 training images (KID and P/R: vs 2,000 of them drawn at random); P/R: precision/recall (k = 3) on the same features; "
              "classes: digit classes the shipped classifier assigns to >= 2% of the samples; label acc.: how "
@@ -208,10 +274,12 @@ def to_markdown() -> str:
              "classes is marked **collapsed**. The FID curve has five points per run.", "",
              "| family | preset | kimg | wall | FID | KID | P / R | classes | label acc. | samples | FID curve |",
              "|---|---|---:|---:|---:|---:|---|---:|---:|---|---|"]
-    if "reference" in rows:
-        r = rows["reference"]
-        lines.append(f"| {r['family']} | | | | {r['fid']:.1f} | | | | | | |")
-    order = [n for n, *_ in IMAGE_RUNS] + sorted(set(rows) - {n for n, *_ in IMAGE_RUNS} - {"reference"})
+    for ref in ("reference", "reference-32"):
+        if ref in rows:
+            r = rows[ref]
+            lines.append(f"| {r['family']} | | | | {r['fid']:.1f} | | | | | | |")
+    order = [m for n, *_ in IMAGE_RUNS for m in (n, f"{n}-best{BEST_OF.get(n)}")]
+    order += sorted(set(rows) - set(order) - {"reference", "reference-32"})
     for n in order:
         if n not in rows:
             continue
@@ -220,7 +288,8 @@ def to_markdown() -> str:
         mark = " **collapsed**" if classes is not None and classes < COLLAPSED_BELOW else ""
         pr = "" if r.get("precision") is None else f"{r['precision']:.2f} / {r['recall']:.2f}"
         acc = "" if r.get("label_acc") is None else f"{100 * r['label_acc']:.1f}%"
-        lines.append(f"| {r['family']}{mark} | {r['preset']} | {r['kimg']:.1f} | {r['seconds']:.0f} s "
+        cpu = "" if r.get("cpu_seconds") is None else f" (CPU {r['cpu_seconds']:.0f} s)"
+        lines.append(f"| {r['family']}{mark} | {r['preset']} | {r['kimg']:.1f} | {r['seconds']:.0f} s{cpu} "
                      f"| {_fmt(r.get('fid'), '.1f', 'n/a')} | {_fmt(r.get('kid'), '.1f')} | {pr} "
                      f"| {_fmt(classes, '.0f')} | {acc} | [{os.path.basename(r['grid'])}]({r['grid']}) "
                      f"| [{os.path.basename(r['curve_png'])}]({r['curve_png']}) |")
@@ -252,7 +321,7 @@ def main(argv=None):
         if not only or name in only:
             r = run_image(name, label, model, preset, ov, a.threads, a.scale)
             print(f"{label}: FID {r['fid']}, classes {r['classes']}, label acc {r['label_acc']}, "
-                  f"{r['kimg']:.1f} kimg in {r['seconds']:.0f} s", flush=True)
+                  f"{r['kimg']:.1f} kimg in {r['seconds']:.0f} s (CPU {r['cpu_seconds']:.0f} s)", flush=True)
     md = to_markdown()
     print(md)
     if not a.no_write:

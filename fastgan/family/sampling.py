@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["seed_latents", "generate", "truncation_images", "parse_seeds", "parse_floats"]
+from .gan import critic_output
+
+__all__ = ["seed_latents", "generate", "best_of", "truncation_images", "parse_seeds", "parse_floats"]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -68,6 +70,39 @@ def generate(pair, seeds, *, trunc: float | None = None, labels=None, device="cp
         lab = labels[i:i + batch].to(device) if labels is not None else None
         out.append(family.generate(G, z[i:i + batch], lab, trunc).float().cpu())
     return torch.cat(out)
+
+
+@torch.no_grad()
+def best_of(pair, D: torch.nn.Module, seeds, keep: int, *, trunc: float | None = None, labels=None,
+            device="cpu", batch: int = 256) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """Best-of-N sampling: of the samples of ``seeds`` (the candidates), the ``keep`` that the
+    discriminator ``D`` scores highest, best first: ``(images, scores, seeds kept)``.
+
+    The score of an image is D's raw output (its logit where D ends with a Sigmoid; the mean
+    where D outputs a map).  The Keras DCGAN of ``dcgan-mnist``'s source drew 16 x 64 samples
+    and kept the best 64.  D runs in eval mode and is put back in its previous mode."""
+    seeds = list(seeds)
+    if not isinstance(D, torch.nn.Module):
+        raise TypeError(f"D must be a torch.nn.Module (the discriminator), got {type(D).__name__}")
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= len(seeds):
+        raise ValueError(f"keep must be an int in [1, {len(seeds)}] (the number of candidate seeds), got {keep!r}")
+    family, _ = pair
+    if labels is None:
+        labels = family.sample_labels(len(seeds))
+    if labels is not None and len(labels) != len(seeds):
+        raise ValueError(f"labels must have one entry per seed ({len(seeds)}), got {len(labels)}")
+    imgs = generate(pair, seeds, trunc=trunc, labels=labels, device=device, batch=batch)
+    was = D.training
+    D.eval()
+    try:
+        scores = torch.cat([critic_output(D, imgs[i:i + batch].to(device),
+                                          None if labels is None else labels[i:i + batch].to(device))
+                            .reshape(len(imgs[i:i + batch]), -1).float().mean(1).cpu()
+                            for i in range(0, len(imgs), batch)])
+    finally:
+        D.train(was)
+    top = scores.topk(keep).indices
+    return imgs[top], scores[top], [seeds[i] for i in top.tolist()]
 
 
 @torch.no_grad()

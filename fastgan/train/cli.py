@@ -11,7 +11,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from .. import models
 from ..data import save_grid
 from ..family.config import load_yaml, parse_set
-from ..family.sampling import generate, parse_floats, parse_seeds, truncation_images
+from ..family.sampling import best_of, generate, parse_floats, parse_seeds, truncation_images
 from ..ops import _backend
 from ..ops.profiling import use_nvtx
 from . import ddp
@@ -32,6 +32,7 @@ with --resume DIR (or --resume latest for the run in --out)."""
 _GENERATE_EPILOG = """\
 Seed s always names the image of the latent torch.Generator().manual_seed(s).
   fastgan generate --ckpt RUN --seeds 0-15 --trunc 0.7 --out samples.png
+  fastgan generate --ckpt RUN --n 64 --best-of 16 --out best.png   (the 64 of 1,024 samples D scores highest)
   fastgan generate --ckpt RUN --seeds 0-7 --trunc-grid 1,0.7,0.5,0 --out truncation.png
   fastgan generate --ckpt RUN --style-mix 0-4:10-15 --styles 0-3 --out mix.png    (a family's mode)
   fastgan generate --ckpt RUN --interpolate --seeds 0-3 --frames 16 --out walk.gif  (a family's mode)
@@ -112,6 +113,10 @@ def register(subparsers) -> None:
     g.add_argument("--out", default=None, help="file to write (default grid.png, truncation.png, style-mix.png "
                    "or interpolation.gif; NAME.csv: table rows); with --input a folder (default translated/) "
                    "or, for one image, NAME.png")
+    g.add_argument("--best-of", type=int, default=None, metavar="N",
+                   help="best-of-N sampling: draw N candidates per image kept and keep those the checkpoint's "
+                        "discriminator D scores highest, best first (candidates: --seeds, or seeds 0..N*n-1; "
+                        "keeps len(seeds) / N); the Keras DCGAN of dcgan-mnist kept the best 64 of 16 x 64")
     g.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     g.add_argument("--device", default="cpu")
     g.set_defaults(func=cmd_generate)
@@ -223,6 +228,8 @@ def cmd_generate(args) -> int:
     if args.trunc is not None and not 0 <= args.trunc <= 1:
         raise ValueError(f"--trunc must be in [0, 1], got {args.trunc}")
     default_n = 4 if args.interpolate else 64
+    if args.best_of is not None:
+        return _generate_best_of(args)
     seeds = parse_seeds(args.seeds) if args.seeds else list(range(args.n or default_n))
     out = args.out or ("truncation.png" if args.trunc_grid else "style-mix.png" if args.style_mix
                        else "interpolation.gif" if args.interpolate else "translated" if args.input
@@ -279,6 +286,41 @@ def cmd_generate(args) -> int:
         raise ValueError(f"model {family.name} does not make images (output shape {tuple(imgs.shape)})")
     save_grid(imgs, out)
     print(f"wrote {len(seeds)} images ({'x'.join(map(str, imgs.shape[1:]))}) from {args.ckpt} to {out}")
+    return 0
+
+
+def _generate_best_of(args) -> int:
+    """``fastgan generate --best-of N``: the len(seeds) / N candidates D scores highest."""
+    n_best = args.best_of
+    if isinstance(n_best, bool) or n_best < 1:
+        raise ValueError(f"--best-of must be >= 1, got {n_best}")
+    other = [f for f, v in (("--trunc-grid", args.trunc_grid), ("--style-mix", args.style_mix),
+                            ("--instance", args.instance), ("--interpolate", args.interpolate),
+                            ("--input", args.input), ("--condition", args.condition)) if v]
+    if other:
+        raise ValueError(f"--best-of makes a grid of plain samples; it does not go with {', '.join(other)}")
+    if args.seeds:
+        seeds = parse_seeds(args.seeds)
+        if len(seeds) < n_best:
+            raise ValueError(f"--best-of {n_best} needs at least {n_best} candidate --seeds, got {len(seeds)}")
+    else:
+        seeds = list(range((args.n or 64) * n_best))
+    keep = len(seeds) // n_best
+    family, nets, _ = models.load_networks(args.ckpt, device=args.device, ema=not args.no_ema)
+    if "D" not in nets:
+        raise ValueError(f"--best-of ranks samples with the discriminator D; model {family.name} has the "
+                         f"networks {', '.join(sorted(nets))}")
+    labels = _labels_for(family, args.labels, len(seeds))
+    imgs, scores, kept = best_of((family, nets[family.generator_net]), nets["D"], seeds, keep,
+                                 trunc=args.trunc, labels=labels, device=args.device)
+    if imgs.ndim != 4:
+        raise ValueError(f"model {family.name} does not make images (output shape {tuple(imgs.shape)})")
+    out = args.out or "grid.png"
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    save_grid(imgs, out)
+    print(f"wrote the {keep} of {len(seeds)} candidates that D scores highest (scores {float(scores[0]):.3g} "
+          f"to {float(scores[-1]):.3g}; seeds {','.join(map(str, kept[:8]))}{',...' if keep > 8 else ''}) "
+          f"from {args.ckpt} to {out}")
     return 0
 
 

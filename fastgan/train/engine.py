@@ -43,6 +43,11 @@ from .monitor import Monitor, plot_metrics, plot_scalars, read_scalars
 
 __all__ = ["Trainer", "train"]
 
+# the EMA generator's BatchNorm statistics are measured again on this many of its own samples
+# (latents of this seed) before it is used: samples, metrics, checkpoints (state.standing_norm_stats)
+NORM_STATS_SAMPLES = 1024
+NORM_STATS_SEED = 4049
+
 
 # run options that describe one invocation, not the run: a resumed run does not inherit them
 _NOT_RESUMED = ("max_steps", "overwrite", "device", "threads", "progress")
@@ -142,7 +147,7 @@ class Trainer:
         unknown = sorted(set(self.scheds) - set(self.opts))
         if unknown:
             raise ValueError(f"{self.model_name}: schedules for unknown optimisers {unknown} (have {sorted(self.opts)})")
-        self.ema = {}
+        self.ema, self._ema_stats_step = {}, -1
         if r.ema_kimg > 0:
             self.ema = {k: copy.deepcopy(self.nets[k]).eval().requires_grad_(False)
                         for k in self.family.ema_nets if k in self.nets}
@@ -219,6 +224,8 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------------
     def state_dict(self) -> dict:
+        if self._ema_stats_step != self.step:   # the saved EMA generator carries its own BatchNorm statistics
+            self.refresh_ema_norm_stats()
         return {
             "model": self.model_name, "data_spec": self.data_spec,
             "data_info": to_dict(self.family.data),
@@ -364,9 +371,33 @@ class Trainer:
     # -- sampling -----------------------------------------------------------------------
     @property
     def sampler(self) -> torch.nn.Module:
-        """The network used for samples: the EMA copy when there is one."""
+        """The network used for samples: the EMA copy when there is one, with its BatchNorm
+        statistics measured on its own samples (once per step: :meth:`refresh_ema_norm_stats`)."""
         name = self.family.generator_net
-        return self.ema[name] if name in self.ema else self.nets[name]
+        if name not in self.ema:
+            return self.nets[name]
+        if self._ema_stats_step != self.step:
+            self.refresh_ema_norm_stats()
+        return self.ema[name]
+
+    def refresh_ema_norm_stats(self) -> bool:
+        """Measure the EMA generator's BatchNorm running statistics on ``NORM_STATS_SAMPLES`` of
+        its own samples, in batches of the recipe's size (latents of ``NORM_STATS_SEED``; uniform
+        random labels for a conditional family), instead of the live generator's that
+        ``_update_ema`` copies.  False when it has none (or there is no EMA)."""
+        name = self.family.generator_net
+        if name not in self.ema:
+            return False
+        self._ema_stats_step = self.step
+        G, fam, b = self.ema[name], self.family, max(1, int(self.recipe.batch))
+        gen = torch.Generator().manual_seed(NORM_STATS_SEED)
+
+        def draw(_):
+            z = fam.latent(b, gen).to(self.device)
+            labels = (torch.randint(fam.data.num_classes, (b,), generator=gen).to(self.device)
+                      if fam.conditional else None)
+            fam.generate(G, z, labels)
+        return st.standing_norm_stats(G, draw, -(-NORM_STATS_SAMPLES // b))
 
     @contextlib.contextmanager
     def _eval_sampler(self):

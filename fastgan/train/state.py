@@ -131,3 +131,36 @@ def run_dir_of(path: str) -> str:
     """Run directory holding a checkpoint file (``<run>/checkpoints/ckpt-*.safetensors``)."""
     d = os.path.dirname(os.path.abspath(path))
     return os.path.dirname(d) if os.path.basename(d) == "checkpoints" else d
+
+
+@torch.no_grad()
+def standing_norm_stats(G: torch.nn.Module, draw, n_batches: int) -> bool:
+    """Measure again the running statistics of G's BatchNorm layers on G's own outputs.
+
+    An EMA copy of a generator gets averaged weights, but the running means and variances it
+    copies each step are the live generator's, measured on activations of other weights; at a
+    batch of 16 they also follow the last few batches only.  This resets them and lets
+    ``draw(i)`` run G on ``n_batches`` batches with BatchNorm in training mode and a cumulative
+    average (``momentum=None``), every other layer in eval mode (no dropout), so the running
+    mean of each BatchNorm becomes the mean of its batch means and the running variance the
+    mean of its (unbiased) batch variances.  Returns False, leaving G untouched, when G has no
+    BatchNorm with running statistics."""
+    bns = [m for m in G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns:
+        return False
+    if isinstance(n_batches, bool) or not isinstance(n_batches, int) or n_batches < 1:
+        raise ValueError(f"n_batches must be a positive int, got {n_batches!r}")
+    was, momenta = G.training, [m.momentum for m in bns]
+    G.eval()
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    try:
+        for i in range(n_batches):
+            draw(i)
+    finally:
+        for m, momentum in zip(bns, momenta):
+            m.momentum = momentum
+        G.train(was)
+    return True
