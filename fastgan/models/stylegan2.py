@@ -22,7 +22,7 @@ compile with ``fullgraph=True`` on the CPU.  The regularisation phases (R1, path
 run eager: they need a double backward, which PyTorch's compile does not support.
 
 **Presets** (``--preset NAME``, or ``--set preset=NAME``; a field set explicitly wins over the preset;
-``cpu`` is ``mnist32`` and ``paper`` is ``paper256``):
+``cpu`` is ``mnist32`` at half width with the overrides below, and ``paper`` is ``paper256``):
 
 * ``mnist32`` (default): CPU-sized, 32x32 (MNIST padded/resized), z = w = 128, 2 mapping
   layers, channel_base 1024 / channel_max 64 (32-64 channels), γ = 0.05; the README's demo
