@@ -14,8 +14,9 @@ from torch.nn import functional as F
 
 from .. import checkpoint as ckpt
 
-__all__ = ["SeqGenerator", "SeqDiscriminator", "draw", "BLOCK", "ROWS", "rollout_rewards", "subtract_baseline",
-           "reinforce_loss", "update_rollout", "sequence_nll", "make_oracle", "save_oracle", "load_oracle", "PAPER_FILTERS"]
+__all__ = ["SeqGenerator", "SeqDiscriminator", "draw", "BLOCK", "ROWS", "rollout_rewards",
+           "subtract_baseline", "reinforce_loss", "update_rollout", "sequence_nll",
+           "make_oracle", "save_oracle", "load_oracle", "PAPER_FILTERS"]
 
 # the paper's discriminator: filter sizes and filters per size (Yu et al. 2017, appendix; their code)
 PAPER_FILTERS = ((1, 100), (2, 200), (3, 200), (4, 200), (5, 200), (6, 100), (7, 100), (8, 100), (9, 100),

@@ -34,15 +34,16 @@ def cell_step(G, tok, state):
     return h, (h, h)
 
 
-def exact_log_probs(G, X):
-    """log p(x) of every row of X [N, T], from the hand-written cell and softmax."""
+def exact_log_probs(G, X, temperature=1.0):
+    """log p(x) of every row of X [N, T], from the hand-written cell and softmax (of the logits
+    divided by ``temperature``)."""
     N, T = X.shape
     H = G.rnn.hidden_size
     state = (torch.zeros(N, H, dtype=torch.float64), torch.zeros(N, H, dtype=torch.float64))
     h, state = cell_step(G, torch.full((N,), G.start), state)
     total = torch.zeros(N, dtype=torch.float64)
     for t in range(T):
-        logp = torch.log_softmax(h @ G.out.weight.T + G.out.bias, -1)
+        logp = torch.log_softmax((h @ G.out.weight.T + G.out.bias) / temperature, -1)
         total = total + logp[torch.arange(N), X[:, t]]
         h, state = cell_step(G, X[:, t], state)
     return total
@@ -210,6 +211,20 @@ def test_oracle_nll_of_own_samples_is_its_entropy():
     nll = nll_oracle(O, O, n=20000, length=T, seed=3)
     assert nll == pytest.approx(H, abs=0.03)
     est, se = entropy_rate(O, n=4000, length=T, seed=4)
+    assert abs(est - H) < 5 * se + 1e-3
+
+
+@pytest.mark.parametrize("temperature", [0.7, 1.5])
+def test_entropy_rate_at_a_temperature_is_the_exact_entropy(temperature):
+    """The sequences drawn at a temperature follow the product of softmax(logits / temperature);
+    entropy_rate(temperature=...) estimates its exact per-token entropy, enumerated."""
+    V, T = 4, 4
+    O = tiny_oracle(V, seed=2)
+    with torch.no_grad():
+        lp = exact_log_probs(O, all_sequences(V, T), temperature)
+    assert lp.exp().sum().item() == pytest.approx(1.0, abs=1e-9)
+    H = -(lp.exp() * lp).sum().item() / T
+    est, se = entropy_rate(O, n=4000, length=T, seed=5, temperature=temperature)
     assert abs(est - H) < 5 * se + 1e-3
 
 
