@@ -7,8 +7,13 @@
   the prefix lengths, each re-reading its prefix and sampling a batch of B rows.
 
 Both give D the same number of sequences.  Tokens/s counts sampled rollout tokens,
-``N * B * sum_{t=1}^{T-1} (T - t)``; timed with the paper's discriminator and with a free one
-(a constant), so the generation cost shows on its own.
+``N * B * sum_{t=1}^{T-1} (T - t)``; timed with the paper's discriminator, with the oracle
+experiment's (filters x0.25) and with a free one (a constant), so the generation cost shows on its own.
+
+Each with two samplers: ``two-level`` (``seqgan_networks.draw`` on chunks of 64 rows: softmax, block
+sums of 64 tokens, the block, then the token inside it) and ``previous`` (the code before it: softmax
+and a cumulative sum over all 5,000 tokens of all rows at once, then searchsorted).  Both return the
+first token whose cumulative probability exceeds the uniform.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/seqgan_rollouts.py
 
@@ -43,6 +48,17 @@ def loop_rollout_rewards(R, D, x, n, uniforms):
             rewards[:, t - 1] += torch.sigmoid(D(y).float()) / n
     rewards[:, T - 1] = torch.sigmoid(D(x).float())
     return rewards
+
+
+def previous_draw(logits, u, temperature=1.0):
+    """The sampler before the two-level search: a cumulative sum over the whole vocabulary."""
+    cdf = torch.softmax(logits.float() / temperature, dim=-1).cumsum(-1)
+    idx = torch.searchsorted(cdf, (u.float() * cdf[:, -1]).unsqueeze(-1).contiguous(), right=True)
+    return idx.squeeze(-1).clamp_(max=logits.shape[-1] - 1)
+
+
+def previous_draw_next(self, h, u, temperature=1.0):
+    return previous_draw(self.out(h), u, temperature)
 
 
 class Free(torch.nn.Module):
@@ -82,11 +98,18 @@ def main(argv=None) -> int:
         return torch.rand(r, c, generator=g, device=dev)
     tokens = N * B * sum(T - t for t in range(1, T))
     rows = {}
-    for dname, disc in (("paper D", D), ("free D", Free())):
-        for how, fn in (("batched", sn.rollout_rewards), ("loop", loop_rollout_rewards)):
-            med, all_t = timed(lambda: fn(R, disc, x, N, uniforms), a.repeats)
-            rows[f"{how}, {dname}"] = {"seconds": med, "tokens_per_s": tokens / med, "runs": all_t}
-            print(f"{how:8s} {dname:8s} {med:7.2f} s  {tokens / med:10.0f} tokens/s", flush=True)
+    two_level = sn.SeqGenerator.draw_next
+    discs = (("paper D", D), ("D x0.25", sn.SeqDiscriminator(V, T, width=0.25).to(dev).eval()), ("free D", Free()))
+    for sampler, method in (("two-level", two_level), ("previous", previous_draw_next)):
+        sn.SeqGenerator.draw_next = method
+        try:
+            for dname, disc in discs:
+                for how, fn in (("batched", sn.rollout_rewards), ("loop", loop_rollout_rewards)):
+                    med, all_t = timed(lambda: fn(R, disc, x, N, uniforms), a.repeats)
+                    rows[f"{how}, {dname}, {sampler}"] = {"seconds": med, "tokens_per_s": tokens / med, "runs": all_t}
+                    print(f"{how:8s} {dname:8s} {sampler:9s} {med:7.2f} s  {tokens / med:10.0f} tokens/s", flush=True)
+        finally:
+            sn.SeqGenerator.draw_next = two_level
     res = {"batch": B, "length": T, "vocab": V, "rollouts": N, "tokens_per_call": tokens,
            "threads": torch.get_num_threads(), "device": str(dev), "rows": rows}
     os.makedirs(a.results, exist_ok=True)
@@ -94,13 +117,19 @@ def main(argv=None) -> int:
         json.dump(res, f, indent=1)
     lines = [f"# SeqGAN rollouts: batch {B}, length {T}, vocabulary {V}, N = {N} ({tokens:,} rollout tokens per "
              f"G step), {dev}, {torch.get_num_threads()} thread(s), shared machine (under load)", "",
-             "| rollouts | discriminator | s per G step (median of "
-             f"{a.repeats}) | rollout tokens/s | speed-up of batched |", "|---|---|---:|---:|---:|"]
-    for dname in ("paper D", "free D"):
-        b, l_ = rows[f"batched, {dname}"], rows[f"loop, {dname}"]
-        lines.append(f"| batched | {dname} | {b['seconds']:.2f} | {b['tokens_per_s']:,.0f} | "
-                     f"{l_['seconds'] / b['seconds']:.2f}x |")
-        lines.append(f"| loop over rollouts | {dname} | {l_['seconds']:.2f} | {l_['tokens_per_s']:,.0f} | |")
+             "| rollouts | discriminator | sampler | s per G step (median of "
+             f"{a.repeats}) | rollout tokens/s | batched vs loop | two-level vs previous |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for dname, _ in discs:
+        for sampler in ("two-level", "previous"):
+            for how in ("batched", "loop"):
+                r = rows[f"{how}, {dname}, {sampler}"]
+                vs_loop = rows[f"loop, {dname}, {sampler}"]["seconds"] / r["seconds"] if how == "batched" else None
+                vs_prev = rows[f"{how}, {dname}, previous"]["seconds"] / r["seconds"] if sampler == "two-level" \
+                    else None
+                lines.append(f"| {how} | {dname} | {sampler} | {r['seconds']:.2f} | {r['tokens_per_s']:,.0f} | "
+                             f"{'' if vs_loop is None else f'{vs_loop:.2f}x'} | "
+                             f"{'' if vs_prev is None else f'{vs_prev:.2f}x'} |")
     with open(os.path.join(a.results, "seqgan_rollouts.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -57,15 +57,19 @@ def nll_test(generator: SeqGenerator, heldout: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def entropy_rate(model: SeqGenerator, *, n: int = 2000, length: int = 20, seed: int = 0) -> tuple[float, float]:
+def entropy_rate(model: SeqGenerator, *, n: int = 2000, length: int = 20, seed: int = 0,
+                 temperature: float = 1.0) -> tuple[float, float]:
     """``(estimate, standard error)`` of the per-token entropy of ``model``'s sequences of
-    ``length``: the mean over its samples of ``1/T sum_t H(p(. | x_<t))``."""
+    ``length``: the mean over its samples of ``1/T sum_t H(p(. | x_<t))``; with ``temperature``,
+    of the sequences sampled at that temperature (p is then softmax(logits / temperature))."""
     _check_model(model, "model")
-    x = sample_sequences(model, n, length, seed=seed)
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    x = sample_sequences(model, n, length, seed=seed, temperature=temperature)
     dev = next(model.parameters()).device
     per_seq = []
-    for xi in x.split(1000):
-        logp = torch.log_softmax(model(xi.to(dev)).double(), -1)
+    for xi in x.split(250):   # [250, T, V] float64 at a time
+        logp = torch.log_softmax(model(xi.to(dev)).double() / temperature, -1)
         per_seq.append(-(logp.exp() * logp).sum(-1).mean(1).cpu())
     h = torch.cat(per_seq)
     return float(h.mean()), float(h.std() / len(h) ** 0.5)

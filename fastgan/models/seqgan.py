@@ -27,6 +27,7 @@ from . import seqgan_networks as sn
 __all__ = ["SeqGANRecipe", "SeqGAN", "SeqGANMLE", "FAMILIES"]
 
 MODES = ("seqgan", "mle")
+BASELINES = ("none", "mean")
 
 
 @dataclasses.dataclass
@@ -47,6 +48,8 @@ class SeqGANRecipe(Recipe):
     d_l2: float = 0.2                 # L2 on D's output layer (the code's l2_reg_lambda)
     lr_g: float = 0.01
     lr_d: float = 1e-4
+    lr_g_adv: float = 0.0             # G's lr in the third stage (both modes; 0: lr_g, the paper)
+    reward_baseline: str = "none"     # none (the paper) | mean: subtract each timestep's batch mean of Q
     mle_steps: int = 18840            # 120 epochs of 157 batches
     d_pre_steps: int = 23440          # 50 x 3 epochs of 20,000 sequences, 128 per step
     adv_steps: int = 200              # adversarial G steps (the code's total batches)
@@ -86,6 +89,10 @@ class SeqGAN(Family):
         r = recipe
         if r.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {r.mode!r}")
+        if r.reward_baseline not in BASELINES:
+            raise ValueError(f"reward_baseline must be one of {', '.join(BASELINES)}, got {r.reward_baseline!r}")
+        if r.lr_g_adv < 0:
+            raise ValueError(f"lr_g_adv must be >= 0 (0: lr_g), got {r.lr_g_adv}")
         if r.rollouts < 1 or r.d_steps < 1:
             raise ValueError(f"rollouts and d_steps must be >= 1, got {r.rollouts}, {r.d_steps}")
         if not 0 <= r.rollout_rate <= 1:
@@ -94,6 +101,7 @@ class SeqGAN(Family):
             raise ValueError(f"temperature must be > 0, got {r.temperature}")
         self.vocab: Vocab | None = None
         self._oracle = self._heldout = None
+        self._g_sched = None
 
     # -- data ---------------------------------------------------------------------------------
     @classmethod
@@ -155,6 +163,21 @@ class SeqGAN(Family):
         return {"G": torch.optim.Adam(nets["G"].parameters(), lr=r.lr_g),
                 "D": torch.optim.Adam(nets["D"].parameters(), lr=r.lr_d)}
 
+    def schedulers(self, opts):
+        """G's lr: ``lr_g`` for the ``mle_steps`` pre-training steps, then ``lr_g_adv`` (when set)."""
+        r = self.recipe
+        ratio = r.lr_g_adv / r.lr_g if r.lr_g_adv > 0 else 1.0
+        self._g_sched = torch.optim.lr_scheduler.LambdaLR(opts["G"], _stage_factor(r.mle_steps, ratio))
+        return {"G": self._g_sched}
+
+    def _sync_lr(self):
+        """G's lr from the schedule's count, before a G step: a run resumed with another
+        ``lr_g_adv`` gets it at once (the optimiser's saved lr is the old one until a schedule step)."""
+        sched = getattr(self, "_g_sched", None)
+        if sched is not None:
+            for group, base, fn in zip(sched.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas):
+                group["lr"] = base * fn(sched.last_epoch)
+
     def stages(self):
         r = self.recipe
         mle = Phase("G_mle", opt="G", loss="mle_loss", nets=("G",))
@@ -168,6 +191,7 @@ class SeqGAN(Family):
 
     # -- losses ---------------------------------------------------------------------------------
     def mle_loss(self, ctx):
+        self._sync_lr()
         x = ctx.batch["tokens"]
         logits = ctx.nets["G"](x)
         return F.cross_entropy(logits.flatten(0, 1).float(), x.flatten())
@@ -188,6 +212,7 @@ class SeqGAN(Family):
 
     def pg_loss(self, ctx):
         G, D, R = ctx.nets["G"], ctx.nets["D"], ctx.nets["R"]
+        self._sync_lr()
         if not self.state.get("rollout_synced"):   # the rollout policy starts as the pre-trained G
             R.load_state_dict(G.state_dict())
             self.state["rollout_synced"] = True
@@ -199,8 +224,10 @@ class SeqGAN(Family):
             rewards = sn.rollout_rewards(R, D, x, self.recipe.rollouts, ctx.rand)
         finally:
             D.train(was)
-        loss = sn.reinforce_loss(G.log_probs(x), rewards)
-        return loss, {"reward": rewards[:, -1].mean()}
+        stats = {"reward": rewards[:, -1].mean(), "reward_std": rewards.std(0).mean()}
+        if self.recipe.reward_baseline == "mean":
+            rewards = sn.subtract_baseline(rewards)
+        return sn.reinforce_loss(G.log_probs(x), rewards), stats
 
     def after_phase(self, phase, ctx):
         if phase.loss == "pg_loss":
@@ -280,6 +307,14 @@ class SeqGANMLE(SeqGAN):
     class Recipe(SeqGANRecipe):
         mode: str = "mle"
         d_pre_steps: int = 0          # no discriminator to pre-train
+
+
+def _stage_factor(steps: int, ratio: float):
+    """LambdaLR's factor: 1 for the first ``steps`` steps of the optimiser, then ``ratio`` (a plain
+    function: LambdaLR saves none of it, so a run resumed with another lr_g_adv uses the new one)."""
+    def factor(k: int) -> float:
+        return 1.0 if k < steps else ratio
+    return factor
 
 
 def _mismatch(vocab: Vocab, saved: dict) -> str:

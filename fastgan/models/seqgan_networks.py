@@ -14,8 +14,9 @@ from torch.nn import functional as F
 
 from .. import checkpoint as ckpt
 
-__all__ = ["SeqGenerator", "SeqDiscriminator", "draw", "rollout_rewards", "reinforce_loss", "update_rollout",
-           "sequence_nll", "make_oracle", "save_oracle", "load_oracle", "PAPER_FILTERS"]
+__all__ = ["SeqGenerator", "SeqDiscriminator", "draw", "BLOCK", "ROWS", "rollout_rewards",
+           "subtract_baseline", "reinforce_loss", "update_rollout", "sequence_nll",
+           "make_oracle", "save_oracle", "load_oracle", "PAPER_FILTERS"]
 
 # the paper's discriminator: filter sizes and filters per size (Yu et al. 2017, appendix; their code)
 PAPER_FILTERS = ((1, 100), (2, 200), (3, 200), (4, 200), (5, 200), (6, 100), (7, 100), (8, 100), (9, 100),
@@ -23,14 +24,48 @@ PAPER_FILTERS = ((1, 100), (2, 200), (3, 200), (4, 200), (5, 200), (6, 100), (7,
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
 
+BLOCK = 64   # tokens per block of draw's two-level search
+ROWS = 64    # rows per chunk of SeqGenerator.draw_next
+
+
 def draw(logits: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """One token per row of ``logits`` [n, V] by inverse CDF of softmax(logits / temperature) at
-    ``u`` [n] in [0, 1): the first id whose cumulative probability exceeds ``u``."""
+    ``u`` [n] in [0, 1): the first id whose cumulative probability exceeds ``u``.
+
+    The search runs on unnormalised weights ``exp(logit - max)`` in two levels: the block of
+    ``BLOCK`` tokens whose cumulative weight first exceeds ``u`` times the total, then the token
+    inside that block; a cumulative sum over all V tokens (a sequential pass) is never formed.
+    A token of zero weight is never returned, whatever the rounding."""
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    cdf = torch.softmax(logits.float() / temperature, dim=-1).cumsum(-1)
-    idx = torch.searchsorted(cdf, (u.float() * cdf[:, -1]).unsqueeze(-1).contiguous(), right=True)
-    return idx.squeeze(-1).clamp_(max=logits.shape[-1] - 1)
+    n, V = logits.shape
+    z = logits.float()
+    if temperature != 1.0:
+        z = z / temperature
+    w = torch.softmax(z, -1)                             # (its vectorised exp beats exp_ of z - max)
+    target = u.float().reshape(n, 1)
+    if V <= 2 * BLOCK:                                   # one level
+        return _search(w.cumsum(-1), target).squeeze(-1)
+    nb = -(-V // BLOCK)
+    if nb * BLOCK != V:
+        w = F.pad(w, (0, nb * BLOCK - V))
+    wb = w.view(n, nb, BLOCK)
+    c = wb.sum(-1).cumsum(-1)                            # cumulative weight at each block's end [n, nb]
+    target = target * c[:, -1:]
+    b = _search(c, target, scaled=True)                  # the block [n, 1]
+    before = torch.where(b > 0, c.gather(1, (b - 1).clamp(min=0)), torch.zeros_like(target))
+    inner = wb.gather(1, b.unsqueeze(-1).expand(n, 1, BLOCK)).squeeze(1).cumsum(-1)   # [n, BLOCK]
+    j = _search(inner, (target - before).clamp(min=0), scaled=True)
+    return (b * BLOCK + j).squeeze(-1)
+
+
+def _search(cdf: torch.Tensor, target: torch.Tensor, scaled: bool = False) -> torch.Tensor:
+    """The first index whose ``cdf`` [n, K] (non-decreasing) exceeds ``target`` [n, 1] (times the
+    total unless ``scaled``), never past the last index of positive weight: [n, 1]."""
+    total = cdf[:, -1:]
+    idx = torch.searchsorted(cdf, (target if scaled else target * total).contiguous(), right=True)
+    last = (cdf < total).sum(-1, keepdim=True)           # the first index that reaches the total
+    return torch.minimum(idx, last)
 
 
 class SeqGenerator(nn.Module):
@@ -95,19 +130,24 @@ class SeqGenerator(nn.Module):
         if t0 == T:
             return out
         if state is None:
-            state, logits = self.begin(n, u.device)
+            h, state = self.advance(torch.full((n,), self.start, dtype=torch.long, device=u.device))
             for t in range(t0):
                 h, state = self.advance(out[:, t], state)
-            if t0:
-                logits = self.out(h)
         else:
-            logits = self.out(_top(state))
+            h = _top(state)
         for t in range(t0, T):
-            out[:, t] = draw(logits, u[:, t], temperature)
+            out[:, t] = self.draw_next(h, u[:, t], temperature)
             if t + 1 < T:
                 h, state = self.advance(out[:, t], state)
-                logits = self.out(h)
         return out
+
+    def draw_next(self, h: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """Next tokens [n] from hidden states ``h`` [n, H] and uniforms ``u`` [n]: the output layer
+        and :func:`draw` run on ``ROWS`` rows at a time, so the [rows, V] temporaries stay in the
+        cache (on the CPU, one [1024, 5000] pass costs ~3x sixteen [64, 5000] ones)."""
+        if len(h) <= ROWS or h.device.type != "cpu":   # (GPUs: one launch is better)
+            return draw(self.out(h), u, temperature)
+        return torch.cat([draw(self.out(hc), uc, temperature) for hc, uc in zip(h.split(ROWS), u.split(ROWS))])
 
 
 def _top(state):
@@ -144,6 +184,12 @@ def rollout_rewards(R: SeqGenerator, D: nn.Module, x: torch.Tensor, n: int, unif
 def _pad_u(u: torch.Tensor, T: int) -> torch.Tensor:
     """Uniforms [r, k] for the last k positions -> [r, T] (the first T - k are unused)."""
     return torch.cat([u.new_zeros(u.shape[0], T - u.shape[1]), u], dim=1)
+
+
+def subtract_baseline(rewards: torch.Tensor) -> torch.Tensor:
+    """Q minus its batch mean at each timestep (a baseline that depends on no action: REINFORCE
+    stays unbiased up to the 1/B of the batch's own term; the variance drops)."""
+    return rewards - rewards.mean(0, keepdim=True)
 
 
 def reinforce_loss(log_probs: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:

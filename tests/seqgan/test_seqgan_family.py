@@ -166,3 +166,40 @@ def test_family_refuses_other_data(tmp_path):
         SeqGAN(SeqGAN.Recipe(), DataInfo((1, 28, 28)))
     with pytest.raises(ValueError, match="token ids"):
         Trainer("seqgan", "digits", overrides={**QUIET, "run.out": str(tmp_path / "d")})
+
+
+@pytest.mark.parametrize("mode", ["seqgan", "mle"])
+def test_lr_g_adv_applies_after_pretraining_and_on_resume(tmp_path, ids_file, mode):
+    """G's Adam lr is lr_g in pre-training and lr_g_adv in the third stage; a run resumed inside
+    the third stage with another lr_g_adv takes that one from its first step."""
+    ov = {**QUIET, **TINY, "model.vocab_size": 7, "model.mode": mode, "model.lr_g_adv": 0.002}
+    out = str(tmp_path / "a")
+    t = Trainer("seqgan", ids_file, overrides={**ov, "run.out": out, "run.max_steps": 7})
+    seen = []
+
+    def spy(trainer):   # records G's lr at each G step, as the optimiser steps
+        orig = trainer._optimise
+
+        def optimise(name, loss):
+            if name == "G":
+                seen.append((trainer.stage.name, trainer.opts["G"].param_groups[0]["lr"]))
+            return orig(name, loss)
+        trainer._optimise = optimise
+    spy(t)
+    t.fit()
+    assert [lr for s, lr in seen if s == "pretrain-G"] == [0.01] * 3
+    assert {lr for s, lr in seen if s not in ("pretrain-G", "pretrain-D")} == {0.002}
+    t = Trainer(resume=out, overrides={**QUIET, "model.lr_g_adv": 0.0005})
+    seen.clear()
+    spy(t)
+    t.fit()
+    assert seen and {lr for _, lr in seen} == {0.0005}
+
+
+def test_reward_baseline_option(tmp_path, ids_file):
+    ov = {**QUIET, **TINY, "model.vocab_size": 7, "model.reward_baseline": "mean", "run.out": str(tmp_path / "b")}
+    t = Trainer("seqgan", ids_file, overrides=ov)
+    t.fit()
+    assert t.finished
+    with pytest.raises(ValueError, match="reward_baseline"):
+        Trainer("seqgan", ids_file, overrides={**ov, "model.reward_baseline": "median"})

@@ -4,6 +4,7 @@ and the oracle's NLL against its exact entropy."""
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -33,15 +34,16 @@ def cell_step(G, tok, state):
     return h, (h, h)
 
 
-def exact_log_probs(G, X):
-    """log p(x) of every row of X [N, T], from the hand-written cell and softmax."""
+def exact_log_probs(G, X, temperature=1.0):
+    """log p(x) of every row of X [N, T], from the hand-written cell and softmax (of the logits
+    divided by ``temperature``)."""
     N, T = X.shape
     H = G.rnn.hidden_size
     state = (torch.zeros(N, H, dtype=torch.float64), torch.zeros(N, H, dtype=torch.float64))
     h, state = cell_step(G, torch.full((N,), G.start), state)
     total = torch.zeros(N, dtype=torch.float64)
     for t in range(T):
-        logp = torch.log_softmax(h @ G.out.weight.T + G.out.bias, -1)
+        logp = torch.log_softmax((h @ G.out.weight.T + G.out.bias) / temperature, -1)
         total = total + logp[torch.arange(N), X[:, t]]
         h, state = cell_step(G, X[:, t], state)
     return total
@@ -212,6 +214,20 @@ def test_oracle_nll_of_own_samples_is_its_entropy():
     assert abs(est - H) < 5 * se + 1e-3
 
 
+@pytest.mark.parametrize("temperature", [0.7, 1.5])
+def test_entropy_rate_at_a_temperature_is_the_exact_entropy(temperature):
+    """The sequences drawn at a temperature follow the product of softmax(logits / temperature);
+    entropy_rate(temperature=...) estimates its exact per-token entropy, enumerated."""
+    V, T = 4, 4
+    O = tiny_oracle(V, seed=2)
+    with torch.no_grad():
+        lp = exact_log_probs(O, all_sequences(V, T), temperature)
+    assert lp.exp().sum().item() == pytest.approx(1.0, abs=1e-9)
+    H = -(lp.exp() * lp).sum().item() / T
+    est, se = entropy_rate(O, n=4000, length=T, seed=5, temperature=temperature)
+    assert abs(est - H) < 5 * se + 1e-3
+
+
 def test_oracle_below_log_vocab_and_uniform_above():
     V, T = 4, 4
     O = tiny_oracle(V, seed=1)
@@ -270,3 +286,82 @@ def test_bleu4_against_hand_counts():
     assert bleu([ref], refs) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="hypothesis"):
         bleu([], refs)
+
+
+def float64_inverse_cdf(logits, u):
+    """The token of each row by the definition, in float64: the first id whose cumulative softmax
+    probability exceeds u (written with numpy, not torch.searchsorted)."""
+    p = np.exp(logits.double().numpy() - logits.double().numpy().max(-1, keepdims=True))
+    cdf = np.cumsum(p / p.sum(-1, keepdims=True), -1)
+    return torch.tensor([min(int((row <= ui).sum()), row.size - 1) for row, ui in zip(cdf, u.double().numpy())])
+
+
+@pytest.mark.parametrize("V", [300, 5000])
+def test_two_level_draw_frequencies_match_softmax(V):
+    """Many tokens of one row (two-level search, V not a multiple of the block): chi-square of the
+    counts against softmax(logits) with scipy."""
+    stats = pytest.importorskip("scipy.stats")
+    g = torch.Generator().manual_seed(V)
+    logits = torch.randn(1, V, generator=g) * 1.5
+    n = 400 * V if V <= 300 else 100000
+    u = torch.rand(n, generator=g)
+    got = torch.cat([sn.draw(logits.expand(len(uc), V), uc) for uc in u.split(5000)])
+    counts = torch.bincount(got, minlength=V).double().numpy()
+    p = torch.softmax(logits[0].double(), 0).numpy()
+    if V > 300:   # pool the rare tokens so every expected count is >= 5
+        order = p.argsort()
+        cut = (p[order].cumsum() * n >= 5).argmax() + 1
+        counts = np.concatenate([[counts[order[:cut]].sum()], counts[order[cut:]]])
+        p = np.concatenate([[p[order[:cut]].sum()], p[order[cut:]]])
+    assert stats.chisquare(counts, p * n).pvalue > 1e-4
+
+
+def test_two_level_draw_equals_float64_inverse_cdf():
+    g = torch.Generator().manual_seed(1)
+    for V, temp in ((5000, 1.0), (1000, 0.5), (130, 2.0)):
+        logits = torch.randn(400, V, generator=g) * 2
+        u = torch.rand(400, generator=g)
+        got = sn.draw(logits, u, temp)
+        want = float64_inverse_cdf(logits / temp, u)
+        assert (got == want).float().mean() >= 0.995, (V, (got != want).sum())   # float32 rounding at ties
+
+
+def test_two_level_draw_quantiles_and_zero_weights():
+    """Evenly spaced quantiles give counts within 1.5 of p * n (the draw is the inverse CDF), and a
+    token of zero probability (a whole block, the padded tail) never comes out, even at u -> 1."""
+    V, n = 1000, 20000
+    logits = torch.randn(1, V, dtype=torch.float64) * 2
+    logits[0, 64:128] = -float("inf")                      # one whole block
+    logits[0, 990:] = -float("inf")                        # the tail before the padding
+    u = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    counts = torch.bincount(sn.draw(logits.expand(n, V), u), minlength=V).double()
+    p = torch.softmax(logits[0], 0)
+    assert torch.all((counts - p * n).abs() <= 1.5)
+    edge = sn.draw(logits.expand(3, V), torch.tensor([0.0, 1 - 1e-7, 0.9999999999]))
+    assert torch.all(p[edge] > 0), edge
+
+
+def test_chunked_draw_next_equals_one_pass():
+    """draw_next in chunks of ROWS rows gives the tokens of one draw over all rows, and those are the
+    float64 inverse CDF's (up to float32 rounding at ties)."""
+    torch.manual_seed(0)
+    G = sn.SeqGenerator(700, 4, 6)
+    h, u = torch.randn(3 * sn.ROWS + 5, 6) * 3, torch.rand(3 * sn.ROWS + 5)
+    with torch.no_grad():
+        got = G.draw_next(h, u)
+        assert torch.equal(got, sn.draw(G.out(h), u))
+        assert (got == float64_inverse_cdf(G.out(h), u)).float().mean() >= 0.99
+
+
+def test_mean_baseline_gradient_by_hand():
+    """With the mean baseline the surrogate's gradient wrt log G(y_t | y_<t) is -(Q_bt - mean_b Q_bt) / B,
+    written out with loops."""
+    torch.manual_seed(0)
+    B, T = 5, 4
+    logp = torch.randn(B, T, dtype=torch.float64, requires_grad=True)
+    Q = torch.rand(B, T, dtype=torch.float64)
+    sn.reinforce_loss(logp, sn.subtract_baseline(Q)).backward()
+    for t in range(T):
+        mean = sum(Q[b, t].item() for b in range(B)) / B
+        for b in range(B):
+            assert logp.grad[b, t].item() == pytest.approx(-(Q[b, t].item() - mean) / B, abs=1e-12)
