@@ -108,25 +108,15 @@ def sample_metrics(trainer, n=FID_SAMPLES):
     labels = (torch.arange(n) % fam.data.num_classes) if fam.conditional else None
     images = torch.cat([trainer.sample(fam.latent(min(500, n - i), g), None if labels is None else labels[i:i + 500])
                         for i in range(0, n, 500)])
-    pos = [0]
-
-    def fake(b):
-        out = images[pos[0]:pos[0] + b]
-        pos[0] += b
-        return out
     r = _resolution(trainer)
-    res = metrics.compute_metrics(real_stats(resolution=r), fake, ["fid", "modes"], features="digits", n=n)
-    hist = res["modes"].values["histogram"]          # classifier's predicted classes of the samples
-    out = {"fid_digits": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist))}
+    scores = _score(images, r, n, kid_pr=trainer.finished)
+    out = {"fid_digits": scores.pop("fid"), "classes": scores.pop("classes")}
     if trainer.finished:
-        pos[0] = 0
-        more = metrics.compute_metrics(_train_subset(n, resolution=r), fake, ["kid", "pr"], features="digits", n=n)
-        out["kid"] = float(more["kid"])
+        out["kid"] = scores["kid"]
         if r != 28:
-            pos[0] = 0
-            out["fid_28px"] = float(metrics.compute_metrics(real_stats(), fake, ["fid"], features="digits", n=n)["fid"])
-        out["precision"] = float(more["pr"])
-        out["recall"] = float(more["pr"].values["recall"])
+            out["fid_28px"] = float(metrics.compute_metrics(real_stats(), _reader(images), ["fid"],
+                                                            features="digits", n=n)["fid"])
+        out["precision"], out["recall"] = scores["precision"], scores["recall"]
         if fam.conditional:   # does the label control the class? the digits classifier's agreement
             net = metrics.get_extractor("digits")
             lab = torch.arange(1000) % fam.data.num_classes
@@ -140,24 +130,37 @@ def sample_metrics(trainer, n=FID_SAMPLES):
 
 def best_of_metrics(trainer, n_best, n=FID_SAMPLES):
     """FID, KID, P/R and classes of the n samples that D ranks highest of n_best * n candidates (seeds 0..)."""
-    from fastgan import metrics
     from fastgan.family.sampling import best_of
 
     with trainer._eval_sampler() as G:
         images, _, _ = best_of((trainer.family, G), trainer.nets["D"], range(n_best * n), n)
+    return images, _score(images, _resolution(trainer), n, kid_pr=True)
+
+
+def _reader(images):
+    """``compute_metrics``'s ``fake`` callable over ``images``: the next ``b`` of them, in order, per call."""
     pos = [0]
 
     def fake(b):
         out = images[pos[0]:pos[0] + b]
         pos[0] += b
         return out
-    r = _resolution(trainer)
-    res = metrics.compute_metrics(real_stats(resolution=r), fake, ["fid", "modes"], features="digits", n=n)
-    pos[0] = 0
-    more = metrics.compute_metrics(_train_subset(n, resolution=r), fake, ["kid", "pr"], features="digits", n=n)
-    hist = res["modes"].values["histogram"]
-    return images, {"fid": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist)),
-                    "kid": float(more["kid"]), "precision": float(more["pr"]), "recall": float(more["pr"].values["recall"])}
+    return fake
+
+
+def _score(images, r, n, kid_pr):
+    """FID (vs all training images at resolution r) and classes covered (>= 2% of the n samples); with ``kid_pr``
+    also KID and precision/recall against n training images drawn at random, same resolution."""
+    from fastgan import metrics
+
+    res = metrics.compute_metrics(real_stats(resolution=r), _reader(images), ["fid", "modes"], features="digits", n=n)
+    hist = res["modes"].values["histogram"]          # classifier's predicted classes of the samples
+    out = {"fid": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist))}
+    if kid_pr:
+        more = metrics.compute_metrics(_train_subset(n, resolution=r), _reader(images), ["kid", "pr"],
+                                       features="digits", n=n)
+        out.update(kid=float(more["kid"]), precision=float(more["pr"]), recall=float(more["pr"].values["recall"]))
+    return out
 
 
 def _plot_curve(points, path, title):
@@ -302,7 +305,7 @@ def main(argv=None):
                    "reference, or table (rebuild the table only)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every run's length")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-write", action="store_true", help="print the table only")
+    p.add_argument("--no-write", action="store_true", help="print the table, do not rewrite RESULTS_families.md (each row's JSON and PNGs in families/ are still written)")
     a = p.parse_args(argv)
     if a.scale <= 0 or a.threads < 1:
         raise ValueError("--scale must be > 0 and --threads >= 1")
