@@ -305,7 +305,7 @@ def main(argv=None):
                    "reference, or table (rebuild the table only)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every run's length")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-write", action="store_true", 
+    p.add_argument("--no-write", action="store_true",
                    help="print the table, do not rewrite RESULTS_families.md "
                         "(each row's JSON and PNGs in families/ are still written)")
     a = p.parse_args(argv)
