@@ -50,6 +50,7 @@ class SeqGANRecipe(Recipe):
     lr_d: float = 1e-4
     lr_g_adv: float = 0.0             # G's lr in the third stage (both modes; 0: lr_g, the paper)
     reward_baseline: str = "none"     # none (the paper) | mean: subtract each timestep's batch mean of Q
+    reward: str = "prob"              # prob: D's probability (the paper) | logit: log D/(1-D), G descends KL(G||data)
     mle_steps: int = 18840            # 120 epochs of 157 batches
     d_pre_steps: int = 23440          # 50 x 3 epochs of 20,000 sequences, 128 per step
     adv_steps: int = 200              # adversarial G steps (the code's total batches)
@@ -91,6 +92,8 @@ class SeqGAN(Family):
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {r.mode!r}")
         if r.reward_baseline not in BASELINES:
             raise ValueError(f"reward_baseline must be one of {', '.join(BASELINES)}, got {r.reward_baseline!r}")
+        if r.reward not in sn.REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(sn.REWARDS)}, got {r.reward!r}")
         if r.lr_g_adv < 0:
             raise ValueError(f"lr_g_adv must be >= 0 (0: lr_g), got {r.lr_g_adv}")
         if r.rollouts < 1 or r.d_steps < 1:
@@ -221,7 +224,7 @@ class SeqGAN(Family):
         was = D.training
         D.eval()   # rewards without dropout, as in the paper's code
         try:
-            rewards = sn.rollout_rewards(R, D, x, self.recipe.rollouts, ctx.rand)
+            rewards = sn.rollout_rewards(R, D, x, self.recipe.rollouts, ctx.rand, self.recipe.reward)
         finally:
             D.train(was)
         stats = {"reward": rewards[:, -1].mean(), "reward_std": rewards.std(0).mean()}

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from .. import checkpoint as ckpt
 
 __all__ = ["SeqGenerator", "SeqDiscriminator", "draw", "BLOCK", "ROWS", "rollout_rewards",
+           "REWARDS", "reward_of",
            "subtract_baseline", "reinforce_loss", "update_rollout", "sequence_nll",
            "make_oracle", "save_oracle", "load_oracle", "PAPER_FILTERS"]
 
@@ -163,21 +164,40 @@ def _repeat(state, n: int):
     return state.repeat(1, n, 1)
 
 
+REWARDS = ("prob", "logit")
+
+
+def reward_of(logits: torch.Tensor, kind: str = "prob") -> torch.Tensor:
+    """A sequence's reward from D's logit: ``prob`` is D's probability sigmoid(logit) (the paper);
+    ``logit`` is the logit itself, log D / (1 - D), which for the optimal D is the log density
+    ratio log p_data(x) - log p_G(x): its expectation under G is -KL(G || data)."""
+    if kind == "prob":
+        return torch.sigmoid(logits.float())
+    if kind == "logit":
+        return logits.float()
+    raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {kind!r}")
+
+
 @torch.no_grad()
-def rollout_rewards(R: SeqGenerator, D: nn.Module, x: torch.Tensor, n: int, uniforms) -> torch.Tensor:
-    """SeqGAN's rewards [B, T] of sequences ``x`` [B, T]: at t < T the mean of D's probability over
-    ``n`` Monte Carlo completions of x[:, :t] by the rollout policy ``R``; at T, D's probability of
-    ``x`` itself.  ``uniforms(rows, cols)`` gives the rollouts' uniforms; all ``n`` rollouts of a
-    prefix run as one batch of ``n * B`` rows, continuing from R's state after the prefix.
+def rollout_rewards(R: SeqGenerator, D: nn.Module, x: torch.Tensor, n: int, uniforms,
+                    reward: str = "prob") -> torch.Tensor:
+    """SeqGAN's rewards [B, T] of sequences ``x`` [B, T]: at t < T the mean of the reward over
+    ``n`` Monte Carlo completions of x[:, :t] by the rollout policy ``R``; at T, the reward of
+    ``x`` itself.  The reward is D's probability (``reward="prob"``, the paper) or D's logit
+    (``"logit"``, see :func:`reward_of`).  ``uniforms(rows, cols)`` gives the rollouts' uniforms;
+    all ``n`` rollouts of a prefix run as one batch of ``n * B`` rows, continuing from R's state
+    after the prefix.
     """
+    if reward not in REWARDS:
+        raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
     B, T = x.shape
     states = R.prefix_states(x)   # states[t]: after the start token and x[:, :t]
     rewards = torch.empty(B, T, device=x.device)
     for t in range(1, T):
         prefix = x[:, :t].repeat(n, 1)
         y = R.sample(_pad_u(uniforms(n * B, T - t), T), prefix=prefix, state=_repeat(states[t], n))
-        rewards[:, t - 1] = torch.sigmoid(D(y).float()).view(n, B).mean(0)
-    rewards[:, T - 1] = torch.sigmoid(D(x).float())
+        rewards[:, t - 1] = reward_of(D(y), reward).view(n, B).mean(0)
+    rewards[:, T - 1] = reward_of(D(x), reward)
     return rewards
 
 

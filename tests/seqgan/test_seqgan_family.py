@@ -203,3 +203,27 @@ def test_reward_baseline_option(tmp_path, ids_file):
     assert t.finished
     with pytest.raises(ValueError, match="reward_baseline"):
         Trainer("seqgan", ids_file, overrides={**ov, "model.reward_baseline": "median"})
+    with pytest.raises(ValueError, match="reward must be"):
+        Trainer("seqgan", ids_file, overrides={**ov, "model.reward": "log", "run.out": str(tmp_path / "c")})
+
+
+@pytest.mark.parametrize("reward", ["prob", "logit"])
+def test_reward_option_reaches_the_rollouts(tmp_path, ids_file, monkeypatch, reward):
+    """The G step's rewards at the full length are D's probability or D's logit of G's sequences."""
+    from fastgan.models import seqgan_networks as sn
+    seen, inner = [], sn.rollout_rewards
+
+    def spy(R, D, x, n, uniforms, kind="prob"):
+        q = inner(R, D, x, n, uniforms, kind)
+        with torch.no_grad():
+            logit = D(x).double()
+        seen.append((kind, q[:, -1].double(), logit))
+        return q
+    monkeypatch.setattr(sn, "rollout_rewards", spy)
+    ov = {**QUIET, **TINY, "model.vocab_size": 7, "model.reward": reward, "run.out": str(tmp_path / "r")}
+    Trainer("seqgan", ids_file, overrides=ov).fit()
+    assert len(seen) == TINY["model.adv_steps"]
+    for kind, last, logit in seen:
+        assert kind == reward
+        want = torch.sigmoid(logit) if reward == "prob" else logit
+        torch.testing.assert_close(last, want, rtol=1e-5, atol=1e-6)

@@ -142,30 +142,41 @@ class Table(torch.nn.Module):
         return self.logit[(x * (self.V ** torch.arange(self.T - 1, -1, -1))).sum(1)]
 
 
-def test_rollouts_keep_prefix_and_estimate_q():
+@pytest.mark.parametrize("reward", ["prob", "logit"])
+def test_rollouts_keep_prefix_and_estimate_q(reward):
     V, T, B, N = 3, 4, 5, 3000
     G = tiny_generator(V, seed=7)
     D = Table(V, T)
     x = G.sample(torch.rand(B, T, dtype=torch.float64))
     g = torch.Generator().manual_seed(1)
-    rewards = sn.rollout_rewards(G, D, x, N, lambda r, c: torch.rand(r, c, generator=g, dtype=torch.float64))
+    rewards = sn.rollout_rewards(G, D, x, N, lambda r, c: torch.rand(r, c, generator=g, dtype=torch.float64),
+                                 reward)
     # D saw N*B rollouts per prefix length 1..T-1, each keeping its row's prefix, then x itself
     assert [len(s) for s in D.seen] == [N * B] * (T - 1) + [B]
     for t, y in enumerate(D.seen[:-1], start=1):
         assert torch.equal(y[:, :t], x[:, :t].repeat(N, 1))
         assert not torch.equal(y[:, t:], x[:, t:].repeat(N, 1))   # the rest is sampled
     assert torch.equal(D.seen[-1], x)
-    torch.testing.assert_close(rewards[:, -1], torch.sigmoid(D.logit[_codes(x, V)]).float())
-    # Q(prefix) exactly: sum over completions of p(completion | prefix) sigmoid(D)
+    # the reward of a whole sequence: D's probability (the paper) or D's logit
+    r_all = torch.sigmoid(D.logit) if reward == "prob" else D.logit
+    torch.testing.assert_close(rewards[:, -1], r_all[_codes(x, V)].float())
+    # Q(prefix) exactly: sum over completions of p(completion | prefix) times the reward
     X = all_sequences(V, T)
     with torch.no_grad():
         p = exact_log_probs(G, X).exp()
-    r_all = torch.sigmoid(D.logit)
     for t in range(1, T):
         for b in range(B):
             match = (X[:, :t] == x[b, :t]).all(1)
             q = (p[match] * r_all[match]).sum() / p[match].sum()
-            assert rewards[b, t - 1].item() == pytest.approx(q.item(), abs=4 * 0.5 / math.sqrt(N))
+            sd = torch.sqrt((p[match] * (r_all[match] - q) ** 2).sum() / p[match].sum())   # of one rollout
+            assert rewards[b, t - 1].item() == pytest.approx(q.item(), abs=4 * sd.item() / math.sqrt(N) + 1e-5)
+
+
+def test_reward_kind_is_checked():
+    G, D = tiny_generator(3, seed=1), Table(3, 4)
+    x = G.sample(torch.rand(2, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="reward"):
+        sn.rollout_rewards(G, D, x, 2, lambda r, c: torch.rand(r, c, dtype=torch.float64), "log")
 
 
 def _codes(x, V):
