@@ -97,17 +97,26 @@ class SeqGenerator(nn.Module):
         return state, self.out(h)
 
     # -- whole sequences ----------------------------------------------------------------
+    def _hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced hidden states [B, T, H] of ``x`` [B, T]: position t predicts x[:, t]."""
+        inp = torch.cat([torch.full_like(x[:, :1], self.start), x[:, :-1]], dim=1)
+        return self.rnn(self.embed(inp))[0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits [B, T, V] of ``x`` [B, T]: position t predicts x[:, t]."""
-        inp = torch.cat([torch.full_like(x[:, :1], self.start), x[:, :-1]], dim=1)
-        h, _ = self.rnn(self.embed(inp))
-        return self.out(h)
+        return self.out(self._hidden(x))
 
     def log_probs(self, x: torch.Tensor) -> torch.Tensor:
-        """log p(x_t | x_<t) [B, T]."""
-        logits = self(x)
-        logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
-        return torch.log_softmax(logits, -1).gather(-1, x.unsqueeze(-1)).squeeze(-1)
+        """log p(x_t | x_<t) [B, T].  On the CPU the output layer runs on ``4 * ROWS`` positions at a
+        time, so the [positions, V] logits stay in cache (2.5x faster at [1024, 20] x 5,000)."""
+        h, xs = self._hidden(x).flatten(0, 1), x.flatten()
+        rows = 4 * ROWS if h.device.type == "cpu" else len(h)
+        out = []
+        for hc, xc in zip(h.split(rows), xs.split(rows)):
+            z = self.out(hc)
+            z = z.float() if z.dtype in (torch.float16, torch.bfloat16) else z
+            out.append(z.gather(1, xc[:, None]).squeeze(1) - torch.logsumexp(z, 1))
+        return torch.cat(out).view(x.shape)
 
     def prefix_states(self, x: torch.Tensor) -> list:
         """The states after the start token and x[:, :t], for t = 0 .. T-1 (``states[t]``)."""
