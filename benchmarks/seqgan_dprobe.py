@@ -41,14 +41,14 @@ from fastgan.models import seqgan_networks as sn  # noqa: E402
 from fastgan.train import Trainer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PRESETS = {   # the oracle run's D, the paper's D, and regularised / unlimited-data variants
+PRESETS = {   # the oracle run's D, the paper's D, regularised, recurrent and unlimited-data variants
     "paper025": "width:0.25/lr:1e-3",
+    "ckpt": "width:0.25/lr:1e-3/init:ckpt",
+    "wd025": "width:0.25/lr:1e-3/wd:1e-3/dropout:0.5",
     "full": "width:1/lr:1e-4",
     "full3": "width:1/lr:1e-3",
-    "fresh025": "width:0.25/lr:1e-3/pos:fresh",
-    "wd025": "width:0.25/lr:1e-3/wd:1e-3/dropout:0.5",
-    "ckpt": "width:0.25/lr:1e-3/init:ckpt",
     "lstm": "arch:lstm",
+    "fresh025": "width:0.25/lr:1e-3/pos:fresh",
     "lstmfresh": "arch:lstm/pos:fresh",
 }
 DEFAULT = {"width": 0.25, "lr": 1e-3, "dropout": 0.25, "l2": 0.2, "wd": 0.0, "pos": "train", "init": "fresh",
@@ -114,6 +114,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--generator", choices=("pretrained", "random"), default="pretrained",
                    help="random: an untrained G (near uniform; NLL-oracle 11.3), a control where D has much to find")
+    p.add_argument("--tag", default="", help="appended to the variants' names (e.g. another --work's G)")
     p.add_argument("--summary", action="store_true",
                    help="only write seqgan_dprobe.md: the last row of every seqgan_dprobe_*.json in --results")
     a = p.parse_args(argv)
@@ -124,6 +125,7 @@ def main(argv=None) -> int:
     tr = Trainer(resume=pre["checkpoint"], overrides={"run.out": os.path.join(a.work, "dprobe"),
                                                       "run.progress": False})
     G = tr.nets["G"].eval()
+    a.g_mle_steps = pre["budget"]["mle_steps"] if a.generator == "pretrained" else 0
     if a.generator == "random":
         torch.manual_seed(a.seed)
         G = sn.SeqGenerator(G.vocab, G.embed.embedding_dim, G.rnn.hidden_size, G.cell).eval()
@@ -146,7 +148,7 @@ def main(argv=None) -> int:
     out = {}
     for spec in a.variants.split(","):
         name, cfg = parse_variant(spec)
-        name = name if a.generator == "pretrained" else f"{name}-vs-random-G"
+        name = (name if a.generator == "pretrained" else f"{name}-vs-random-G") + a.tag
         torch.manual_seed(a.seed)
         gen = torch.Generator().manual_seed(a.seed + 1)
         if cfg["arch"] == "lstm":
@@ -191,11 +193,11 @@ def main(argv=None) -> int:
 def write(d, name, cfg, rows, a, auc_opt):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, f"seqgan_dprobe_{name}.json"), "w") as f:
-        json.dump({"config": cfg, "generator": a.generator, "rows": rows, "auc_optimal_d": auc_opt, "steps": a.steps,
+        json.dump({"config": cfg, "generator": a.generator, "g_mle_steps": a.g_mle_steps, "rows": rows, "auc_optimal_d": auc_opt, "steps": a.steps,
                    "batch": a.batch, "n_eval": a.n_eval}, f, indent=1)
     lines = [f"# SeqGAN D probe: {name}", "",
              f"D {cfg} trained {a.steps} steps of {a.batch} real + {a.batch} fresh G samples against the fixed "
-             f"{a.generator} G of seqgan_oracle.py; evaluated on held-out data ({a.n_eval} each). The optimal D "
+             f"{a.generator} G of seqgan_oracle.py ({a.g_mle_steps} MLE steps); evaluated on held-out data ({a.n_eval} each). The optimal D "
              f"(log p_oracle - log p_G) has AUC {auc_opt:.3f} on the same pairs.", "",
              "| D step | acc. on training reals | acc. on held-out fakes | AUC held-out real vs fake | "
              "Spearman with log p_o - log p_G | Spearman with log p_o | s |",
@@ -217,7 +219,7 @@ def summarise(d) -> int:
     if not got:
         raise SystemExit(f"no seqgan_dprobe_*.json in {d}")
     order = list(PRESETS)
-    got.sort(key=lambda nr: (nr[1].get("generator", "pretrained") != "pretrained",
+    got.sort(key=lambda nr: (nr[1].get("generator", "pretrained") != "pretrained", -nr[1].get("g_mle_steps", 3000),
                              order.index(nr[0]) if nr[0] in order else len(order), nr[0]))
     lines = ["# SeqGAN D probe: every variant after its last step", "",
              "Each D trained on real sequences against fresh samples of the fixed pre-trained G of "
@@ -225,18 +227,22 @@ def summarise(d) -> int:
              f"(log p_oracle - log p_G) has held-out AUC {got[0][1]['auc_optimal_d']:.3f} and Spearman 1 by definition; "
              "the Spearman of a D without signal is 0 +- 0.022 (2,000 samples).",
              "", "| variant | D | real data | D steps | acc. on training reals | AUC held-out real vs fake | "
-             "Spearman with log p_o - log p_G | Spearman with log p_o | rows |",
-             "|---|---|---|---:|---:|---:|---:|---:|---|"]
+             "Spearman with log p_o - log p_G | its best on the way (D step) | Spearman with log p_o | rows |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for name, r in got:
         c, last = r["config"], r["rows"][-1]
+        best = max(r["rows"], key=lambda row: row["rho"])
         arch = (f"LSTM {int(c['hidden'])}" if c.get("arch") == "lstm" else f"CNN x{c['width']:g}") + \
             f", lr {c['lr']:g}, dropout {c['dropout']:g}" + (f", wd {c['wd']:g}" if c["wd"] else "") + \
             (", from the pre-trained D" if c["init"] == "ckpt" else "")
         data = "10,000 training sequences" if c["pos"] == "train" else "fresh oracle samples every step"
         if r.get("generator", "pretrained") != "pretrained":
             data += f", against the {r['generator']} G"
+        elif r.get("g_mle_steps", 3000) != 3000:
+            data += f", against G after {r['g_mle_steps']} MLE steps"
         lines.append(f"| {name} | {arch} | {data} | {last['step']} | {last['acc_train']:.3f} | {last['auc']:.3f} | "
-                     f"{last['rho']:.3f} | {last['rho_o']:.3f} | [md](seqgan_dprobe_{name}.md) |")
+                     f"{last['rho']:.3f} | {best['rho']:.3f} ({best['step']}) | {last['rho_o']:.3f} | "
+                     f"[md](seqgan_dprobe_{name}.md) |")
     with open(os.path.join(d, "seqgan_dprobe.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
