@@ -193,11 +193,12 @@ def main(argv=None) -> int:
 def write(d, name, cfg, rows, a, auc_opt):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, f"seqgan_dprobe_{name}.json"), "w") as f:
-        json.dump({"config": cfg, "generator": a.generator, "g_mle_steps": a.g_mle_steps, "rows": rows, "auc_optimal_d": auc_opt, "steps": a.steps,
-                   "batch": a.batch, "n_eval": a.n_eval}, f, indent=1)
+        json.dump({"config": cfg, "generator": a.generator, "g_mle_steps": a.g_mle_steps, "rows": rows,
+                   "auc_optimal_d": auc_opt, "steps": a.steps, "batch": a.batch, "n_eval": a.n_eval}, f, indent=1)
     lines = [f"# SeqGAN D probe: {name}", "",
              f"D {cfg} trained {a.steps} steps of {a.batch} real + {a.batch} fresh G samples against the fixed "
-             f"{a.generator} G of seqgan_oracle.py ({a.g_mle_steps} MLE steps); evaluated on held-out data ({a.n_eval} each). The optimal D "
+             f"{a.generator} G of seqgan_oracle.py ({a.g_mle_steps} MLE steps); evaluated on held-out data "
+             f"({a.n_eval} each). The optimal D "
              f"(log p_oracle - log p_G) has AUC {auc_opt:.3f} on the same pairs.", "",
              "| D step | acc. on training reals | acc. on held-out fakes | AUC held-out real vs fake | "
              "Spearman with log p_o - log p_G | Spearman with log p_o | s |",
@@ -224,7 +225,8 @@ def summarise(d) -> int:
     lines = ["# SeqGAN D probe: every variant after its last step", "",
              "Each D trained on real sequences against fresh samples of the fixed pre-trained G of "
              "seqgan_oracle.py, then scored on sequences it never saw (see seqgan_dprobe.py). The optimal D "
-             f"(log p_oracle - log p_G) has held-out AUC {got[0][1]['auc_optimal_d']:.3f} and Spearman 1 by definition; "
+             f"(log p_oracle - log p_G) has held-out AUC {got[0][1]['auc_optimal_d']:.3f} and Spearman 1 by "
+             "definition; "
              "the Spearman of a D without signal is 0 +- 0.022 (2,000 samples).",
              "", "| variant | D | real data | D steps | acc. on training reals | AUC held-out real vs fake | "
              "Spearman with log p_o - log p_G | its best on the way (D step) | Spearman with log p_o | rows |",

@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from fastgan.family.config import parse_set  # noqa: E402
 from fastgan.metrics.sequence import bleu, sample_sequences  # noqa: E402
 from fastgan.train import Trainer  # noqa: E402
 
@@ -40,6 +41,18 @@ def corpus(lo=30, hi=70):
     return ok
 
 
+def variant(spec: str):
+    """``NAME[=key:value/key:value]`` -> (name, "seqgan", {"model.key": value}), values parsed as --set's."""
+    name, _, body = spec.strip().partition("=")
+    items = []
+    for kv in filter(None, body.split("/")):
+        k, sep, v = kv.partition(":")
+        if not sep:
+            raise SystemExit(f"--variants: {kv!r} in {spec!r} is not key:value")
+        items.append(f"model.{k}={v}")
+    return name, "seqgan", parse_set(items)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", default="/tmp/seqgan_text")
@@ -49,6 +62,10 @@ def main(argv=None) -> int:
     p.add_argument("--adv-steps", type=int, default=20)
     p.add_argument("--d-steps", type=int, default=5)
     p.add_argument("--n-samples", type=int, default=200)
+    p.add_argument("--variants", default="seqgan",
+                   help="SeqGAN runs from the same checkpoint, comma separated: seqgan (the paper's settings) or "
+                        "NAME=key:value/key:value with recipe fields, e.g. "
+                        "steady=reward_baseline:mean/reward:logit/lr_g_adv:0.001")
     a = p.parse_args(argv)
     os.makedirs(a.work, exist_ok=True)
     t0 = time.time()
@@ -82,9 +99,9 @@ def main(argv=None) -> int:
         res["runs"][name] = row
         print(name, json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
     report(tr, "mle-pretrained")
-    for name, mode in (("seqgan", "seqgan"), ("mle", "mle")):
+    for name, mode, extra in [variant(v) for v in a.variants.split(",")] + [("mle", "mle", {})]:
         cont = Trainer(resume=start, overrides={"model.mode": mode, "run.out": os.path.join(a.work, name),
-                                                "run.progress": False})
+                                                "run.progress": False, **extra})
         while not cont.finished:
             cont.train_step()
         report(cont, name)
@@ -103,7 +120,9 @@ def main(argv=None) -> int:
     for name, row in res["runs"].items():
         lines.append(f"| {name} | {row['bleu4']:.3f} | {row['nll_test']:.3f} |")
     lines.append(f"| real lines (200 training lines vs the held-out) | {res['heldout_bleu4_ceiling']:.3f} | |")
-    lines += ["", "Samples (SeqGAN):", "", "```"] + res["runs"]["seqgan"]["samples"] + ["```"]
+    for name, _, extra in [variant(v) for v in a.variants.split(",")]:
+        how = ": " + ", ".join(f"{k[6:]}={v}" for k, v in extra.items()) if extra else " (the paper's settings)"
+        lines += ["", f"Samples ({name}{how}):", "", "```"] + res["runs"][name]["samples"] + ["```"]
     with open(os.path.join(a.results, "seqgan_text.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -227,3 +227,31 @@ def test_reward_option_reaches_the_rollouts(tmp_path, ids_file, monkeypatch, rew
         assert kind == reward
         want = torch.sigmoid(logit) if reward == "prob" else logit
         torch.testing.assert_close(last, want, rtol=1e-5, atol=1e-6)
+
+
+def test_steady_preset_lowers_adversarial_lr_and_centres_rewards(tmp_path, ids_file, monkeypatch):
+    """``--preset steady``: G steps at lr 1e-3 after pre-training (0.01 before) on rewards whose batch
+    mean per timestep is subtracted (the G step's rewards sum to zero over the batch)."""
+    from fastgan.models import seqgan_networks as sn
+    seen, inner = [], sn.reinforce_loss
+
+    def spy(log_probs, rewards):
+        seen.append(rewards.detach().clone())
+        return inner(log_probs, rewards)
+    monkeypatch.setattr(sn, "reinforce_loss", spy)
+    t = Trainer("seqgan", ids_file, preset="steady",
+                overrides={**QUIET, **TINY, "model.vocab_size": 7, "run.out": str(tmp_path / "s")})
+    lrs = []
+    orig = t._optimise
+
+    def optimise(name, loss):
+        if name == "G":
+            lrs.append((t.stage.name, t.opts["G"].param_groups[0]["lr"]))
+        return orig(name, loss)
+    t._optimise = optimise
+    t.fit()
+    assert [lr for s, lr in lrs if s == "pretrain-G"] == [0.01] * 3
+    assert [lr for s, lr in lrs if s == "adversarial"] == [1e-3] * 3
+    assert len(seen) == 3
+    for r in seen:
+        assert r.std() > 0 and r.sum(0).abs().max() < 1e-5
