@@ -168,6 +168,17 @@ def test_family_refuses_other_data(tmp_path):
         Trainer("seqgan", "digits", overrides={**QUIET, "run.out": str(tmp_path / "d")})
 
 
+def spy_g_lr(trainer, seen):
+    """Record (stage, G's lr) at each G step of ``trainer``, as the optimiser steps."""
+    orig = trainer._optimise
+
+    def optimise(name, loss):
+        if name == "G":
+            seen.append((trainer.stage.name, trainer.opts["G"].param_groups[0]["lr"]))
+        return orig(name, loss)
+    trainer._optimise = optimise
+
+
 @pytest.mark.parametrize("mode", ["seqgan", "mle"])
 def test_lr_g_adv_applies_after_pretraining_and_on_resume(tmp_path, ids_file, mode):
     """G's Adam lr is lr_g in pre-training and lr_g_adv in the third stage; a run resumed inside
@@ -176,22 +187,13 @@ def test_lr_g_adv_applies_after_pretraining_and_on_resume(tmp_path, ids_file, mo
     out = str(tmp_path / "a")
     t = Trainer("seqgan", ids_file, overrides={**ov, "run.out": out, "run.max_steps": 7})
     seen = []
-
-    def spy(trainer):   # records G's lr at each G step, as the optimiser steps
-        orig = trainer._optimise
-
-        def optimise(name, loss):
-            if name == "G":
-                seen.append((trainer.stage.name, trainer.opts["G"].param_groups[0]["lr"]))
-            return orig(name, loss)
-        trainer._optimise = optimise
-    spy(t)
+    spy_g_lr(t, seen)
     t.fit()
     assert [lr for s, lr in seen if s == "pretrain-G"] == [0.01] * 3
     assert {lr for s, lr in seen if s not in ("pretrain-G", "pretrain-D")} == {0.002}
     t = Trainer(resume=out, overrides={**QUIET, "model.lr_g_adv": 0.0005})
     seen.clear()
-    spy(t)
+    spy_g_lr(t, seen)
     t.fit()
     assert seen and {lr for _, lr in seen} == {0.0005}
 
@@ -242,13 +244,7 @@ def test_steady_preset_lowers_adversarial_lr_and_centres_rewards(tmp_path, ids_f
     t = Trainer("seqgan", ids_file, preset="steady",
                 overrides={**QUIET, **TINY, "model.vocab_size": 7, "run.out": str(tmp_path / "s")})
     lrs = []
-    orig = t._optimise
-
-    def optimise(name, loss):
-        if name == "G":
-            lrs.append((t.stage.name, t.opts["G"].param_groups[0]["lr"]))
-        return orig(name, loss)
-    t._optimise = optimise
+    spy_g_lr(t, lrs)
     t.fit()
     assert [lr for s, lr in lrs if s == "pretrain-G"] == [0.01] * 3
     assert [lr for s, lr in lrs if s == "adversarial"] == [1e-3] * 3
