@@ -245,10 +245,34 @@ def summarise(d) -> int:
         lines.append(f"| {name} | {arch} | {data} | {last['step']} | {last['acc_train']:.3f} | {last['auc']:.3f} | "
                      f"{last['rho']:.3f} | {best['rho']:.3f} ({best['step']}) | {last['rho_o']:.3f} | "
                      f"[md](seqgan_dprobe_{name}.md) |")
+    lines += ["", "![curves](seqgan_dprobe.png)"]
     with open(os.path.join(d, "seqgan_dprobe.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    plot(d, got)
     print("\n".join(lines))
     return 0
+
+
+def plot(d, got):
+    import matplotlib   # optional heavy dependency, only for the figure
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt   # optional heavy dependency, only for the figure
+    fig, ax = plt.subplots(1, 3, figsize=(18, 4.5))
+    for i, (name, r) in enumerate(got):
+        steps = [row["step"] for row in r["rows"]]
+        style = "--" if r["config"]["pos"] == "fresh" else (":" if r.get("generator") == "random" else "-")
+        for k, key in enumerate(("acc_train", "auc", "rho")):
+            ax[k].plot(steps, [row[key] for row in r["rows"]], style, marker="o", ms=2, color=f"C{i % 10}",
+                       label=name)
+    ax[0].set(title="accuracy on the training reals (memorisation)", xlabel="D step")
+    ax[1].set(title="held-out AUC, real vs G (optimal D: 1.000)", xlabel="D step")
+    ax[2].axhspan(-0.044, 0.044, color="gray", alpha=0.2, label="no signal, 2 sd")
+    ax[2].set(title="Spearman of D's logit with log p_o - log p_G on G's samples", xlabel="D step")
+    for k in range(3):
+        ax[k].set_xscale("symlog", linthresh=500)
+    ax[2].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(os.path.join(d, "seqgan_dprobe.png"), dpi=90)
 
 
 if __name__ == "__main__":
