@@ -259,13 +259,16 @@ class SeqGAN(Family):
             raise RuntimeError("seqgan: no vocabulary to decode with")
         return [self.vocab.decode(row) for row in tokens.tolist()]
 
-    def render(self, G, mode, out, *, seeds=(), psi=1.0, **_):
-        """``text``: one decoded sample per seed, to ``out`` (``-``: standard output)."""
+    def render(self, G, mode, out, *, seeds=(), temperature=None, **_):
+        """``text``: one decoded sample per seed, to ``out`` (``-``: standard output), at ``temperature``
+        (None: the recipe's)."""
         if mode != "text":
             return super().render(G, mode, out)
+        if temperature is not None and not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
         dev = next(G.parameters()).device
         z = torch.cat([self.latent(1, torch.Generator().manual_seed(int(s))) for s in seeds]).to(dev)
-        lines = self.decode(self.generate(G, z))
+        lines = self.decode(self.generate(G, z, trunc=temperature))
         if out == "-":
             print("\n".join(lines))
         else:

@@ -40,7 +40,9 @@ Seed s always names the image of the latent torch.Generator().manual_seed(s).
 generate_modes (stylegan2); --trunc also applies to them.
 Image-to-image models translate images (an image file, a folder or a zip; any size):
   fastgan generate --ckpt RUN --input photos/ --direction AtoB --out translated/   (cyclegan: AtoB|BtoA)
-  fastgan generate --ckpt RUN --input small/ --out upscaled/                        (srgan: x scale)"""
+  fastgan generate --ckpt RUN --input small/ --out upscaled/                        (srgan: x scale)
+Sequence models print decoded text (or write it to --out):
+  fastgan generate --ckpt RUN --n 20 --temperature 0.9                              (seqgan)"""
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -88,6 +90,9 @@ def register(subparsers) -> None:
     g.add_argument("--seeds", default=None, help="e.g. 0-63 or 1,5,9")
     g.add_argument("--trunc", "--truncation", dest="trunc", type=float, default=None,
                    help="truncation psi in [0, 1] (stylegan2: 0 is the average image)")
+    g.add_argument("--temperature", type=float, default=None,
+                   help="sequence models (seqgan): sampling temperature > 0 (default: the run's, 1.0); below 1 "
+                        "trades diversity for likelier sequences")
     g.add_argument("--labels", default=None, help="class labels for conditional models, one per image or cycled "
                    "(e.g. 0-9 or 3,3,7); default: 0,1,2,... cycled")
     mode = g.add_mutually_exclusive_group()
@@ -227,6 +232,8 @@ def cmd_generate(args) -> int:
         raise ValueError(f"--n must be >= 1, got {args.n}")
     if args.trunc is not None and not 0 <= args.trunc <= 1:
         raise ValueError(f"--trunc must be in [0, 1], got {args.trunc}")
+    if args.temperature is not None and not args.temperature > 0:
+        raise ValueError(f"--temperature must be > 0, got {args.temperature}")
     default_n = 4 if args.interpolate else 64
     if args.best_of is not None:
         return _generate_best_of(args)
@@ -250,6 +257,9 @@ def cmd_generate(args) -> int:
             else "instance" if args.instance else "translate" if args.input else "rows" if rows else None)
     if mode is None and "text" in family.generate_modes:   # sequence families print decoded samples
         mode, out = "text", args.out or "-"
+    if args.temperature is not None and mode != "text":
+        raise ValueError(f"--temperature is for sequence models (seqgan); the checkpoint holds {family.name}"
+                         + (f" and --{mode} was asked" if mode else ""))
     if mode is not None:
         if mode not in family.generate_modes:
             having = [n for n in models.names() if mode in models.get(n).generate_modes]
@@ -261,7 +271,8 @@ def cmd_generate(args) -> int:
         what = family.render(G, mode, out, spec=args.style_mix, seeds=seeds, styles=parse_seeds(args.styles),
                              psi=psi, frames=args.frames, duration=args.duration,
                              labels=_label_list(family, args.labels), instance=args.instance,
-                             condition=_condition(args.condition), input=args.input, direction=args.direction)
+                             condition=_condition(args.condition), input=args.input, direction=args.direction,
+                             temperature=args.temperature)
         if out != "-":
             print(f"wrote {what} from {args.ckpt} to {out}")
         return 0

@@ -160,6 +160,39 @@ def test_vocab_mismatch_with_checkpoint_and_generate(tmp_path, capsys):
     assert text.read_text().split("\n")[:3] == lines[:3]
 
 
+def test_generate_temperature(tmp_path, capsys):
+    """``fastgan generate --temperature``: 1 is the default; near 0 every seed gives the greedy sequence,
+    decoded here step by step from G's own logits; a high one spreads the samples; <= 0 is an error."""
+    from fastgan import models
+    data = write(tmp_path, "a.txt", "hello world\nhold a door\nworld hello\nolder hello\n")   # no padding
+    out = str(tmp_path / "run")
+    Trainer("seqgan", data, overrides={**QUIET, **TINY, "model.mle_steps": 150, "model.hidden": 16,
+                                       "run.out": out}).fit()
+    capsys.readouterr()
+
+    def lines(*extra):
+        assert main(["generate", "--ckpt", out, "--n", "24", *extra]) == 0
+        return capsys.readouterr().out.split("\n")[:-1]
+    plain = lines()
+    assert lines("--temperature", "1") == plain
+    family, G = models.load_generator(out)
+    with torch.no_grad():   # greedy decoding by hand
+        state, logits = G.begin(1)
+        ids = []
+        for _ in range(family.length):
+            tok = logits.argmax(-1)
+            ids.append(tok)
+            h, state = G.advance(tok, state)
+            logits = G.out(h)
+    greedy = family.decode(torch.stack(ids, 1))[0]
+    assert len(greedy) > 3
+    assert lines("--temperature", "0.001") == [greedy] * 24
+    assert len(set(lines("--temperature", "5"))) > len(set(plain)) / 2 > 1
+    for bad in ("0", "-1"):
+        assert main(["generate", "--ckpt", out, "--temperature", bad]) == 2
+        assert "--temperature must be > 0" in capsys.readouterr().err
+
+
 def test_family_refuses_other_data(tmp_path):
     from fastgan.family import DataInfo
     with pytest.raises(ValueError, match="token sequences"):

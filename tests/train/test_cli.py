@@ -34,6 +34,9 @@ def test_train_resume_generate(tmp_path, capsys):
 
     a, b = np.asarray(Image.open(one)), np.asarray(Image.open(nine))
     assert np.array_equal(a[2:10, 2:10], b[12:20, 12:20])
+    capsys.readouterr()
+    assert main(["generate", "--ckpt", out, "--temperature", "0.7", "--out", grid]) == 2   # images: no temperature
+    assert "--temperature is for sequence models (seqgan); the checkpoint holds tiny" in capsys.readouterr().err
 
 
 def test_config_file_and_set(tmp_path):
