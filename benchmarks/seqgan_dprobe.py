@@ -93,6 +93,12 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 @torch.no_grad()
+def seq_logp(model, x) -> np.ndarray:
+    """log p(x) of whole sequences under ``model`` (float64), 500 at a time."""
+    return torch.cat([model.log_probs(c).sum(1) for c in x.split(500)]).double().numpy()
+
+
+@torch.no_grad()
 def scores(D, x):
     was = D.training
     D.eval()
@@ -133,19 +139,15 @@ def main(argv=None) -> int:
     train_ids = torch.from_numpy(np.load(os.path.join(a.work, "train.npy")))
     held = torch.from_numpy(np.load(os.path.join(a.work, "heldout.npy")))[:a.n_eval]
     fake = sample_sequences(G, a.n_eval, 20, seed=777)          # held-out G samples (training uses other seeds)
-    with torch.no_grad():
-        lp_o = torch.cat([oracle.log_probs(c).sum(1) for c in fake.split(500)]).double().numpy()
-        lp_g = torch.cat([G.log_probs(c).sum(1) for c in fake.split(500)]).double().numpy()
-    opt_logit = lp_o - lp_g
-    with torch.no_grad():   # the optimal D's AUC on the same held-out pairs: the ceiling of ``auc``
-        held_opt = torch.cat([oracle.log_probs(c).sum(1) - G.log_probs(c).sum(1) for c in held.split(500)])
-    auc_opt = auc(held_opt.double().numpy(), opt_logit)
+    lp_o = seq_logp(oracle, fake)
+    opt_logit = lp_o - seq_logp(G, fake)
+    # the optimal D's AUC on the same held-out pairs: the ceiling of ``auc``
+    auc_opt = auc(seq_logp(oracle, held) - seq_logp(G, held), opt_logit)
     print(f"optimal D: held-out AUC {auc_opt:.4f}; optimal logit over G's samples: mean {opt_logit.mean():.2f}, "
           f"sd {opt_logit.std():.2f}", flush=True)
     mem = train_ids[:a.n_eval]
     V, T = G.vocab, train_ids.shape[1]
     recipe = tr.family.recipe
-    out = {}
     for spec in a.variants.split(","):
         name, cfg = parse_variant(spec)
         name = (name if a.generator == "pretrained" else f"{name}-vs-random-G") + a.tag
@@ -185,7 +187,6 @@ def main(argv=None) -> int:
             opt.step()
             if step % a.eval_every == 0:
                 evaluate(step)
-        out[name] = {"config": cfg, "rows": rows}
         write(a.results, name, cfg, rows, a, auc_opt)
     return 0
 

@@ -99,7 +99,8 @@ def main(argv=None) -> int:
         res["runs"][name] = row
         print(name, json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
     report(tr, "mle-pretrained")
-    for name, mode, extra in [variant(v) for v in a.variants.split(",")] + [("mle", "mle", {})]:
+    variants = [variant(v) for v in a.variants.split(",")]
+    for name, mode, extra in variants + [("mle", "mle", {})]:
         cont = Trainer(resume=start, overrides={"model.mode": mode, "run.out": os.path.join(a.work, name),
                                                 "run.progress": False, **extra})
         while not cont.finished:
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
     for name, row in res["runs"].items():
         lines.append(f"| {name} | {row['bleu4']:.3f} | {row['nll_test']:.3f} |")
     lines.append(f"| real lines (200 training lines vs the held-out) | {res['heldout_bleu4_ceiling']:.3f} | |")
-    for name, _, extra in [variant(v) for v in a.variants.split(",")]:
+    for name, _, extra in variants:
         how = ": " + ", ".join(f"{k[6:]}={v}" for k, v in extra.items()) if extra else " (the paper's settings)"
         lines += ["", f"Samples ({name}{how}):", "", "```"] + res["runs"][name]["samples"] + ["```"]
     with open(os.path.join(a.results, "seqgan_text.md"), "w") as f:
