@@ -7,6 +7,8 @@ Environment:
   FASTGAN_BUILD_TYPE=Release|Debug
   FASTGAN_BUILD_JOBS=N      parallel compile jobs
   FASTGAN_BUILD_NATIVE=0    build no native module at all (a pure-Python package: ref and triton backends)
+  FASTGAN_BUILD_CUDA_EMU=1  also build fastgan._C_cuda_emu: the CUDA kernels compiled as C++ over csrc/emu's
+                            emulator, so the tests run them on the CPU (no nvcc or GPU needed; default 0)
 """
 import os
 import shutil
@@ -49,6 +51,10 @@ def _cuda_compiler():
 
 
 NVCC = _cuda_compiler()
+CUDA_EMU = os.environ.get("FASTGAN_BUILD_CUDA_EMU", "0")
+if CUDA_EMU not in ("0", "1"):
+    raise ValueError(f"FASTGAN_BUILD_CUDA_EMU must be 0 or 1, got {CUDA_EMU!r}")
+CUDA_EMU = CUDA_EMU == "1"
 
 
 class CMakeBuild(build_ext):
@@ -77,6 +83,7 @@ class CMakeBuild(build_ext):
             f"-DFASTGAN_OUTPUT_DIR={out_dir}",
             f"-DFASTGAN_NATIVE={'ON' if os.environ.get('FASTGAN_NATIVE', '1') == '1' else 'OFF'}",
             f"-DFASTGAN_CUDA={'ON' if nvcc else 'OFF'}",
+            f"-DFASTGAN_CUDA_EMU={'ON' if CUDA_EMU else 'OFF'}",
         ]
         if nvcc:
             args.append(f"-DCMAKE_CUDA_COMPILER={nvcc}")
@@ -87,7 +94,7 @@ class CMakeBuild(build_ext):
         t0 = time.time()
         subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build_temp), *args], check=True)
         subprocess.run(["cmake", "--build", str(build_temp), "--parallel", jobs], check=True)
-        print(f"fastgan: native build took {time.time() - t0:.1f} s (CUDA module: {'yes' if nvcc else 'no'})")
+        print(f"fastgan: native build took {time.time() - t0:.1f} s (CUDA module: {'yes' if nvcc else 'no'}, emulator: {'yes' if CUDA_EMU else 'no'})")
 
 
 # fastgan.compat's FASTGAN_PATCH hook: one line at the root of site-packages, inert unless the variable is set.
@@ -136,4 +143,5 @@ if os.environ.get("FASTGAN_BUILD_NATIVE", "1") == "0":  # pure-Python package: t
     _exts = []
 else:
     _exts = [CMakeExtension("fastgan._C")] + ([CMakeExtension("fastgan._C_cuda")] if NVCC else [])
+    _exts += [CMakeExtension("fastgan._C_cuda_emu")] if CUDA_EMU else []
 setup(ext_modules=_exts, cmdclass={"build_ext": CMakeBuild, "build_py": BuildPy, "editable_wheel": EditableWheel})

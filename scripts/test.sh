@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 .venv/bin/python -m fastgan info
+# the emulated CUDA kernels were built above: a skipped `cuda_emu` test is a failure, not a silent skip
+export FASTGAN_REQUIRE_EMU=${FASTGAN_REQUIRE_EMU:-1}
 exec .venv/bin/python -m pytest -q -ra -p no:cacheprovider --timeout 900 "$@"

@@ -30,6 +30,8 @@ def _seed():
 
 
 REQUIRE_GPU = os.environ.get("FASTGAN_REQUIRE_GPU", "0") == "1"
+# scripts/test.sh (CI) builds the CUDA emulator and sets this: an emulator test may not skip there
+REQUIRE_EMU = os.environ.get("FASTGAN_REQUIRE_EMU", "0") == "1"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -38,6 +40,11 @@ def pytest_runtest_makereport(item, call):
     fails instead, so a GPU run cannot pass by skipping what it exists to check."""
     outcome = yield
     rep = outcome.get_result()
+    if REQUIRE_EMU and rep.skipped and item.get_closest_marker("cuda_emu") is not None and not hasattr(rep, "wasxfail"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"FASTGAN_REQUIRE_EMU=1, but this emulator test skipped: {reason}"
+        return
     if REQUIRE_GPU and rep.skipped and item.get_closest_marker("cuda") is not None and not hasattr(rep, "wasxfail"):
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
         rep.outcome = "failed"

@@ -43,7 +43,7 @@ def test_info_command_reports_modules():
     assert "torch" in info and "triton" in info
 
 
-_PY_TYPE = {"Tensor": "int", "Tensor?": "int", "int": "int", "float": "float", "bool": "bool",
+_PY_TYPE = {"Tensor": "int", "Tensor?": "int", "Acc": "int", "Acc?": "int", "int": "int", "float": "float", "bool": "bool",
             "Strides3": "collections.abc.Sequence[int]", "Strides4": "collections.abc.Sequence[int]",
             "Phases": "collections.abc.Sequence[int]"}
 

@@ -51,7 +51,7 @@ void bias_act_fwd(int dtype, const void* x, const void* b, void* y, int64_t oute
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using A = acc_t<T>;
-    fwd_kernel<T><<<grid_for(n, kThreads), kThreads, 0, (cudaStream_t)stream>>>(
+    FASTGAN_LAUNCH(grid_for(n, kThreads), kThreads, 0, (cudaStream_t)stream, fwd_kernel<T>)(
         (const T*)x, (const T*)b, (T*)y, n, C, inner, act, A(alpha), A(gain), A(c));
     return 0;
   });
@@ -68,7 +68,7 @@ void bias_act_grad(int dtype, const void* dy, const void* x, const void* b, void
     using T = std::remove_pointer_t<decltype(tag)>;
     using A = acc_t<T>;
     auto launch = [&](auto kernel) {
-      kernel<<<grid_for(n, kThreads), kThreads, 0, (cudaStream_t)stream>>>(
+      FASTGAN_LAUNCH(grid_for(n, kThreads), kThreads, 0, (cudaStream_t)stream, kernel)(
           (const T*)dy, (const T*)x, (const T*)b, (T*)dx, n, C, inner, act, A(alpha), A(gain), A(clamp), clamped);
     };
     if (order == 1) launch(grad_kernel<1, T>);

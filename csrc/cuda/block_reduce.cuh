@@ -4,6 +4,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "cuda/launch.h"
+
 namespace fastgan::cuda {
 
 template <class A> __device__ __forceinline__ A warp_sum(A v) {
@@ -14,6 +16,8 @@ template <class A> __device__ __forceinline__ A warp_sum(A v) {
 template <class A> __device__ A block_sum(A v) {
   __shared__ A partial[32];
   __shared__ A total;
+  FASTGAN_SHARED_FRESH(partial);
+  FASTGAN_SHARED_FRESH(total);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = (blockDim.x + 31) >> 5;
   v = warp_sum(v);
   __syncthreads();  // partial may still be read by a previous call

@@ -93,7 +93,7 @@ void grad_reduce_fwd(int dtype, const void* g, void* out, void* r, int64_t N, in
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using A = acc_t<T>;
-    reduce_kernel<T><<<sample_blocks(N), kReduceThreads, 0, (cudaStream_t)stream>>>(
+    FASTGAN_LAUNCH(sample_blocks(N), kReduceThreads, 0, (cudaStream_t)stream, reduce_kernel<T>)(
         (const T*)g, (A*)out, (A*)r, N, K, mode, A(target), one_sided, A(inv_sqrt_l));
     return 0;
   });
@@ -108,7 +108,7 @@ void grad_reduce_grad(int dtype, const void* dout, const void* dr, const void* r
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using A = acc_t<T>;
-    scale_kernel<T><<<grid_for(N * K, kThreads), kThreads, 0, (cudaStream_t)stream>>>(
+    FASTGAN_LAUNCH(grid_for(N * K, kThreads), kThreads, 0, (cudaStream_t)stream, scale_kernel<T>)(
         (const A*)dout, (const A*)dr, (const A*)r, (const T*)g, (T*)dg, N, K, mode, A(target), one_sided,
         A(inv_sqrt_l));
     return 0;
@@ -121,7 +121,7 @@ void lerp_samples_fwd(int dtype, const void* real, const void* fake, const void*
   if (N * K == 0) return;
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    lerp_kernel<T><<<grid_for(N * K, kThreads), kThreads, 0, (cudaStream_t)stream>>>(
+    FASTGAN_LAUNCH(grid_for(N * K, kThreads), kThreads, 0, (cudaStream_t)stream, lerp_kernel<T>)(
         (const T*)real, (const T*)fake, (const T*)alpha, (T*)out, N, K);
     return 0;
   });
@@ -133,7 +133,7 @@ void lerp_samples_grad(int dtype, const void* dout, const void* real, const void
   if (N == 0) return;
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    lerp_grad_kernel<T><<<sample_blocks(N), kReduceThreads, 0, (cudaStream_t)stream>>>(
+    FASTGAN_LAUNCH(sample_blocks(N), kReduceThreads, 0, (cudaStream_t)stream, lerp_grad_kernel<T>)(
         (const T*)dout, (const T*)real, (const T*)fake, (const T*)alpha, (T*)d_real, (T*)d_fake, (T*)d_alpha, N, K);
     return 0;
   });

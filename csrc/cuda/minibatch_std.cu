@@ -87,7 +87,7 @@ void minibatch_std_fwd(int dtype, const void* x, void* y, int64_t N, int64_t C, 
   const MbstdGeom s = checked_geom(N, C, HW, G, F, channels_last);
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    fwd_kernel<T><<<unsigned(s.M * s.F), kThreads, 0, (cudaStream_t)stream>>>((const T*)x, (T*)y, s, acc_t<T>(eps));
+    FASTGAN_LAUNCH(unsigned(s.M * s.F), kThreads, 0, (cudaStream_t)stream, fwd_kernel<T>)((const T*)x, (T*)y, s, acc_t<T>(eps));
     return 0;
   });
   check_launch("minibatch_std_fwd");
@@ -98,7 +98,7 @@ void minibatch_std_grad(int dtype, const void* dy, const void* x, void* dx, int6
   const MbstdGeom s = checked_geom(N, C, HW, G, F, channels_last);
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    grad_kernel<T><<<unsigned(s.M * s.F), kThreads, 0, (cudaStream_t)stream>>>((const T*)dy, (const T*)x, (T*)dx, s,
+    FASTGAN_LAUNCH(unsigned(s.M * s.F), kThreads, 0, (cudaStream_t)stream, grad_kernel<T>)((const T*)dy, (const T*)x, (T*)dx, s,
                                                                                 acc_t<T>(eps));
     return 0;
   });

@@ -71,7 +71,7 @@ void modconv_epilogue_fwd(int dtype, const void* c, const void* d, const void* n
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const Epi<T> e{(const T*)c, (const T*)d, (const T*)noise, (const T*)b, noise_sn, O, P, channels_last};
-    fwd_kernel<T><<<grid_for(n, kThreads), kThreads, 0, (cudaStream_t)stream>>>(e, (T*)y, n, act,
+    FASTGAN_LAUNCH(grid_for(n, kThreads), kThreads, 0, (cudaStream_t)stream, fwd_kernel<T>)(e, (T*)y, n, act,
                                                                                  params<T>(alpha, gain, clamp));
     return 0;
   });
@@ -87,7 +87,7 @@ void modconv_epilogue_grad(int dtype, const void* dy, const void* c, const void*
   dispatch_dtype(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     const Epi<T> e{(const T*)c, (const T*)d, (const T*)noise, (const T*)b, noise_sn, O, P, channels_last};
-    grad_kernel<T><<<grid_for(n, kThreads), kThreads, 0, (cudaStream_t)stream>>>(
+    FASTGAN_LAUNCH(grid_for(n, kThreads), kThreads, 0, (cudaStream_t)stream, grad_kernel<T>)(
         e, (const T*)dy, (T*)dc, (T*)u, n, act, params<T>(alpha, gain, clamp));
     return 0;
   });

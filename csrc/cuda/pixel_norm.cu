@@ -70,9 +70,9 @@ void launch(int dtype, const void* x, const void* dy, void* out, int64_t outer, 
     auto s = (cudaStream_t)stream;
     if (inner == 1) {
       const unsigned blocks = unsigned(std::min<int64_t>(outer, 65535LL * 32));
-      rows_kernel<GRAD, T><<<blocks, kThreads, 0, s>>>((const T*)x, (const T*)dy, (T*)out, outer, C, A(eps));
+      FASTGAN_LAUNCH(blocks, kThreads, 0, s, rows_kernel<GRAD, T>)((const T*)x, (const T*)dy, (T*)out, outer, C, A(eps));
     } else {
-      columns_kernel<GRAD, T><<<grid_for(outer * inner, kThreads), kThreads, 0, s>>>(
+      FASTGAN_LAUNCH(grid_for(outer * inner, kThreads), kThreads, 0, s, columns_kernel<GRAD, T>)(
           (const T*)x, (const T*)dy, (T*)out, outer, C, inner, A(eps));
     }
     return 0;

@@ -32,6 +32,8 @@ __global__ void tiled_kernel(const T* __restrict__ x, T* __restrict__ y, const a
   using A = acc_t<T>;
   __shared__ A patch[kPatch][kPatch + 1];
   __shared__ A wsh[kMaxTaps * kMaxTaps];
+  FASTGAN_SHARED_FRESH(patch);
+  FASTGAN_SHARED_FRESH(wsh);
   for (int i = threadIdx.x; i < g.fw * g.fh; i += blockDim.x) wsh[i] = w[i];
   const int64_t tiles_x = (g.OW + kTile - 1) / kTile;
   const int64_t ty0 = int64_t(blockIdx.x) / tiles_x * kTile, tx0 = int64_t(blockIdx.x) % tiles_x * kTile;
@@ -112,12 +114,12 @@ void upfirdn2d(int dtype, const void* x, void* y, const void* w, int64_t N, int6
       const int64_t tiles = ((OH + kTile - 1) / kTile) * ((OW + kTile - 1) / kTile);
       check(tiles < (int64_t(1) << 31), "upfirdn2d: output too large");
       const dim3 grid(unsigned(tiles), unsigned(std::min<int64_t>(N * C, 65535)));
-      if (ux == 1 && dx == 1) tiled_kernel<T, 1, 1><<<grid, kThreads, 0, s>>>(xp, yp, wp, g);
-      else if (ux == 2 && dx == 1) tiled_kernel<T, 2, 1><<<grid, kThreads, 0, s>>>(xp, yp, wp, g);
-      else if (ux == 1 && dx == 2) tiled_kernel<T, 1, 2><<<grid, kThreads, 0, s>>>(xp, yp, wp, g);
-      else tiled_kernel<T, 2, 2><<<grid, kThreads, 0, s>>>(xp, yp, wp, g);
+      if (ux == 1 && dx == 1) FASTGAN_LAUNCH(grid, kThreads, 0, s, tiled_kernel<T, 1, 1>)(xp, yp, wp, g);
+      else if (ux == 2 && dx == 1) FASTGAN_LAUNCH(grid, kThreads, 0, s, tiled_kernel<T, 2, 1>)(xp, yp, wp, g);
+      else if (ux == 1 && dx == 2) FASTGAN_LAUNCH(grid, kThreads, 0, s, tiled_kernel<T, 1, 2>)(xp, yp, wp, g);
+      else FASTGAN_LAUNCH(grid, kThreads, 0, s, tiled_kernel<T, 2, 2>)(xp, yp, wp, g);
     } else {
-      generic_kernel<T><<<grid_for(N * C * OH * OW, kThreads), kThreads, 0, s>>>(xp, yp, wp, g, ux, uy, dx, dy);
+      FASTGAN_LAUNCH(grid_for(N * C * OH * OW, kThreads), kThreads, 0, s, generic_kernel<T>)(xp, yp, wp, g, ux, uy, dx, dy);
     }
     return 0;
   });

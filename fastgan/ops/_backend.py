@@ -19,6 +19,9 @@ from typing import Iterable, Optional
 import torch
 
 BACKENDS = ("ref", "cpu", "triton", "cuda")
+# CUDA emulation (set_cuda_emulation / FASTGAN_CUDA_EMU=1): the `cuda` backend runs its kernels, the
+# unchanged sources of csrc/cuda, on CPU tensors through fastgan._C_cuda_emu (csrc/emu), for tests.
+_emulate_cuda = os.environ.get("FASTGAN_CUDA_EMU", "0") not in ("", "0")
 _CHOICES = BACKENDS + ("auto",)
 _current: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("fastgan_backend", default=None)
 _warned: set = set()
@@ -64,17 +67,43 @@ def _native_state():
 
 
 def _cuda_state():
-    if "cuda" not in _native_cache:
+    key = "cuda_emu" if _emulate_cuda else "cuda"
+    if key not in _native_cache:
         try:
-            mod = importlib.import_module("fastgan._C_cuda")
-            _native_cache["cuda"] = (mod, None)
+            mod = importlib.import_module("fastgan._C_cuda_emu" if _emulate_cuda else "fastgan._C_cuda")
+            _native_cache[key] = (mod, None)
         except ImportError as e:
-            _native_cache["cuda"] = (None, e)
-    return _native_cache["cuda"]
+            _native_cache[key] = (None, e)
+    return _native_cache[key]
 
 
 def cuda_module():
+    """fastgan._C_cuda, or fastgan._C_cuda_emu while CUDA is emulated; None if not built."""
     return _cuda_state()[0]
+
+
+def cuda_emulated() -> bool:
+    """Whether the `cuda` backend runs on the CPU emulator (set_cuda_emulation)."""
+    return _emulate_cuda
+
+
+def set_cuda_emulation(enabled: bool) -> bool:
+    """Run the `cuda` backend's kernels on CPU tensors through the emulator fastgan._C_cuda_emu (built with
+    FASTGAN_CUDA_EMU=1 `pip install .`; csrc/emu says what it models) instead of on a GPU; returns the
+    previous setting. The emulator runs the threads of a block one after another: for tests, not speed."""
+    global _emulate_cuda
+    prev, _emulate_cuda = _emulate_cuda, bool(enabled)
+    return prev
+
+
+@contextlib.contextmanager
+def cuda_emulation(enabled: bool = True):
+    """set_cuda_emulation(enabled) for the enclosed block."""
+    prev = set_cuda_emulation(enabled)
+    try:
+        yield
+    finally:
+        set_cuda_emulation(prev)
 
 
 def triton_interpret() -> bool:
@@ -103,6 +132,14 @@ def unavailable_reason(backend: str, device_type: str) -> Optional[str]:
         if mod is None:
             return (f"fastgan._C (the C++ CPU kernels) is not built ({err}); reinstall with "
                     "`pip install .` on a machine with a C++17 compiler and CMake")
+        return None
+    if backend == "cuda" and _emulate_cuda:
+        if device_type != "cpu":
+            return f"the emulated 'cuda' backend runs on CPU tensors, these are on {device_type}"
+        mod, err = _cuda_state()
+        if mod is None:
+            return (f"fastgan._C_cuda_emu (the CUDA emulator) is not built ({err}); reinstall with "
+                    "FASTGAN_CUDA_EMU=1 `pip install .`")
         return None
     if backend == "cuda":
         if device_type != "cuda":

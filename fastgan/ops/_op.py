@@ -3,10 +3,13 @@
 `Kernel` declares one kernel for all the fused backends that run it: its entry point in the C++
 (fastgan._C) and CUDA (fastgan._C_cuda) modules and its Triton launcher, with one typed argument
 list that the call site passes to whichever backend runs. For the native modules it becomes the
-entry point's arguments: a tensor's data pointer for `Tensor` (0 for a None `Tensor?`), the
-tuple of `Strides<n>` (or of `Phases`) as it is, numbers as they are; the dtype code of the first
+entry point's arguments: a tensor's data pointer for `Tensor` and `Acc` (0 for a None `Tensor?`/`Acc?`),
+the tuple of `Strides<n>` (or of `Phases`) as it is, numbers as they are; the dtype code of the first
 `Tensor` goes in front and the thread count (cpu) or the current CUDA stream (cuda) at the end, as the bindings
-(csrc/bindings/bind.h) take them. The Triton launcher takes the declared arguments themselves.
+(csrc/bindings/bind.h) take them. A native kernel reads every `Tensor` as the storage type of that dtype code
+and every `Acc` as its accumulate type (float32 for 16-bit and float32 data, float64 for float64), so a
+native call checks the dtypes first: a tensor of another dtype is a TypeError naming the kernel and the
+argument, never a read or write past its end. The Triton launcher takes the declared arguments themselves.
 tests/test_build.py checks every declaration against the types the bindings report.
 
 `fused_op` registers an op once: `fastgan::<name>` as a `torch.library.custom_op` (the cpu and
@@ -24,10 +27,13 @@ from typing import Callable, Optional
 import torch
 
 from . import _dispatch
-from ._backend import cuda_module, native_module, triton_interpret
+from ._backend import cuda_emulated, cuda_module, native_module, triton_interpret
 
 DTYPE_CODE = {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}
-_TYPES = ("Tensor", "Tensor?", "int", "float", "bool", "Strides3", "Strides4", "Phases")
+# a kernel's accumulate type per storage dtype (csrc/include/fastgan/common.h: acc_t)
+_ACC_DTYPE = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
+_TYPES = ("Tensor", "Tensor?", "Acc", "Acc?", "int", "float", "bool", "Strides3", "Strides4", "Phases")
+_POINTERS = ("Tensor", "Tensor?", "Acc", "Acc?")
 NATIVE_BACKENDS = ("cpu", "cuda")
 KERNELS: list = []  # every Kernel declared, for tests/test_build.py
 
@@ -37,7 +43,8 @@ def num_threads() -> int:
 
 
 def cuda_stream(t: torch.Tensor) -> int:
-    return torch.cuda.current_stream(t.device).cuda_stream
+    """The current CUDA stream of t's device (0 for a CPU tensor: the emulated `cuda` backend)."""
+    return 0 if t.device.type == "cpu" else torch.cuda.current_stream(t.device).cuda_stream
 
 
 def _module(backend: str):
@@ -80,9 +87,10 @@ class Kernel:
         KERNELS.append(self)
 
     def __call__(self, backend: str, *args):
-        call = self._calls.get(backend)
+        key = "cuda_emu" if backend == "cuda" and cuda_emulated() else backend
+        call = self._calls.get(key)
         if call is None:
-            call = self._calls[backend] = self._bind(backend)
+            call = self._calls[key] = self._bind(backend)
         return call(*args)
 
     def _bind(self, backend: str) -> Callable:
@@ -101,16 +109,30 @@ class Kernel:
         names = [p for p, _ in self.params]
         conv = []
         for p, t in self.params:
-            conv.append(f"{p}.data_ptr()" if t == "Tensor" else
-                        f"(0 if {p} is None else {p}.data_ptr())" if t == "Tensor?" else p)
+            conv.append(f"{p}.data_ptr()" if t in ("Tensor", "Acc") else
+                        f"(0 if {p} is None else {p}.data_ptr())" if t in ("Tensor?", "Acc?") else p)
         first = next(p for p, t in self.params if t == "Tensor")
         head = f"_code[{first}.dtype], " if self.dtype_code else ""
         tail = "_threads()" if backend == "cpu" else f"_stream({first})"
-        src = (f"def {self.name}({', '.join(names)}):\n"
+        # every pointer's dtype against the one the kernel reads it as (a few `is` tests a call)
+        checks = [f"    _t = {first}.dtype\n", "    _a = _ACC.get(_t, _t)\n"]
+        for p, t in self.params:
+            if p == first or t not in _POINTERS:
+                continue
+            want = "_t" if t.startswith("Tensor") else "_a"
+            cond = f"{p}.dtype is not {want}"
+            if t.endswith("?"):
+                cond = f"{p} is not None and {cond}"
+            checks.append(f"    if {cond}:\n        _bad({p!r}, {p}.dtype, {want})\n")
+        src = (f"def {self.name}({', '.join(names)}):\n" + "".join(checks) +
                f"    return _entry({head}{', '.join(conv)}, {tail})\n")
-        scope = {"_entry": entry, "_threads": num_threads, "_stream": cuda_stream, "_code": DTYPE_CODE}
+        scope = {"_entry": entry, "_threads": num_threads, "_stream": cuda_stream, "_code": DTYPE_CODE,
+                 "_ACC": _ACC_DTYPE, "_bad": self._bad_dtype}
         exec(compile(src, f"<fastgan kernel {self.name}>", "exec"), scope)  # noqa: S102 - source built above
         return scope[self.name]
+
+    def _bad_dtype(self, param, got, want):
+        raise TypeError(f"fastgan kernel {self.name}: {param} is {got}, the kernel reads it as {want}")
 
     def __repr__(self):
         sig = ", ".join(f"{p}: {t}" for p, t in self.params)

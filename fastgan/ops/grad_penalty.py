@@ -27,9 +27,9 @@ from ._op import Kernel, fused_op
 MODES = ("sq_norm", "norm_penalty", "path_length")  # codes = index, as in csrc/include/fastgan/grad_penalty.h
 
 
-_REDUCE = Kernel("grad_reduce_fwd", "g: Tensor, out: Tensor, r: Tensor, n: int, k: int, mode: int, target: float, "
+_REDUCE = Kernel("grad_reduce_fwd", "g: Tensor, out: Acc, r: Acc, n: int, k: int, mode: int, target: float, "
                  "one_sided: bool, num_ws: int", triton="grad_penalty.reduce_fwd")
-_REDUCE_GRAD = Kernel("grad_reduce_grad", "dout: Tensor, dr: Tensor?, r: Tensor, g: Tensor, dg: Tensor, n: int, "
+_REDUCE_GRAD = Kernel("grad_reduce_grad", "dout: Acc, dr: Acc?, r: Acc, g: Tensor, dg: Tensor, n: int, "
                       "k: int, mode: int, target: float, one_sided: bool, num_ws: int",
                       triton="grad_penalty.reduce_grad")
 _LERP = Kernel("lerp_samples_fwd", "real: Tensor, fake: Tensor, alpha: Tensor, out: Tensor, n: int, k: int",

@@ -104,8 +104,8 @@ _SIZES = ("n: int, c: int, h: int, w: int, oh: int, ow: int, xs: Strides4, ys: S
           "dy: int, px0: int, py0: int, fw: int, fh: int")
 # The C++ kernel takes the two 1-D filters of a separable filter (and factors a 2-D one itself);
 # the CUDA and Triton kernels take 2-D correlation taps.
-_CPU = Kernel("upfirdn2d", "x: Tensor, y: Tensor, taps: Tensor, separable: bool, " + _SIZES, backends=("cpu",))
-_GPU = Kernel("upfirdn2d", "x: Tensor, y: Tensor, taps: Tensor, " + _SIZES, backends=("cuda",),
+_CPU = Kernel("upfirdn2d", "x: Tensor, y: Tensor, taps: Acc, separable: bool, " + _SIZES, backends=("cpu",))
+_GPU = Kernel("upfirdn2d", "x: Tensor, y: Tensor, taps: Acc, " + _SIZES, backends=("cuda",),
               triton="upfirdn2d.upfirdn2d")
 
 

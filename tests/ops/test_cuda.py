@@ -26,13 +26,25 @@ from fastgan import ops
 from fastgan.ops import reference
 from fastgan.ops import _backend as B
 
-pytestmark = pytest.mark.cuda
-
-GPU_BACKENDS = ("cuda", "triton")
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 # relative error ||out - ref|| / ||ref|| allowed per dtype (forward; gradients get GRAD_SLACK times more)
 REL_TOL = {torch.float64: 1e-10, torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.2e-2}
 GRAD_SLACK = 4.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a test runs: a backend on the tensors of a device. The emulated target runs the `cuda` backend's
+    kernels (csrc/cuda, unchanged) on CPU tensors through fastgan._C_cuda_emu (csrc/emu)."""
+    backend: str
+    device: str
+    emulated: bool = False
+
+
+GPU_TARGETS = [pytest.param(Target("cuda", "cuda"), marks=pytest.mark.cuda, id="cuda"),
+               pytest.param(Target("triton", "cuda"), marks=pytest.mark.cuda, id="triton")]
+EMU_TARGET = pytest.param(Target("cuda", "cpu", emulated=True), marks=pytest.mark.cuda_emu, id="cuda-emu")
+TARGETS = GPU_TARGETS + [EMU_TARGET]
 
 
 def gpu_unavailable(backend: str) -> str | None:
@@ -49,6 +61,34 @@ def need(backend: str) -> None:
     why = gpu_unavailable(backend)
     if why:
         pytest.skip(f"{backend} on CUDA: {why}")
+
+
+def _enter(t: Target, schedule: str = "forward"):
+    if not t.emulated:
+        need(t.backend)
+        yield t
+        return
+    with B.cuda_emulation():
+        why = B.unavailable_reason("cuda", "cpu")
+        if why:
+            pytest.skip(f"emulated cuda: {why}")
+        B.cuda_module().set_schedule(schedule, 0)
+        try:
+            yield t
+        finally:
+            B.cuda_module().set_schedule("forward", 0)
+
+
+@pytest.fixture(params=TARGETS)
+def target(request):
+    """Every target: cuda and triton on the GPU, and the cuda kernels on the emulator."""
+    yield from _enter(request.param)
+
+
+@pytest.fixture(params=GPU_TARGETS)
+def gpu_target(request):
+    """The GPU targets only (what the emulator cannot show: big shapes, streams, inductor's GPU code)."""
+    yield from _enter(request.param)
 
 
 @pytest.fixture(autouse=True)
@@ -235,7 +275,6 @@ def _compare(case, inputs, y, dtype, slack=1.0):
             _check(g, w, dtype, f"{case.name} gradient {i}", slacks[1 + i])
 
 
-backend_param = pytest.mark.parametrize("backend", GPU_BACKENDS)
 case_param = pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 
 
@@ -244,31 +283,27 @@ LAYOUT_PARAMS = [pytest.param(c, lay, id=f"{c.name}-{lay}") for c in CASES
                  for lay in (("contiguous", "channels_last") if c.image else ("contiguous",))]
 
 
-@backend_param
 @pytest.mark.parametrize("case,layout", LAYOUT_PARAMS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: str(d).split(".")[-1])
 @pytest.mark.parametrize("size", ["small", "odd"])
-def test_forward_backward(backend, case, layout, dtype, size):
-    need(backend)
-    inputs = _layout(case.make(case.shapes[size], dtype, "cuda"), layout)
-    y = case.run(*inputs, impl=backend)
-    assert y.device.type == "cuda"
+def test_forward_backward(target, case, layout, dtype, size):
+    inputs = _layout(case.make(case.shapes[size], dtype, target.device), layout)
+    y = case.run(*inputs, impl=target.backend)
+    assert y.device.type == target.device
     if layout == "channels_last" and case.name in KEEPS_LAYOUT:
         assert y.is_contiguous(memory_format=torch.channels_last), "channels_last input lost its layout"
     _compare(case, inputs, y, dtype)
 
 
-@backend_param
 @case_param
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
-def test_second_order(backend, case, dtype):
+def test_second_order(target, case, dtype):
     """Double backward, as R1 and path length need: with g = d(y . dy)/dinputs (create_graph), the gradient of
     ||g||^2 with respect to the inputs and to dy, against the reference's. Each is compared relative to the
     largest of them, since some are zero up to rounding (g of path_length_norm has a constant norm)."""
-    need(backend)
-    inputs = case.make(case.shapes["small"], dtype, "cuda")
+    inputs = case.make(case.shapes["small"], dtype, target.device)
     ins64 = _to64(inputs)
-    y, r = case.run(*inputs, impl=backend), case.ref(*ins64)
+    y, r = case.run(*inputs, impl=target.backend), case.ref(*ins64)
     dy64 = torch.randn_like(r)
 
     def second(out, ins, seed):
@@ -290,33 +325,28 @@ def test_second_order(backend, case, dtype):
         assert err <= tol, f"{case.name} second-order gradient {i}: error {err:.3g} (of the largest) > {tol:.3g}"
 
 
-@backend_param
 @pytest.mark.parametrize("name", ["bias_act", "upsample2d", "pixel_norm", "minibatch_std", "grad_sq_norm"])
-def test_gradgradcheck_float64(backend, name):
-    need(backend)
+def test_gradgradcheck_float64(target, name):
     case = _case(name)
     shape = {4: (4, 2, 3, 5)}.get(len(case.shapes["small"]), case.shapes["small"])
-    inputs = case.make(shape, torch.float64, "cuda")
-    fn = lambda *a: case.run(*a, impl=backend)  # noqa: E731
+    inputs = case.make(shape, torch.float64, target.device)
+    fn = lambda *a: case.run(*a, impl=target.backend)  # noqa: E731
     assert torch.autograd.gradgradcheck(fn, inputs, atol=1e-6, rtol=1e-5)
 
 
-@backend_param
 @case_param
-def test_large_shapes(backend, case):
+def test_large_shapes(gpu_target, case):
     """StyleGAN2-scale tensors (batch 32, 256-512 channels): forward and gradients in float32 and bfloat16."""
-    need(backend)
     for dtype in (torch.float32, torch.bfloat16):
         inputs = case.make(case.shapes["large"], dtype, "cuda")
-        _compare(case, inputs, case.run(*inputs, impl=backend), dtype, slack=2.0)
+        _compare(case, inputs, case.run(*inputs, impl=gpu_target.backend), dtype, slack=2.0)
         del inputs
     torch.cuda.empty_cache()
 
 
-@backend_param
-def test_bias_act_past_2_pow_31_elements(backend):
+def test_bias_act_past_2_pow_31_elements(gpu_target):
     """64-bit indexing: an input of more than 2^31 elements (4.3 GB in bfloat16)."""
-    need(backend)
+    backend = gpu_target.backend
     n = 2**31 + 3 * 2**20 + 7
     if torch.cuda.get_device_properties(0).total_memory < 6 * n * 2:
         pytest.skip("needs ~26 GB of GPU memory")
@@ -354,16 +384,14 @@ def _detached(v):
     return v
 
 
-@backend_param
 @case_param
-def test_opcheck_every_reached_op(backend, case):
-    need(backend)
-    inputs = case.make(case.shapes["small"], torch.float32, "cuda")
+def test_opcheck_every_reached_op(target, case):
+    inputs = case.make(case.shapes["small"], torch.float32, target.device)
     rec = _RecordFastganOps()
     with rec:
-        y = case.run(*inputs, impl=backend)
+        y = case.run(*inputs, impl=target.backend)
         _grads(y, inputs, torch.randn_like(y))
-    assert rec.calls, f"{case.name} on {backend} reached no fastgan:: op"
+    assert rec.calls, f"{case.name} on {target} reached no fastgan:: op"
     seen = set()
     for func, args, kwargs in rec.calls:
         key = (str(func), tuple(a.shape if isinstance(a, torch.Tensor) else a for a in args if not isinstance(a, list)))
@@ -377,11 +405,10 @@ COMPILE_CASES = [c for c in CASES if c.name in ("bias_act", "upsample2d", "modul
                                                 "minibatch_std", "grad_sq_norm", "path_length_norm", "lerp_samples")]
 
 
-@backend_param
 @pytest.mark.parametrize("case", COMPILE_CASES, ids=[c.name for c in COMPILE_CASES])
-def test_compile_inductor_fullgraph(backend, case):
+def test_compile_inductor_fullgraph(gpu_target, case):
     """torch.compile(fullgraph=True, backend='inductor') through the op, forward and gradients, equals eager."""
-    need(backend)
+    backend = gpu_target.backend
     import torch._dynamo
 
     torch._dynamo.reset()
@@ -401,11 +428,10 @@ def test_compile_inductor_fullgraph(backend, case):
 
 
 # ------------------------------------------------------------------ dispatch details
-@backend_param
-def test_runs_on_a_side_stream(backend):
+def test_runs_on_a_side_stream(gpu_target):
     """Kernels run on PyTorch's current stream: on a side stream that is still busy (spinning) when the input
     is overwritten, a kernel launched anywhere else would read the stale input."""
-    need(backend)
+    backend = gpu_target.backend
     x_old, x_new = (_rand((8, 64, 32, 32), torch.float32, "cuda", grad=False) for _ in range(2))
     b = _rand(64, torch.float32, "cuda", grad=False)
     x = x_old.clone()
@@ -420,12 +446,14 @@ def test_runs_on_a_side_stream(backend):
     _check(y, r, torch.float32, "bias_act on a busy side stream")
 
 
+@pytest.mark.cuda
 def test_auto_resolves_to_cuda_on_gpu():
     need("cuda")
     x = _rand((2, 3, 4, 5), torch.float32, "cuda", grad=False)
     assert B.resolve("bias_act", None, x.device) == "cuda"
 
 
+@pytest.mark.cuda
 def test_require_gpu_flag_is_honoured():
     """Under FASTGAN_REQUIRE_GPU=1 a GPU must be visible (conftest turns skips into failures)."""
     if os.environ.get("FASTGAN_REQUIRE_GPU") != "1":
