@@ -32,6 +32,27 @@ def test_cuda_module_compiled_with_every_op():
     assert not missing, f"ops with a CPU kernel but no CUDA kernel: {sorted(missing)}"
 
 
+@pytest.mark.cuda_emu
+def test_emulator_module_has_every_cuda_entry_point():
+    """fastgan._C_cuda_emu (FASTGAN_BUILD_CUDA_EMU=1) binds the same kernels as fastgan._C_cuda, from the same
+    sources: every op with a CPU kernel, and, where the real module is built here too, exactly its entry points."""
+    with B.cuda_emulation():
+        emu, err = B._cuda_state()
+    if emu is None:
+        pytest.skip(f"the CUDA emulator is not built: {err}")
+    assert emu.emulated is True and emu.archs == "emulated"
+    ops_of = lambda m: {n for n in dir(m) if n.endswith(("_fwd", "_grad", "_bwd"))}  # noqa: E731
+    missing = ops_of(B.native_module()) - ops_of(emu)
+    assert not missing, f"ops with a CPU kernel but none in the emulated CUDA module: {sorted(missing)}"
+    with B.cuda_emulation(False):
+        real = B.cuda_module()
+    if real is not None:
+        assert real.emulated is False
+        extra = {"set_schedule", "schedule", "stats", "reset_stats", "selftest"}
+        public = lambda m: {n for n in dir(m) if not n.startswith("_")}  # noqa: E731
+        assert public(emu) - extra == public(real), "the emulated and real CUDA modules bind different entry points"
+
+
 def test_info_command_reports_modules():
     out = subprocess.run([sys.executable, "-m", "fastgan", "info", "--json"], capture_output=True, text=True,
                          check=True).stdout
@@ -73,11 +94,13 @@ def _declared_kernels():
     return _op.KERNELS
 
 
-@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+@pytest.mark.parametrize("backend", ["cpu", "cuda", pytest.param("cuda-emu", marks=pytest.mark.cuda_emu)])
 def test_kernel_declarations_match_the_bindings(backend):
     """Every Kernel's typed argument list (fastgan/ops/_op.py) is the one its C++/CUDA entry point takes,
     with the dtype code in front (where declared) and the thread count / CUDA stream last."""
-    mod = B.native_module() if backend == "cpu" else B.cuda_module()
+    with B.cuda_emulation(backend == "cuda-emu"):
+        mod = B.native_module() if backend == "cpu" else B.cuda_module()
+    backend = backend.removesuffix("-emu")
     if mod is None:
         pytest.skip(f"the {backend} module is not built")
     checked = 0

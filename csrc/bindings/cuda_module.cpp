@@ -34,7 +34,7 @@ NB_MODULE(FASTGAN_CUDA_MODULE, m) {
   });
   m.def("reset_stats", []() { fastgan_emu::reset_stats(); });
   m.def("selftest", &fastgan_emu::selftest, nb::arg("case"),
-        "Run one of the emulator's own faulty kernels; returns the error it reports ('' if none).");
+        "Run one of the emulator's own test kernels (csrc/emu/selftest.cpp); returns the error it reports, or 'ok: ' and the kernel's output.");
 #else
   m.attr("emulated") = false;
 #endif

@@ -89,7 +89,7 @@ def cuda_emulated() -> bool:
 
 def set_cuda_emulation(enabled: bool) -> bool:
     """Run the `cuda` backend's kernels on CPU tensors through the emulator fastgan._C_cuda_emu (built with
-    FASTGAN_CUDA_EMU=1 `pip install .`; csrc/emu says what it models) instead of on a GPU; returns the
+    FASTGAN_BUILD_CUDA_EMU=1 `pip install .`; csrc/emu says what it models) instead of on a GPU; returns the
     previous setting. The emulator runs the threads of a block one after another: for tests, not speed."""
     global _emulate_cuda
     prev, _emulate_cuda = _emulate_cuda, bool(enabled)
@@ -139,7 +139,7 @@ def unavailable_reason(backend: str, device_type: str) -> Optional[str]:
         mod, err = _cuda_state()
         if mod is None:
             return (f"fastgan._C_cuda_emu (the CUDA emulator) is not built ({err}); reinstall with "
-                    "FASTGAN_CUDA_EMU=1 `pip install .`")
+                    "FASTGAN_BUILD_CUDA_EMU=1 `pip install .`")
         return None
     if backend == "cuda":
         if device_type != "cuda":

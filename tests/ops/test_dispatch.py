@@ -309,3 +309,29 @@ def test_env_var_turns_the_direct_route_off():
         env = dict(os.environ, FASTGAN_DIRECT_DISPATCH=value)
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.split() == [enabled, node], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
+def test_kernel_call_checks_every_pointer_dtype(dtype):
+    """A native kernel reads every pointer as the dtype its declaration gives (Tensor: the first Tensor's dtype;
+    Acc: the accumulate dtype, float32 for 16-bit data): a mismatch is a TypeError naming the kernel and the
+    argument, before any byte is read. (grad_reduce_grad once took its dtype from its float32 `dout` and so read
+    and wrote 16-bit gradients as float32.) The right dtypes give the reference's gradient."""
+    from fastgan.ops import grad_penalty as GP
+    from fastgan.ops import reference
+
+    acc = torch.float32
+    g = randn(3, 40, dtype=dtype)
+    out, r = torch.empty(3, dtype=acc), torch.empty(3, dtype=acc)
+    GP._REDUCE("cpu", g, out, r, 3, 40, 0, 1.0, False, 1)
+    torch.testing.assert_close(out.double(), reference.grad_sq_norm(g.double()), rtol=1e-5, atol=1e-6)
+    dout, dg = torch.rand(3, dtype=acc), torch.empty_like(g)
+    GP._REDUCE_GRAD("cpu", dout, None, r, g, dg, 3, 40, 0, 1.0, False, 1)
+    torch.testing.assert_close(dg.double(), 2 * g.double() * dout.double()[:, None], rtol=2e-2, atol=1e-3)
+    wrong = torch.float64 if dtype == torch.float32 else torch.float32
+    with pytest.raises(TypeError, match=r"grad_reduce_fwd: out is torch.float64, the kernel reads it as torch.float32"):
+        GP._REDUCE("cpu", g, out.double(), r, 3, 40, 0, 1.0, False, 1)
+    with pytest.raises(TypeError, match=rf"grad_reduce_grad: dg is {wrong}, the kernel reads it as {dtype}"):
+        GP._REDUCE_GRAD("cpu", dout, None, r, g, dg.to(wrong), 3, 40, 0, 1.0, False, 1)
+    with pytest.raises(TypeError, match=r"grad_reduce_grad: dr is torch.float64"):
+        GP._REDUCE_GRAD("cpu", dout, r.double(), r, g, dg, 3, 40, 0, 1.0, False, 1)

@@ -58,15 +58,18 @@ def test_reductions_odd_shapes(backend, shape, name):
 @pytest.mark.parametrize("backend", backend_params())
 @pytest.mark.parametrize("name", list(REDUCTIONS))
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "noncontiguous"])
-def test_reductions_backward(backend, name, layout):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+def test_reductions_backward(backend, name, layout, dtype):
+    """Gradients in the input's dtype; 16-bit gradients against the float64 reference on the same rounded
+    values (the per-sample results and the incoming gradient are float32 whatever the input's dtype)."""
     fn, ref, kw = REDUCTIONS[name]
-    g = _grads(6, 3, 5, 7, layout=layout, requires_grad=True)
+    g = _grads(6, 3, 5, 7, dtype=dtype, layout=layout, requires_grad=True)
     w = torch.rand(6, dtype=torch.float64) + 0.5
     (dg,) = torch.autograd.grad((fn(g, impl=backend, **kw) * w.float()).sum(), g)
     g64 = g.detach().double().requires_grad_()
     (rg,) = torch.autograd.grad((ref(g64, **kw) * w).sum(), g64)
     assert dg.dtype == g.dtype and dg.shape == g.shape
-    _close(dg, rg, torch.float32, scale=4)
+    _close(dg, rg, dtype, scale=4)
 
 
 @pytest.mark.parametrize("backend", backend_params())
