@@ -48,7 +48,7 @@ def test_emulator_module_has_every_cuda_entry_point():
         real = B.cuda_module()
     if real is not None:
         assert real.emulated is False
-        extra = {"set_schedule", "schedule", "stats", "reset_stats", "selftest"}
+        extra = {"set_schedule", "schedule", "stats", "reset_stats", "selftest", "sanitized"}
         public = lambda m: {n for n in dir(m) if not n.startswith("_")}  # noqa: E731
         assert public(emu) - extra == public(real), "the emulated and real CUDA modules bind different entry points"
 

@@ -18,6 +18,11 @@ NB_MODULE(FASTGAN_CUDA_MODULE, m) {
   m.def("device_count", []() { int n = 0; if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0; return n; });
 #if defined(FASTGAN_CUDA_EMU)
   m.attr("emulated") = true;
+#if defined(__SANITIZE_ADDRESS__)
+  m.attr("sanitized") = true;  // built by scripts/emu_memcheck.sh: ASan watches every kernel's memory accesses
+#else
+  m.attr("sanitized") = false;
+#endif
   m.def("set_schedule", [](const std::string& order, uint64_t seed) {
     const int code = order == "forward" ? 0 : order == "reverse" ? 1 : order == "shuffle" ? 2 : -1;
     if (code < 0) throw std::invalid_argument("order must be forward, reverse or shuffle; got '" + order + "'");

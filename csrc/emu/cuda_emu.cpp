@@ -15,6 +15,13 @@
 
 thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 
+// Under AddressSanitizer (scripts/emu_memcheck.sh) every switch between stacks is announced, so ASan
+// follows the fibers instead of mistaking one stack for another.
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define FASTGAN_ASAN_FIBERS 1
+#endif
+
 
 namespace fastgan_emu {
 namespace {
@@ -69,17 +76,35 @@ char* new_stack() {
   return static_cast<char*>(p) + page;
 }
 
+#ifdef FASTGAN_ASAN_FIBERS
+const void* g_home_bottom = nullptr;  // the scheduler's stack, as ASan reports it on entering a fiber
+size_t g_home_size = 0;
+#endif
+
 void trampoline() {
   Scheduler& s = g_sched;
+#ifdef FASTGAN_ASAN_FIBERS
+  __sanitizer_finish_switch_fiber(nullptr, &g_home_bottom, &g_home_size);
+#endif
   s.body(s.arg);
   s.current->state = State::done;
+#ifdef FASTGAN_ASAN_FIBERS
+  __sanitizer_start_switch_fiber(nullptr, g_home_bottom, g_home_size);  // this fiber's stack is done
+#endif
   // uc_link returns to the scheduler
 }
 
 // Suspend the running fiber (its state says why) and go back to the scheduler.
 void yield_to_scheduler() {
   Scheduler& s = g_sched;
+#ifdef FASTGAN_ASAN_FIBERS
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, g_home_bottom, g_home_size);
   swapcontext(&s.current->ctx, &s.home);
+  __sanitizer_finish_switch_fiber(fake, &g_home_bottom, &g_home_size);
+#else
+  swapcontext(&s.current->ctx, &s.home);
+#endif
 }
 
 std::string block_str(const dim3& b) {
@@ -170,7 +195,14 @@ void run_block(unsigned nthreads, const std::vector<unsigned>& order) {
       if (f.state != State::ready) continue;
       threadIdx = dim3(t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y));
       s.current = &f;
+#ifdef FASTGAN_ASAN_FIBERS
+      void* fake = nullptr;
+      __sanitizer_start_switch_fiber(&fake, s.stacks[t], kStack);
       swapcontext(&s.home, &f.ctx);
+      __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#else
+      swapcontext(&s.home, &f.ctx);
+#endif
       s.current = nullptr;
       ran = true;
       if (!s.error.empty()) return;

@@ -51,6 +51,17 @@ __global__ void shuffle_or_barrier(float* out) {
   else out[threadIdx.x] = __shfl_down_sync(0xffffffffu, 1.0f, 1);
 }
 
+__global__ void past_the_end(float* out) {
+  out[threadIdx.x + 1] = 1.0f;  // the last thread writes one element past the buffer
+}
+
+__global__ void shared_past_the_end(float* out) {
+  __shared__ float sh[32];
+  sh[threadIdx.x] = 1.0f;  // a block of 33 threads: the last writes past the shared array
+  __syncthreads();
+  out[threadIdx.x] = sh[0];
+}
+
 std::string run(const char* name, const std::vector<float>& out) {
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return cudaGetErrorString(e);
@@ -76,6 +87,15 @@ std::string selftest(const std::string& which) {
   else if (which == "deadlock") FASTGAN_LAUNCH(1, 32, 0, s, shuffle_or_barrier)(o);
   else if (which == "block_too_large") FASTGAN_LAUNCH(1, 2048, 0, s, warp_sum)(o);
   else if (which == "grid_y_too_large") FASTGAN_LAUNCH(dim3(1, 70000), 32, 0, s, warp_sum)(o);
+  else if (which == "out_of_bounds" || which == "shared_out_of_bounds") {
+#if defined(__SANITIZE_ADDRESS__)
+    std::vector<float> buf(64);  // its own heap block, so the write past it lands in ASan's red zone
+    if (which == "out_of_bounds") FASTGAN_LAUNCH(1, 64, 0, s, past_the_end)(buf.data());
+    else FASTGAN_LAUNCH(1, 33, 0, s, shared_past_the_end)(buf.data());
+#else
+    return "skipped: the emulator is not built with AddressSanitizer (scripts/emu_memcheck.sh)";
+#endif
+  }
   else throw std::invalid_argument("selftest: unknown case '" + which + "'");
   return run(which.c_str(), out);
 }

@@ -70,11 +70,28 @@ def _cuda_state():
     key = "cuda_emu" if _emulate_cuda else "cuda"
     if key not in _native_cache:
         try:
-            mod = importlib.import_module("fastgan._C_cuda_emu" if _emulate_cuda else "fastgan._C_cuda")
+            path = os.environ.get("FASTGAN_CUDA_EMU_MODULE") if _emulate_cuda else None
+            mod = (_load_from(path, "fastgan._C_cuda_emu") if path else
+                   importlib.import_module("fastgan._C_cuda_emu" if _emulate_cuda else "fastgan._C_cuda"))
             _native_cache[key] = (mod, None)
         except ImportError as e:
             _native_cache[key] = (None, e)
     return _native_cache[key]
+
+
+def _load_from(path: str, name: str):
+    """The extension module `name` from the file `path` (FASTGAN_CUDA_EMU_MODULE: another build of the emulator,
+    e.g. scripts/emu_memcheck.sh's sanitized one)."""
+    import importlib.util
+    import sys
+
+    if not os.path.isfile(path):
+        raise ImportError(f"FASTGAN_CUDA_EMU_MODULE={path!r} is not a file")
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    sys.modules[name] = mod
+    return mod
 
 
 def cuda_module():

@@ -13,8 +13,10 @@ All marked `cuda_emu`: with FASTGAN_REQUIRE_EMU=1 (scripts/test.sh, so CI) a ski
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -215,7 +217,53 @@ def test_env_variable_turns_emulation_on(emu):
             "x = torch.randn(3, 40); y = ops.pixel_norm(x, impl='cuda'); "
             "print(B.cuda_emulated(), B.cuda_module().__name__, B.cuda_module().stats()['launches'], "
             "float((y - x * x.square().mean(1, keepdim=True).add(1e-8).rsqrt()).abs().max()) < 1e-5)")
-    out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "FASTGAN_CUDA_EMU": "1"},
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "FASTGAN_CUDA_EMU": "1"},
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "fastgan._C_cuda_emu", "1", "True"], out.stdout
+
+
+# ------------------------------------------------------------------ memcheck (scripts/emu_memcheck.sh)
+@pytest.mark.parametrize("case,what", [("out_of_bounds", "AddressSanitizer: heap-buffer-overflow"),
+                                       # UBSan's bounds check sees the shared array's index first
+                                       ("shared_out_of_bounds", "index 32 out of bounds for type 'float [32]'")])
+def test_memcheck_reports_out_of_bounds(emu, case, what):
+    """Under scripts/emu_memcheck.sh the emulator is built with AddressSanitizer: a kernel that writes past a
+    buffer or past a __shared__ array is stopped with ASan's (or UBSan's) report naming the kernel (run in a child process,
+    since ASan ends the process). Without the sanitized build the faulty kernels are not run at all."""
+    if not emu.sanitized:
+        assert emu.selftest(case).startswith("skipped: "), "a faulty kernel ran without AddressSanitizer"
+        return  # the memory check itself runs under scripts/emu_memcheck.sh
+    code = f"from fastgan.ops import _backend as B; B.set_cuda_emulation(True); print(B.cuda_module().selftest({case!r}))"
+    env = {**os.environ, **{k: os.environ.get(k, "") + ":log_path=stderr" for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")}}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode != 0, f"{case}: the write past the end went unreported: {out.stdout}"
+    assert what in out.stderr, out.stderr[-3000:]
+    assert "past_the_end" in out.stderr, out.stderr[-3000:]  # the faulty kernel is named in the stack
+
+
+MEMCHECK_SUBSET = ("test_cuda_emu or (forward_backward and float32) "
+                   "or (forward_backward and bfloat16 and channels_last)")
+
+
+@pytest.mark.slow
+def test_emu_memcheck_script():
+    """scripts/emu_memcheck.sh (the emulator under ASan + UBSan) over this file and test_cuda.py's forward and
+    backward table in float32 and channels_last bfloat16: no memory error, no undefined behaviour, every test
+    passes (the whole table: `bash scripts/emu_memcheck.sh`, about 4 minutes here)."""
+    import shutil
+
+    if not shutil.which(os.environ.get("CXX", "g++")):
+        pytest.skip("no g++: the sanitized emulator cannot be built")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(["bash", str(root / "scripts" / "emu_memcheck.sh"), "-k", MEMCHECK_SUBSET],
+                         cwd=root, env={**os.environ, "PY": sys.executable}, capture_output=True, text=True,
+                         timeout=1200)
+    tail = (out.stdout + out.stderr)[-4000:]
+    assert out.returncode == 0, tail
+    assert "ERROR: AddressSanitizer" not in out.stdout + out.stderr and "runtime error:" not in out.stdout, tail
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1] == "emu_memcheck: no memory error, no undefined behaviour", tail
+    summary = lines[-2]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, tail
+    assert int(summary.split(" passed")[0].split()[-1]) >= 140, summary
