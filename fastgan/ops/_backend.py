@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib
+import importlib.util
 import os
+import sys
 import warnings
 from typing import Iterable, Optional
 
@@ -82,9 +84,6 @@ def _cuda_state():
 def _load_from(path: str, name: str):
     """The extension module `name` from the file `path` (FASTGAN_CUDA_EMU_MODULE: another build of the emulator,
     e.g. scripts/emu_memcheck.sh's sanitized one)."""
-    import importlib.util
-    import sys
-
     if not os.path.isfile(path):
         raise ImportError(f"FASTGAN_CUDA_EMU_MODULE={path!r} is not a file")
     spec = importlib.util.spec_from_file_location(name, path)
