@@ -137,36 +137,32 @@ def _triton_state():
     return _native_cache["triton"]
 
 
+def _native_reason(what: str, device_wanted: str, device_type: str, state, build_hint: str) -> Optional[str]:
+    """The reason a native backend (its module state from `state()`) cannot run on `device_type`."""
+    if device_type != device_wanted:
+        return f"the {what} backend runs on {device_wanted.upper()} tensors, these are on {device_type}"
+    if device_wanted == "cuda" and not torch.cuda.is_available():
+        return "no CUDA device is visible to PyTorch (torch.cuda.is_available() is False)"
+    mod, err = state()
+    return None if mod is not None else build_hint.format(err=err)
+
+
 def unavailable_reason(backend: str, device_type: str) -> Optional[str]:
     """None if `backend` can run on tensors of `device_type`, else a sentence saying why not and what to do."""
     if backend == "ref":
         return None
     if backend == "cpu":
-        if device_type != "cpu":
-            return f"the 'cpu' backend runs on CPU tensors, these are on {device_type}"
-        mod, err = _native_state()
-        if mod is None:
-            return (f"fastgan._C (the C++ CPU kernels) is not built ({err}); reinstall with "
-                    "`pip install .` on a machine with a C++17 compiler and CMake")
-        return None
+        return _native_reason("'cpu'", "cpu", device_type, _native_state,
+                              "fastgan._C (the C++ CPU kernels) is not built ({err}); reinstall with "
+                              "`pip install .` on a machine with a C++17 compiler and CMake")
     if backend == "cuda" and _emulate_cuda:
-        if device_type != "cpu":
-            return f"the emulated 'cuda' backend runs on CPU tensors, these are on {device_type}"
-        mod, err = _cuda_state()
-        if mod is None:
-            return (f"fastgan._C_cuda_emu (the CUDA emulator) is not built ({err}); reinstall with "
-                    "FASTGAN_BUILD_CUDA_EMU=1 `pip install .`")
-        return None
+        return _native_reason("emulated 'cuda'", "cpu", device_type, _cuda_state,
+                              "fastgan._C_cuda_emu (the CUDA emulator) is not built ({err}); reinstall with "
+                              "FASTGAN_BUILD_CUDA_EMU=1 `pip install .`")
     if backend == "cuda":
-        if device_type != "cuda":
-            return f"the 'cuda' backend runs on CUDA tensors, these are on {device_type}"
-        if not torch.cuda.is_available():
-            return "no CUDA device is visible to PyTorch (torch.cuda.is_available() is False)"
-        mod, err = _cuda_state()
-        if mod is None:
-            return (f"fastgan._C_cuda is not built ({err}); reinstall with FASTGAN_CUDA=1 "
-                    "`pip install .` on a machine with nvcc")
-        return None
+        return _native_reason("'cuda'", "cuda", device_type, _cuda_state,
+                              "fastgan._C_cuda is not built ({err}); reinstall with FASTGAN_CUDA=1 "
+                              "`pip install .` on a machine with nvcc")
     if backend == "triton":
         ok, err = _triton_state()
         if not ok:
