@@ -11,7 +11,8 @@ end also KID, precision/recall (k = 3), the digit classes the shipped classifier
 least 2% of the samples and, for conditional families, how often it agrees with the label
 asked for.  One family per process is fine: every run leaves its row in
 ``benchmarks/families/<name>.json``, and the table ``benchmarks/RESULTS_families.md`` is
-rebuilt from all rows there (``--only table`` rebuilds it without training).  Wall time is
+rebuilt from all rows there (``--only table`` rebuilds it without training); the hand-written notes below
+the table (from ``NOTES_MARK`` on) are kept.  Wall time is
 training only (evaluations excluded).  A row whose samples cover fewer than 5 digit classes is
 marked as collapsed.  The reference row is the FID of the 500 held-out real digits.
 """
@@ -45,7 +46,8 @@ IMAGE_RUNS = [
     ("wgan-gp", "wgan-gp (32 px)", "wgan-gp", "cpu", {}),
     ("gmmn", "gmmn", "gmmn", "cpu", {}),
     ("progan", "progan (to 32 px)", "progan", "cpu", {}),
-    ("stylegan2-mnist32", "stylegan2 (mnist32)", "stylegan2", "cpu", {}),
+    ("stylegan2-cpu", "stylegan2 (mnist32, half width)", "stylegan2", "cpu", {}),   # not stylegan2-mnist32.png:
+    # the README's full-width mnist32 demo
 ]
 FID_SAMPLES = 2000
 # rows that also get best-of-N sampling (the source's selection): row name -> N; the kept FID_SAMPLES are the
@@ -330,9 +332,24 @@ def main(argv=None):
     md = to_markdown()
     print(md)
     if not a.no_write:
+        md += kept_notes()
         with open(RESULTS, "w") as f:
             f.write(md)
         print(f"wrote {RESULTS}")
+
+
+NOTES_MARK = "<!-- notes: written by hand, kept when the table is rebuilt -->"
+
+
+def kept_notes() -> str:
+    """The hand-written notes of RESULTS_families.md (from NOTES_MARK to the end), to append to a rebuilt table."""
+    try:
+        with open(RESULTS) as f:
+            old = f.read()
+    except FileNotFoundError:
+        return ""
+    i = old.find(NOTES_MARK)
+    return "" if i < 0 else "\n" + old[i:]
 
 
 if __name__ == "__main__":

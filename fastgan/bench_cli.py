@@ -25,6 +25,8 @@ BENCHES = {
     "train": ("bench_train.py", "seconds per kimg of the StyleGAN2 training loop, fastgan kernels against impl=ref"),
     "families": ("bench_families.py", "short training runs of every family with FID on the digits features "
                  "(RESULTS_families.md and the sample grids)"),
+    "sweep": ("sweep_family.py", "short runs of one family's cpu preset with recipe overrides: FID and the digit-class "
+              "histogram at fixed points (results/sweeps/)"),
     "gpu": ("bench_gpu.py", "the ops and a paper256 StyleGAN2 step on a CUDA GPU: cuda and triton against the "
             "reference, torch.compile and the memory floor (RESULTS_gpu.md)"),
 }

@@ -77,3 +77,37 @@ def test_a_command_whose_module_fails_to_import_says_why(monkeypatch, capsys):
     assert cli.main(["metrics", "--real", "a", "--fake", "b"]) == 2
     err = capsys.readouterr().err
     assert "unavailable" in err and "somedep" in err and "fastgan.metrics.cli" in err
+
+
+def _sweep_module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module("sweep_family")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_sweep_set_values_parse_as_json_else_strings():
+    sw = _sweep_module()
+    assert sw.parse_set(["lr=0.005", "augment=none", "cond=true", "betas=[0.5, 0.9]"]) == {
+        "lr": 0.005, "augment": "none", "cond": True, "betas": [0.5, 0.9]}
+    with pytest.raises(ValueError, match="--set takes KEY=VALUE"):
+        sw.parse_set(["lr"])
+
+
+@pytest.mark.parametrize("args, match", [(["--kimg", "0"], "--kimg"), (["--kimg", "1", "--samples", "700"], "--samples")])
+def test_sweep_rejects_bad_arguments(args, match):
+    with pytest.raises(ValueError, match=match):
+        _sweep_module().main(["--model", "mlp", *args])
+
+
+def test_sweep_writes_one_row_per_point(tmp_path, monkeypatch):
+    sw = _sweep_module()
+    monkeypatch.setattr(sw, "OUT", str(tmp_path))
+    sw.main(["--model", "mlp", "--kimg", "0.128", "--points", "2", "--samples", "500", "--set", "lr_g=0.0007",
+             "--name", "t"])
+    rows = [__import__("json").loads(line) for line in open(tmp_path / "mlp-t.jsonl")]
+    assert [r["kimg"] for r in rows] == [0.064, 0.128]
+    for r in rows:
+        assert r["overrides"] == {"lr_g": 0.0007} and len(r["histogram"]) == 10 and sum(r["histogram"]) == 500
+        assert r["classes"] == sum(h >= 10 for h in r["histogram"]) and r["fid"] > 0
