@@ -107,9 +107,7 @@ def sample_metrics(trainer, n=FID_SAMPLES):
 
     t0, c0 = time.time(), time.process_time()
     fam, g = trainer.family, torch.Generator().manual_seed(2024)
-    labels = (torch.arange(n) % fam.data.num_classes) if fam.conditional else None
-    images = torch.cat([trainer.sample(fam.latent(min(500, n - i), g), None if labels is None else labels[i:i + 500])
-                        for i in range(0, n, 500)])
+    images = ema_samples(trainer, n, g)
     r = _resolution(trainer)
     scores = _score(images, r, n, kid_pr=trainer.finished)
     out = {"fid_digits": scores.pop("fid"), "classes": scores.pop("classes")}
@@ -128,6 +126,17 @@ def sample_metrics(trainer, n=FID_SAMPLES):
     _EVAL_S[0] += time.time() - t0
     _EVAL_CPU[0] += time.process_time() - c0
     return out
+
+
+def ema_samples(trainer, n, g):
+    """``n`` samples of the EMA generator from the latents of ``g``, 500 at a time; a conditional family's labels
+    cycle through its classes."""
+    import torch
+
+    fam = trainer.family
+    labels = (torch.arange(n) % fam.data.num_classes) if fam.conditional else None
+    return torch.cat([trainer.sample(fam.latent(min(500, n - i), g), None if labels is None else labels[i:i + 500])
+                      for i in range(0, n, 500)])
 
 
 def best_of_metrics(trainer, n_best, n=FID_SAMPLES):
@@ -150,14 +159,23 @@ def _reader(images):
     return fake
 
 
+def fid_and_classes(images, r, n):
+    """(FID vs all training images at resolution r, digit classes in >= 2% of the n samples, the classifier's
+    histogram of the samples' classes)."""
+    from fastgan import metrics
+
+    res = metrics.compute_metrics(real_stats(resolution=r), _reader(images), ["fid", "modes"], features="digits", n=n)
+    hist = [int(h) for h in res["modes"].values["histogram"]]
+    return float(res["fid"]), sum(h >= 0.02 * n for h in hist), hist
+
+
 def _score(images, r, n, kid_pr):
     """FID (vs all training images at resolution r) and classes covered (>= 2% of the n samples); with ``kid_pr``
     also KID and precision/recall against n training images drawn at random, same resolution."""
     from fastgan import metrics
 
-    res = metrics.compute_metrics(real_stats(resolution=r), _reader(images), ["fid", "modes"], features="digits", n=n)
-    hist = res["modes"].values["histogram"]          # classifier's predicted classes of the samples
-    out = {"fid": float(res["fid"]), "classes": float(sum(h >= 0.02 * n for h in hist))}
+    fid, classes, _ = fid_and_classes(images, r, n)
+    out = {"fid": fid, "classes": float(classes)}
     if kid_pr:
         more = metrics.compute_metrics(_train_subset(n, resolution=r), _reader(images), ["kid", "pr"],
                                        features="digits", n=n)

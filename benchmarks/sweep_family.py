@@ -59,7 +59,6 @@ def main(argv=None):
     import torch
 
     import bench_families as bf
-    from fastgan import metrics
     from fastgan.data import save_grid
     from fastgan.train import Trainer
 
@@ -70,17 +69,10 @@ def main(argv=None):
     t0 = time.time()
 
     def evaluate(trainer):
-        fam, g = trainer.family, torch.Generator().manual_seed(2024)
-        labels = (torch.arange(a.samples) % fam.data.num_classes) if fam.conditional else None
-        images = torch.cat([trainer.sample(fam.latent(500, g), None if labels is None else labels[i:i + 500])
-                            for i in range(0, a.samples, 500)])
-        r = bf._resolution(trainer)
-        res = metrics.compute_metrics(bf.real_stats(resolution=r), bf._reader(images), ["fid", "modes"],
-                                      features="digits", n=a.samples)
-        hist = [int(h) for h in res["modes"].values["histogram"]]
+        images = bf.ema_samples(trainer, a.samples, torch.Generator().manual_seed(2024))
+        fid, classes, hist = bf.fid_and_classes(images, bf._resolution(trainer), a.samples)
         row = {"model": a.model, "name": name, "overrides": overrides, "kimg": round(trainer.nimg / 1000, 3),
-               "fid": round(float(res["fid"]), 1), "classes": sum(h >= 0.02 * a.samples for h in hist),
-               "histogram": hist, "seconds": round(time.time() - t0)}
+               "fid": round(fid, 1), "classes": classes, "histogram": hist, "seconds": round(time.time() - t0)}
         if a.grids:
             save_grid(images[:64], log.replace(".jsonl", f"-{row['kimg']:g}kimg.png"))
         with open(log, "a") as f:

@@ -1,6 +1,7 @@
 """`fastgan bench` runs the checkout's benchmark scripts; a command whose module cannot import is listed
 and says why instead of vanishing."""
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -106,7 +107,7 @@ def test_sweep_writes_one_row_per_point(tmp_path, monkeypatch):
     monkeypatch.setattr(sw, "OUT", str(tmp_path))
     sw.main(["--model", "mlp", "--kimg", "0.128", "--points", "2", "--samples", "500", "--set", "lr_g=0.0007",
              "--name", "t"])
-    rows = [__import__("json").loads(line) for line in open(tmp_path / "mlp-t.jsonl")]
+    rows = [json.loads(line) for line in open(tmp_path / "mlp-t.jsonl")]
     assert [r["kimg"] for r in rows] == [0.064, 0.128]
     for r in rows:
         assert r["overrides"] == {"lr_g": 0.0007} and len(r["histogram"]) == 10 and sum(r["histogram"]) == 500
