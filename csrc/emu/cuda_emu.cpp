@@ -76,10 +76,23 @@ char* new_stack() {
   return static_cast<char*>(p) + page;
 }
 
-#ifdef FASTGAN_ASAN_FIBERS
 const void* g_home_bottom = nullptr;  // the scheduler's stack, as ASan reports it on entering a fiber
-size_t g_home_size = 0;
+size_t g_home_size = 0;                // (both stay unset without ASan)
+
+// swapcontext(from, to), announced to ASan when it is on: `to_bottom`/`to_size` name the stack entered;
+// when control comes back, `back_bottom`/`back_size` (may be null) receive the stack it came back from.
+inline void switch_context(ucontext_t* from, const ucontext_t* to, const void* to_bottom, size_t to_size,
+                           const void** back_bottom, size_t* back_size) {
+#ifdef FASTGAN_ASAN_FIBERS
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, to_bottom, to_size);
+  swapcontext(from, to);
+  __sanitizer_finish_switch_fiber(fake, back_bottom, back_size);
+#else
+  (void)to_bottom, (void)to_size, (void)back_bottom, (void)back_size;
+  swapcontext(from, to);
 #endif
+}
 
 void trampoline() {
   Scheduler& s = g_sched;
@@ -97,14 +110,7 @@ void trampoline() {
 // Suspend the running fiber (its state says why) and go back to the scheduler.
 void yield_to_scheduler() {
   Scheduler& s = g_sched;
-#ifdef FASTGAN_ASAN_FIBERS
-  void* fake = nullptr;
-  __sanitizer_start_switch_fiber(&fake, g_home_bottom, g_home_size);
-  swapcontext(&s.current->ctx, &s.home);
-  __sanitizer_finish_switch_fiber(fake, &g_home_bottom, &g_home_size);
-#else
-  swapcontext(&s.current->ctx, &s.home);
-#endif
+  switch_context(&s.current->ctx, &s.home, g_home_bottom, g_home_size, &g_home_bottom, &g_home_size);
 }
 
 std::string block_str(const dim3& b) {
@@ -195,14 +201,7 @@ void run_block(unsigned nthreads, const std::vector<unsigned>& order) {
       if (f.state != State::ready) continue;
       threadIdx = dim3(t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y));
       s.current = &f;
-#ifdef FASTGAN_ASAN_FIBERS
-      void* fake = nullptr;
-      __sanitizer_start_switch_fiber(&fake, s.stacks[t], kStack);
-      swapcontext(&s.home, &f.ctx);
-      __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
-#else
-      swapcontext(&s.home, &f.ctx);
-#endif
+      switch_context(&s.home, &f.ctx, s.stacks[t], kStack, nullptr, nullptr);
       s.current = nullptr;
       ran = true;
       if (!s.error.empty()) return;
