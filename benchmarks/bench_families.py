@@ -45,6 +45,7 @@ IMAGE_RUNS = [
     ("wgan", "wgan (clipping, 32 px)", "wgan", "cpu", {}),
     ("wgan-gp", "wgan-gp (32 px)", "wgan-gp", "cpu", {}),
     ("gmmn", "gmmn", "gmmn", "cpu", {}),
+    ("gmmn-ae", "gmmn+ae (codes of an auto-encoder)", "gmmn", "cpu-ae", {}),
     ("progan", "progan (to 32 px)", "progan", "cpu", {}),
     ("stylegan2-cpu", "stylegan2 (mnist32, half width)", "stylegan2", "cpu", {}),   # not stylegan2-mnist32.png:
     # the README's full-width mnist32 demo

@@ -67,11 +67,14 @@ def main(argv=None):
     log = os.path.join(OUT, f"{a.model}-{name}.jsonl")
     open(log, "w").close()
     t0 = time.time()
+    from fastgan import models
+    preset = models.get(a.model).preset(a.preset)   # recorded with each row: presets change over time
 
     def evaluate(trainer):
         images = bf.ema_samples(trainer, a.samples, torch.Generator().manual_seed(2024))
         fid, classes, hist = bf.fid_and_classes(images, bf._resolution(trainer), a.samples)
-        row = {"model": a.model, "name": name, "overrides": overrides, "kimg": round(trainer.nimg / 1000, 3),
+        row = {"model": a.model, "name": name, "preset": a.preset, "preset_values": preset, "overrides": overrides,
+               "kimg": round(trainer.nimg / 1000, 3),
                "fid": round(fid, 1), "classes": classes, "histogram": hist, "seconds": round(time.time() - t0)}
         if a.grids:
             save_grid(images[:64], log.replace(".jsonl", f"-{row['kimg']:g}kimg.png"))

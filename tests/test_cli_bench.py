@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fastgan import bench_cli, cli
+from fastgan import bench_cli, cli, models
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,4 +111,5 @@ def test_sweep_writes_one_row_per_point(tmp_path, monkeypatch):
     assert [r["kimg"] for r in rows] == [0.064, 0.128]
     for r in rows:
         assert r["overrides"] == {"lr_g": 0.0007} and len(r["histogram"]) == 10 and sum(r["histogram"]) == 500
+        assert r["preset"] == "cpu" and r["preset_values"] == models.get("mlp").preset("cpu")
         assert r["classes"] == sum(h >= 10 for h in r["histogram"]) and r["fid"] > 0

@@ -273,6 +273,11 @@ class Family:
             z = z * trunc
         return G(z, labels) if self.conditional else G(z)
 
+    def samples_ready(self, stage: str) -> bool:
+        """Whether G's samples mean anything during stage ``stage`` (the engine's mode-collapse check skips
+        the stages where they do not, e.g. GMMN+AE's auto-encoder stage, before its code generator trains)."""
+        return True
+
     def sample_labels(self, n: int, device=None) -> torch.Tensor | None:
         """Class labels 0, 1, 2, ... cycled for ``n`` samples of a conditional family, else None."""
         k = self.data.num_classes

@@ -430,6 +430,22 @@ class Trainer:
             return self.family.snapshot(G, self.grid_inputs, snap)
 
     # -- the loop -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _training_rng_kept(self):
+        """Side work (snapshots, checkpoints, metrics, the collapse check) leaves the global random streams
+        as it found them: a network it builds draws its initial weights from torch's generator, which the
+        training's dropout and augmentations also draw from, so a run would otherwise depend on when it
+        evaluates (and on DDP, rank 0's stream would part from the others')."""
+        devices = ([self.device.index if self.device.index is not None else torch.cuda.current_device()]
+                   if self.device.type == "cuda" else [])
+        np_state, py_state = np.random.get_state(), random.getstate()
+        try:
+            with torch.random.fork_rng(devices=devices):
+                yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+
     def _on_signal(self, signum, frame):
         if self._stop is not None:  # second signal: stop now
             raise KeyboardInterrupt
@@ -451,7 +467,8 @@ class Trainer:
 
     def check_collapse(self, monitor: Monitor) -> dict:
         """Run the mode-collapse check (rank 0): log ``collapse/*``, warn visibly on a collapse."""
-        if self.rank != 0 or self.run.collapse_kimg <= 0 or not self.family.samples_latent:
+        if (self.rank != 0 or self.run.collapse_kimg <= 0 or not self.family.samples_latent
+                or not self.family.samples_ready(self.stage.name)):
             return {}
         if self._collapse is None:
             self._collapse = collapse.CollapseCheck(self)
@@ -504,7 +521,8 @@ class Trainer:
                                     ("fid", lambda: self._evaluate(monitor)),
                                     ("collapse", lambda: self.check_collapse(monitor))):
                     if self.nimg >= due[key]:
-                        action()
+                        with self._training_rng_kept():
+                            action()
                         due[key] = (self.nimg // every[key] + 1) * every[key]
                 if ddp.any_flag(self._stop is not None, self.device):
                     status = f"stopped by {self._stop or 'another process'}"

@@ -9,7 +9,7 @@ from fastgan import models
 from fastgan.train import Trainer
 
 IMAGE_FAMILIES = ("mlp", "dcgan-mnist", "dcgan", "cgan", "wgan", "wgan-gp", "gmmn", "progan", "stylegan2", "dcgan28")
-CASES = [(f, "cpu") for f in IMAGE_FAMILIES] + [("cgan", "cpu-projection")]
+CASES = [(f, "cpu") for f in IMAGE_FAMILIES] + [("cgan", "cpu-projection"), ("gmmn", "cpu-ae")]
 QUIET = {"run.progress": False, "run.tensorboard": False, "run.threads": 1, "run.fid": False,
          "run.collapse_kimg": 0.0, "run.snap_kimg": 0.0, "run.ckpt_kimg": 0.0, "run.max_steps": 2}
 
