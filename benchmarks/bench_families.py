@@ -215,6 +215,8 @@ def run_image(name, label, model, preset, overrides, threads, scale):
                      overrides={**QUIET, "run.threads": threads, "out": out, "fid_kimg": kimg / CURVE_POINTS, **ov})
         t0, c0 = time.time(), time.process_time()
         s = tr.fit()
+        if s["status"] != "done":   # stopped (SIGTERM, Ctrl-C): a partial run is no row, and nothing is written
+            raise RuntimeError(f"{name}: training {s['status']} at {s['kimg']:g} of {kimg:g} kimg; no row written")
         wall = time.time() - t0 - _EVAL_S[0]     # training only
         cpu = time.process_time() - c0 - _EVAL_CPU[0]
         grid = os.path.join(GRIDS, name + ".png")

@@ -80,12 +80,34 @@ def test_a_command_whose_module_fails_to_import_says_why(monkeypatch, capsys):
     assert "unavailable" in err and "somedep" in err and "fastgan.metrics.cli" in err
 
 
-def _sweep_module():
+def _bench_module(name):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        return importlib.import_module("sweep_family")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def _sweep_module():
+    return _bench_module("sweep_family")
+
+
+def test_a_stopped_family_run_writes_no_row(tmp_path, monkeypatch):
+    """A bench run stopped by a signal (the trainer returns status "stopped by ...") raises instead of
+    writing its partial row, grid or curve over the family's published ones."""
+    bf = _bench_module("bench_families")
+    from fastgan.train import Trainer
+
+    monkeypatch.setattr(bf, "GRIDS", str(tmp_path))
+    real_fit = Trainer.fit
+
+    def stopped_fit(self):
+        self._stop = "SIGTERM"            # what the signal handler sets: the loop stops after this step
+        return real_fit(self)
+    monkeypatch.setattr(Trainer, "fit", stopped_fit)
+    with pytest.raises(RuntimeError, match="stopped by SIGTERM.*no row written"):
+        bf.run_image("mlp", "mlp", "mlp", "cpu", {"batch": 16}, threads=1, scale=0.0001)
+    assert os.listdir(tmp_path) == []
 
 
 def test_sweep_set_values_parse_as_json_else_strings():
