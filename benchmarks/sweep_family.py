@@ -59,6 +59,7 @@ def main(argv=None):
     import torch
 
     import bench_families as bf
+    from fastgan import models
     from fastgan.data import save_grid
     from fastgan.train import Trainer
 
@@ -67,7 +68,6 @@ def main(argv=None):
     log = os.path.join(OUT, f"{a.model}-{name}.jsonl")
     open(log, "w").close()
     t0 = time.time()
-    from fastgan import models
     preset = models.get(a.model).preset(a.preset)   # recorded with each row: presets change over time
 
     def evaluate(trainer):

@@ -274,9 +274,10 @@ class Family:
         return G(z, labels) if self.conditional else G(z)
 
     def samples_ready(self, stage: str) -> bool:
-        """Whether G's samples mean anything during stage ``stage`` (the engine's mode-collapse check skips
-        the stages where they do not, e.g. GMMN+AE's auto-encoder stage, before its code generator trains)."""
-        return True
+        """Whether G's samples from latents mean anything during stage ``stage``: the engine's mode-collapse
+        check runs only then.  Default: ``samples_latent`` (never for image-to-image families); a family
+        also says no for a stage before its generator trains (GMMN+AE's auto-encoder stage)."""
+        return self.samples_latent
 
     def sample_labels(self, n: int, device=None) -> torch.Tensor | None:
         """Class labels 0, 1, 2, ... cycled for ``n`` samples of a conditional family, else None."""

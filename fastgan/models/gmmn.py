@@ -235,7 +235,8 @@ class GMMN(Family):
                 Stage("gmmn", tuple(self.phases()), kimg=r.kimg)]
 
     def samples_ready(self, stage):
-        return stage != "ae"   # GMMN+AE: until the code MLP trains, every sample decodes the same random code
+        # GMMN+AE: until the code MLP trains, every sample decodes the same random code
+        return stage != "ae" and super().samples_ready(stage)
 
     def ae_loss(self, ctx: Context):
         """Binary cross-entropy of the auto-encoder's reconstruction of pixels in [0, 1]."""
@@ -257,19 +258,18 @@ class GMMN(Family):
 
     def g_loss(self, ctx: Context):
         r, real = self.recipe, ctx.batch
-        if r.space == "autoencoder":
+        z = ctx.latent(real.shape[0])
+        if r.space == "autoencoder":   # the MMD of codes; the real ones from the frozen encoder
             with torch.no_grad():
-                real_codes = ctx.nets["E"]((real + 1) / 2)
-            codes = ctx.nets["G"].code(ctx.latent(real.shape[0]))
-            loss = mmd_loss(codes, real_codes, self.code_bandwidths(real_codes), r.root)
-            return loss, {"mmd2": (loss.detach() ** 2 if r.root else loss.detach())}
-        fake = ctx.nets["G"](ctx.latent(real.shape[0]))
-        if len(self.data.shape) == 3:   # the kernel's bandwidths are for pixels in [0, 1]
-            real, fake = (real + 1) / 2, (fake + 1) / 2
-        if r.criterion == "moments":
-            return moment_loss(fake, real)
-        loss = mmd_loss(fake, real, r.bandwidths, r.root)
+                real = ctx.nets["E"]((real + 1) / 2)
+            fake, bandwidths = ctx.nets["G"].code(z), self.code_bandwidths(real)
+        else:
+            fake, bandwidths = ctx.nets["G"](z), r.bandwidths
+            if len(self.data.shape) == 3:   # the kernel's bandwidths are for pixels in [0, 1]
+                real, fake = (real + 1) / 2, (fake + 1) / 2
+            if r.criterion == "moments":
+                return moment_loss(fake, real)
+        loss = mmd_loss(fake, real, bandwidths, r.root)
         return loss, {"mmd2": (loss.detach() ** 2 if r.root else loss.detach())}
-
 
 FAMILIES = (GMMN,)

@@ -467,8 +467,7 @@ class Trainer:
 
     def check_collapse(self, monitor: Monitor) -> dict:
         """Run the mode-collapse check (rank 0): log ``collapse/*``, warn visibly on a collapse."""
-        if (self.rank != 0 or self.run.collapse_kimg <= 0 or not self.family.samples_latent
-                or not self.family.samples_ready(self.stage.name)):
+        if self.rank != 0 or self.run.collapse_kimg <= 0 or not self.family.samples_ready(self.stage.name):
             return {}
         if self._collapse is None:
             self._collapse = collapse.CollapseCheck(self)
