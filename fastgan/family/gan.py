@@ -12,9 +12,15 @@ Every option is a recipe field (``--set name=value``):
 * ``gp_lambda``: the WGAN-GP gradient penalty on random interpolates,
   ``fastgan.losses.wgan_gp_penalty`` (fused lerp and per-sample norm-penalty ops);
 * ``augment``: DiffAugment or ADA on every image D sees (``fastgan.family.augment``);
+* ``r1_gamma``: Mescheder et al.'s R1 penalty gamma/2 * E|grad D(x)|^2 on real
+  images (``fastgan.losses.r1_penalty``), for any loss;
+* ``reg_every``: lazy regularisation (Karras et al. 2020): the gradient penalty and
+  R1 are added every this many training steps, their weight multiplied by it;
 * ``instance_noise``: N(0, sigma^2) added to every image D sees (real and fake),
   sigma annealed linearly from this value to 0 over the run;
 * ``latent_dist``: ``normal`` N(0, I) or ``uniform`` U[-1, 1];
+* ``lr_decay``: the last this fraction of the run lowers both learning rates
+  linearly to 0 (0: constant rates);
 * ``digits``: train on these classes only (the source's digits 1 and 2).
 
 Every D step logs D's mean output on real and fake data; with the Wasserstein
@@ -24,6 +30,7 @@ distance (up to the Lipschitz constant), the progress signal of WGAN.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 from torch import nn
@@ -31,6 +38,7 @@ from torch import nn
 from .. import losses
 from .augment import Augmenter
 from .contract import Context, Family, Phase, Recipe
+from .schedules import linear_decay
 
 __all__ = ["GANRecipe", "GAN", "critic_output", "LATENTS", "OPTIMIZERS"]
 
@@ -52,7 +60,10 @@ class GANRecipe(Recipe):
     optimizer: str = "adam"              # adam (lr_g, lr_d, betas) | rmsprop (lr_g, lr_d)
     clip: float = 0.0                    # > 0: clip D's weights to [-clip, clip] after each D step (WGAN)
     gp_lambda: float = 0.0               # > 0: WGAN-GP penalty lambda * E(|grad D(x_hat)| - 1)^2
+    r1_gamma: float = 0.0                # > 0: R1 penalty gamma / 2 * E|grad D(x_real)|^2
+    reg_every: int = 1                   # the penalties (gp_lambda, r1_gamma) every this many steps, x this weight
     instance_noise: float = 0.0          # > 0: std of Gaussian noise on D's inputs, annealed to 0
+    lr_decay: float = 0.0                # the last this fraction of the run decays both lrs linearly to 0
     digits: tuple[int, ...] = ()         # train on these classes only (empty: all)
 
 
@@ -87,12 +98,16 @@ class GAN(Family):
             raise ValueError(f"latent_dist must be one of {LATENTS}, got {r.latent_dist!r}")
         if r.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {r.optimizer!r}")
-        for field in ("clip", "gp_lambda", "instance_noise", "lr_g", "lr_d"):
+        for field in ("clip", "gp_lambda", "r1_gamma", "instance_noise", "lr_g", "lr_d"):
             v = getattr(r, field)
             if not v >= 0:
                 raise ValueError(f"{field} must be >= 0, got {v!r}")
         if r.z_dim < 1:
             raise ValueError(f"z_dim must be >= 1, got {r.z_dim}")
+        if isinstance(r.reg_every, bool) or not isinstance(r.reg_every, int) or r.reg_every < 1:
+            raise ValueError(f"reg_every must be an int >= 1, got {r.reg_every!r}")
+        if not 0 <= r.lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in [0, 1], got {r.lr_decay!r}")
         if r.digits:
             if not data.num_classes:
                 raise ValueError(f"digits={list(r.digits)} needs labelled data; {data.name or 'the data'} has no labels")
@@ -142,6 +157,15 @@ class GAN(Family):
         return {k: torch.optim.Adam(nets[k].parameters(), lr=lr, betas=tuple(r.betas))
                 for k, lr in (("G", r.lr_g), ("D", r.lr_d))}
 
+    def schedulers(self, opts):
+        r = self.recipe
+        if r.lr_decay <= 0:
+            return {}
+        # the engine steps a schedule once per training step: n_critic D updates on fresh batches, one G update
+        total = max(1, math.ceil(round(r.kimg * 1000) / (r.batch * r.n_critic)))
+        decay = max(1, round(total * r.lr_decay))
+        return {k: linear_decay(o, max(0, total - decay), decay) for k, o in opts.items()}
+
     def phases(self):
         return [Phase("D", opt="D", loss="d_loss", repeat=self.recipe.n_critic),
                 Phase("G", opt="G", loss="g_loss", fresh_batch=False)]
@@ -170,11 +194,17 @@ class GAN(Family):
                 **self.augmenter.observe(real_out)}
         if self.recipe.loss == "wasserstein":
             logs["W"] = logs["D_real"] - logs["D_fake"]
-        if self.recipe.gp_lambda > 0:
-            alpha = ctx.rand(ctx.batch.shape[0])
-            gp = _gradient_penalty(D, ctx.batch, fake, alpha, labels)
-            loss = loss + self.recipe.gp_lambda * gp
-            logs["gp"] = gp.detach()
+        r = self.recipe
+        if (r.gp_lambda > 0 or r.r1_gamma > 0) and ctx.step % r.reg_every == 0:
+            if r.gp_lambda > 0:
+                alpha = ctx.rand(ctx.batch.shape[0])
+                gp = _gradient_penalty(D, ctx.batch, fake, alpha, labels)
+                loss = loss + (r.gp_lambda * r.reg_every) * gp
+                logs["gp"] = gp.detach()
+            if r.r1_gamma > 0:
+                r1 = losses.r1_penalty(lambda x: critic_output(D, x, labels), ctx.batch, 1.0)
+                loss = loss + (r.r1_gamma * r.reg_every) * r1
+                logs["r1"] = r1.detach()
         return loss, logs
 
     def g_loss(self, ctx: Context):

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from fastgan import models
 from fastgan.family import gan as gan_base
@@ -262,6 +263,31 @@ def test_a_few_steps_train(model, data, overrides, quiet):
     assert s["kimg"] * 1000 == 2 * n_critic * tr.recipe.batch     # one fresh batch per D step
 
 
+@pytest.mark.parametrize("n_critic, lr_decay, stop", [(1, 0.5, 3), (2, 0.4, 7), (2, 0.4, None), (1, 1.0, 5)])
+def test_lr_decay_lowers_both_rates_linearly_to_zero(n_critic, lr_decay, stop, quiet):
+    """10 training steps (each n_critic fresh batches): the rates hold for the first (1 - lr_decay) of
+    them, then fall by lr / (10 * lr_decay) a step, reaching 0 at the run's last step."""
+    batch, steps = 8, 10
+    over = {**quiet, "batch": batch, "kimg": steps * n_critic * batch / 1000, "n_critic": n_critic,
+            "lr_decay": lr_decay, "lr_g": 3e-4, "lr_d": 7e-4, "hidden": 16}
+    if stop is not None:
+        over["max_steps"] = stop
+    tr = Trainer("mlp", "digits", overrides=over)
+    s = tr.fit()
+    done = stop or steps
+    assert s["step"] == done
+    decay = steps * lr_decay
+    factor = min(1.0, (steps - done) / decay)
+    for k, lr0 in (("G", 3e-4), ("D", 7e-4)):
+        assert tr.opts[k].param_groups[0]["lr"] == pytest.approx(lr0 * factor, abs=1e-12)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_lr_decay_must_be_a_fraction(bad):
+    with pytest.raises(ValueError, match="lr_decay"):
+        mlp.MLPGAN(mlp.MLPRecipe(lr_decay=bad), MNIST)
+
+
 def test_wgan_clips_the_critic_and_logs_w(quiet):
     tr = Trainer("wgan", "digits", overrides={**quiet, "resolution": 16, "width": 8, "batch": 16, "n_critic": 2,
                                               "max_steps": 2, "log_every": 1})
@@ -351,3 +377,68 @@ def test_best_samples_draws_the_family_latent():
     assert nets["G"].training and nets["D"].training            # modes restored
     with pytest.raises(ValueError, match="n must be"):
         dcgan_mnist.best_samples(fam, nets["G"], nets["D"], n=0)
+
+
+def test_dcgan28_d_norm_and_its_guard_against_the_gradient_penalty():
+    from fastgan.models import dcgan28
+    from torch import nn
+    has_bn = lambda D: any(isinstance(m, nn.BatchNorm2d) for m in D.modules())  # noqa: E731
+    assert has_bn(dcgan28.Discriminator(8, 28, norm="bn"))
+    D = dcgan28.Discriminator(8, 28, norm="none")
+    assert not has_bn(D)
+    # without BatchNorm, D's outputs are per sample: one image's logit ignores the rest of the batch
+    x = torch.randn(5, 1, 28, 28)
+    torch.testing.assert_close(D(x)[2:3], D(x[2:3]))
+    fam = lambda **kw: dcgan28.DCGAN28(dcgan28.DCGAN28Recipe(**kw), MNIST)  # noqa: E731
+    for pen in ({"gp_lambda": 10.0}, {"gp_lambda": 0.0, "r1_gamma": 1.0}):
+        with pytest.raises(ValueError, match="d_norm=none"):
+            fam(d_norm="bn", **pen).check_data(MNIST)
+    with pytest.raises(ValueError, match="d_norm must be"):
+        fam(d_norm="layer").check_data(MNIST)
+    fam(d_norm="bn", gp_lambda=0.0).check_data(MNIST)   # Radford's D (the paper preset)
+    fam().check_data(MNIST)                            # the default: no BatchNorm, with the penalty
+
+
+@pytest.mark.parametrize("gp_lambda, r1_gamma, reg_every, step", [
+    (0.0, 3.0, 2, 4), (0.0, 3.0, 2, 5), (0.0, 0.5, 1, 3), (2.0, 3.0, 4, 8), (2.0, 3.0, 4, 9), (2.0, 0.0, 3, 0)])
+def test_d_loss_penalties_match_an_analytic_reference(gp_lambda, r1_gamma, reg_every, step):
+    """The mlp's D is Linear -> LeakyReLU(0.2) -> Linear, so its input gradient is W2 diag(slope) W1 per
+    sample: the non-saturating D loss plus reg_every * (gp_lambda * GP + r1_gamma / 2 * mean |grad D(real)|^2)
+    on the steps that are multiples of reg_every (and nothing extra on the others), in float64."""
+    from fastgan.family.contract import Context
+    torch.manual_seed(0)
+    rec = mlp.MLPRecipe(gp_lambda=gp_lambda, r1_gamma=r1_gamma, reg_every=reg_every, hidden=24, z_dim=7)
+    fam = mlp.MLPGAN(rec, MNIST)
+    nets = fam.build()
+    real = torch.rand(6, 1, 28, 28) * 2 - 1
+    ctx = Context(nets, real, None, step, 0, 0, 1, "cpu", torch.Generator().manual_seed(5), fam)
+    loss, logs = fam.d_loss(ctx)
+
+    g = torch.Generator().manual_seed(5)          # the same draws: z for the fakes, then GP's alpha
+    z = torch.randn(6, 7, generator=g)
+    alpha = torch.rand(6, generator=g).double()
+    D = nets["D"].features
+    W1, b1, W2, b2 = (t.detach().double() for t in (D[1].weight, D[1].bias, D[3].weight, D[3].bias))
+    x = real.double().flatten(1)
+    fake = nets["G"](z).detach().double().flatten(1)
+
+    def logit(v):
+        return F.leaky_relu(v @ W1.T + b1, 0.2) @ W2.T + b2
+
+    def grad(v):
+        slope = torch.where(v @ W1.T + b1 > 0, 1.0, 0.2).double()
+        return (slope * W2) @ W1               # [n, 784]: dD/dx of each sample
+
+    want = F.softplus(-logit(x)).mean() + F.softplus(logit(fake)).mean()
+    if step % reg_every == 0:
+        x_hat = x + alpha[:, None] * (fake - x)
+        want = want + reg_every * gp_lambda * ((grad(x_hat).norm(dim=1) - 1) ** 2).mean() * (gp_lambda > 0)
+        want = want + reg_every * r1_gamma * 0.5 * grad(x).square().sum(1).mean()
+    assert ("r1" in logs) == (r1_gamma > 0 and step % reg_every == 0)
+    torch.testing.assert_close(loss.double(), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True])
+def test_reg_every_must_be_a_positive_int(bad):
+    with pytest.raises(ValueError, match="reg_every"):
+        mlp.MLPGAN(mlp.MLPRecipe(reg_every=bad), MNIST)
