@@ -92,7 +92,7 @@ class Discriminator(nn.Module):
 class DCGAN28(GAN):
     name = "dcgan28"
     Recipe = DCGAN28Recipe
-    description = "small DCGAN for 28x28 grey images (default); 50 kimg of MNIST-5k in under 10 min on 2 CPU cores"
+    description = "small DCGAN for 28x28 grey images (default); 100 kimg of MNIST-5k in under 10 min on 2 CPU cores"
     presets = {"cpu": {}, "paper": {"batch": 128, "lr_g": 2e-4, "lr_d": 2e-4, "d_norm": "bn", "gp_lambda": 0.0,
                                     "reg_every": 1, "kimg": 50.0}}
 
