@@ -127,6 +127,9 @@ class DCGAN(FineTune, GAN):
         check_resolution(r)
         if self.recipe.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {self.recipe.norm!r}")
+        if self.recipe.norm == "batch" and (self.recipe.gp_lambda > 0 or self.recipe.r1_gamma > 0):
+            raise ValueError(f"{self.name}: norm=batch mixes the samples of a batch, so the per-sample gradient "
+                             f"penalties (gp_lambda, r1_gamma) are wrong; use norm=layer or norm=none")
         if len(data.shape) != 3 or data.shape[0] not in (1, 3) or tuple(data.shape[1:]) != (r, r):
             raise ValueError(f"{self.name} needs 1- or 3-channel {r}x{r} images, the data has shape "
                              f"{tuple(data.shape)}")

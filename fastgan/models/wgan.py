@@ -71,11 +71,5 @@ class WGANGP(DCGAN):
     presets = {"cpu": {"width": 32, "batch": 16, "lr_g": 5e-4, "lr_d": 5e-4, "n_critic": 2, "kimg": 160.0,
                        "ema_kimg": 1.0, "ema_rampup": 0.05}, "paper": {}}
 
-    def check_data(self, data):
-        super().check_data(data)
-        if self.recipe.norm == "batch" and self.recipe.gp_lambda > 0:
-            raise ValueError("wgan-gp: norm=batch mixes samples, so the per-sample gradient penalty is wrong; "
-                             "use norm=layer or norm=none")
-
 
 FAMILIES = (WGAN, WGANGP)

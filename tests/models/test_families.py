@@ -202,6 +202,9 @@ def test_families_reject_wrong_data():
         cgan.CGAN(cgan.CGANRecipe(), DataInfo((1, 28, 28), 0))
     with pytest.raises(ValueError, match="norm=batch"):
         wgan.WGANGP(wgan.WGANGPRecipe(norm="batch"), DataInfo((1, 32, 32)))
+    with pytest.raises(ValueError, match="norm=batch"):     # dcgan's default D norm is batch
+        dcgan.DCGAN(dcgan.DCGANRecipe(resolution=32, r1_gamma=1.0), DataInfo((1, 32, 32)))
+    dcgan.DCGAN(dcgan.DCGANRecipe(resolution=32, r1_gamma=1.0, norm="layer"), DataInfo((1, 32, 32)))
 
 
 def test_uniform_latent_and_digit_subset():
