@@ -194,6 +194,12 @@ class Family:
         self.state: dict = {}
         self.check_data(data)
 
+    @classmethod
+    def stored_recipe(cls, stored: dict) -> dict:
+        """The recipe fields a checkpoint saved, as this version reads them: a family whose new
+        field changes what an old checkpoint's networks are fills in the value those had."""
+        return stored
+
     # -- data -----------------------------------------------------------------------
     @classmethod
     def data_options(cls, recipe: Recipe) -> dict:

@@ -89,7 +89,8 @@ def load_networks(path: str, *, device="cpu", ema: bool = True) -> tuple[Family,
     mode, frozen, on ``device``; ``data_spec`` is the run's ``--data``."""
     state = ckpt.load(ckpt.find(path))
     fam_cls = get(state["model"])
-    recipe, _ = apply_overrides(fam_cls.Recipe(), None, {f"model.{k}": v for k, v in state["recipe"].items()})
+    stored = fam_cls.stored_recipe(state["recipe"])
+    recipe, _ = apply_overrides(fam_cls.Recipe(), None, {f"model.{k}": v for k, v in stored.items()})
     info = state["data_info"]
     family = fam_cls(recipe, DataInfo(tuple(info["shape"]), int(info["num_classes"]), info.get("name", "")))
     family.load_state_dict(state.get("family", {}))   # before build: it may hold what building needs (a table's schema)

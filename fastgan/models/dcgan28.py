@@ -97,6 +97,13 @@ class DCGAN28(GAN):
                                     "reg_every": 1, "kimg": 50.0}}
 
     @classmethod
+    def stored_recipe(cls, stored):
+        # checkpoints written before d_norm existed have Radford's D (BatchNorm) and no lazy penalty
+        if "d_norm" in stored:
+            return stored
+        return {**stored, "d_norm": "bn", "reg_every": 1}
+
+    @classmethod
     def data_options(cls, recipe):
         return {"resolution": recipe.resolution, "channels": 1}
 

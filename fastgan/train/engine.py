@@ -87,7 +87,8 @@ class Trainer:
         fam_cls = model if isinstance(model, type) else models.get(model)
         recipe, run = fam_cls.Recipe(), RunConfig()
         if state is not None:
-            recipe, run = apply_overrides(recipe, run, {f"model.{k}": v for k, v in state["recipe"].items()})
+            stored = fam_cls.stored_recipe(state["recipe"])
+            recipe, run = apply_overrides(recipe, run, {f"model.{k}": v for k, v in stored.items()})
             recipe, run = apply_overrides(recipe, run, {f"run.{k}": v for k, v in state["run"].items()
                                                         if k not in _NOT_RESUMED})
         if preset is not None:
