@@ -30,7 +30,6 @@ distance (up to the Lipschitz constant), the progress signal of WGAN.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 from torch import nn
@@ -38,7 +37,7 @@ from torch import nn
 from .. import losses
 from .augment import Augmenter
 from .contract import Context, Family, Phase, Recipe
-from .schedules import linear_decay
+from .schedules import linear_decay, run_steps
 
 __all__ = ["GANRecipe", "GAN", "critic_output", "LATENTS", "OPTIMIZERS"]
 
@@ -162,7 +161,7 @@ class GAN(Family):
         if r.lr_decay <= 0:
             return {}
         # the engine steps a schedule once per training step: n_critic D updates on fresh batches, one G update
-        total = max(1, math.ceil(round(r.kimg * 1000) / (r.batch * r.n_critic)))
+        total = max(1, run_steps(r.kimg, r.batch * r.n_critic))
         decay = max(1, round(total * r.lr_decay))
         return {k: linear_decay(o, max(0, total - decay), decay) for k, o in opts.items()}
 

@@ -2,9 +2,21 @@
 per training step in which its optimiser stepped and saves them in checkpoints)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["linear_decay"]
+__all__ = ["linear_decay", "run_steps"]
+
+
+def run_steps(kimg: float, images_per_step: int) -> int:
+    """The training steps of a stage ``kimg`` thousand images long whose steps each draw ``images_per_step``
+    images: the engine ends a stage at the first step where the images seen reach round(kimg * 1000)."""
+    if not kimg >= 0:
+        raise ValueError(f"kimg must be >= 0, got {kimg!r}")
+    if isinstance(images_per_step, bool) or not isinstance(images_per_step, int) or images_per_step < 1:
+        raise ValueError(f"images_per_step must be an int >= 1, got {images_per_step!r}")
+    return math.ceil(round(kimg * 1000) / images_per_step)
 
 
 class _ConstantThenLinear:

@@ -45,7 +45,7 @@ from torch import nn
 from ..data.transforms import to_float
 from ..data.unaligned import UnalignedData, UnalignedLoader
 from ..family import Family, Phase, Recipe
-from ..family.schedules import linear_decay
+from ..family.schedules import linear_decay, run_steps
 from .translate import translate_folder
 
 __all__ = ["ResnetGenerator", "PatchDiscriminator", "ResnetBlock", "weights_init", "ImagePool",
@@ -383,7 +383,7 @@ class CycleGAN(Family):
         return {"G": adam("G_AB", "G_BA"), "D": adam("D_A", "D_B")}
 
     def schedulers(self, opts):
-        total = max(1, int(round(self.recipe.kimg * 1000 / self.recipe.batch)))
+        total = max(1, run_steps(self.recipe.kimg, self.recipe.batch))   # one batch of A and B per step
         constant = int(round(total * self.recipe.constant_fraction))
         return {k: linear_decay(o, constant, total - constant) for k, o in opts.items()}
 

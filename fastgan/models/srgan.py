@@ -45,6 +45,7 @@ from torch import nn
 from ..data.paired import SR_DEMOS, HRImages, SRLoader, sr_demo
 from ..data.transforms import to_float
 from ..family import Family, Phase, Recipe, Stage
+from ..family.schedules import run_steps
 from .translate import translate_folder
 from .vgg import VGG19Features
 
@@ -338,7 +339,7 @@ class SRGAN(Family):
         # each schedule counts the steps of its own optimiser (the engine advances a schedule only
         # when its optimiser stepped): G steps in both stages, D only in the adversarial one
         r = self.recipe
-        steps = lambda kimg: math.ceil(round(kimg * 1000) / r.batch)  # noqa: E731 - one real batch per step
+        steps = lambda kimg: run_steps(kimg, r.batch)  # noqa: E731 - one real batch per step
         drop = int(r.lr_drop * steps(r.kimg)) if r.lr_drop < 1 else None
         at = {"G": None if drop is None else steps(r.pretrain_kimg) + drop, "D": drop}
         return {k: torch.optim.lr_scheduler.LambdaLR(o, DropAt(at[k])) for k, o in opts.items()}

@@ -285,6 +285,19 @@ def test_lr_decay_lowers_both_rates_linearly_to_zero(n_critic, lr_decay, stop, q
         assert tr.opts[k].param_groups[0]["lr"] == pytest.approx(lr0 * factor, abs=1e-12)
 
 
+@pytest.mark.parametrize("kimg, batch, n_critic, steps", [(0.1, 8, 3, 5), (0.096, 8, 3, 4), (0.0505, 7, 1, 8)])
+def test_lr_decay_ends_at_zero_on_the_last_step_when_kimg_does_not_divide(kimg, batch, n_critic, steps, quiet):
+    """The engine stops at the first step whose images reach round(kimg * 1000) (0.1 kimg at 24 images a
+    step: 96 after 4 steps, so 5), and the schedule's length (``run_steps``) counts the same steps."""
+    from fastgan.family.schedules import run_steps
+    assert run_steps(kimg, batch * n_critic) == steps
+    over = {**quiet, "batch": batch, "kimg": kimg, "n_critic": n_critic, "lr_decay": 1.0, "lr_g": 3e-4,
+            "lr_d": 7e-4, "hidden": 16}
+    tr = Trainer("mlp", "digits", overrides=over)
+    assert tr.fit()["step"] == steps
+    assert [tr.opts[k].param_groups[0]["lr"] for k in ("G", "D")] == [0.0, 0.0]
+
+
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
 def test_lr_decay_must_be_a_fraction(bad):
     with pytest.raises(ValueError, match="lr_decay"):

@@ -113,3 +113,40 @@ def test_bad_input():
         _family(resolution=24)
     with pytest.raises(ValueError, match="ema_beta"):
         pg.ProGANRecipe(ema_beta=1.5)
+
+
+@pytest.mark.parametrize("reg_every, step", [(1, 3), (4, 8), (4, 9), (3, 0)])
+def test_lazy_gradient_penalty_matches_a_float64_reference(reg_every, step):
+    """D's loss at a fade-in: E[D(fake)] - E[D(real)] + drift * E[D(real)^2], plus on the steps that are
+    multiples of reg_every reg_every * lambda * E[(|grad D(x_hat)| - 1)^2], with the input gradient taken by
+    plain autograd in float64 (not the fused per-sample reductions the family uses)."""
+    from fastgan.family.contract import Context
+    torch.manual_seed(0)
+    fam = _family(reg_every=reg_every, gp_lambda=7.0, drift=0.01, mbstd_group=3)
+    fam.state.update(lod=2, alpha=0.5)
+    nets = fam.build()
+    real = torch.rand(6, 1, 16, 16) * 2 - 1
+    ctx = Context(nets, real, None, step, 0, 0, 1, "cpu", torch.Generator().manual_seed(3), fam)
+    loss, logs = fam.d_loss(ctx)
+
+    g = torch.Generator().manual_seed(3)          # the same draws: z for the fakes, then the GP's alpha
+    z = torch.randn(6, 8, generator=g)
+    alpha = torch.rand(6, generator=g).double()
+    G, D = copy.deepcopy(nets["G"]).double(), copy.deepcopy(nets["D"]).double()
+    with ops.use_backend("ref"):
+        fake = G(z.double(), 2, 0.5).detach()
+        x = real.double()
+        d = lambda v: D(v, 2, 0.5).reshape(-1)  # noqa: E731
+        want = d(fake).mean() - d(x).mean() + 0.01 * d(x).square().mean()
+        if step % reg_every == 0:
+            x_hat = (x + alpha.view(-1, 1, 1, 1) * (fake - x)).requires_grad_(True)
+            (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat)
+            want = want + reg_every * 7.0 * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    assert ("gp" in logs) == (step % reg_every == 0)
+    torch.testing.assert_close(loss.double(), want.detach(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_reg_every_must_be_a_positive_int(bad):
+    with pytest.raises(ValueError, match="reg_every"):
+        _family(reg_every=bad)
