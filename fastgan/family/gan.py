@@ -149,7 +149,21 @@ class GAN(Family):
         return ctx.labels if self.conditional else None
 
     # -- training -----------------------------------------------------------------------
+    batchnorm_hint = "train a D without it"   # how a family's recipe builds D without BatchNorm
+
+    def check_penalties(self, D: nn.Module) -> None:
+        """The gradient penalties differentiate each sample's D output by that sample alone, which BatchNorm
+        in D breaks: it mixes the samples of a batch.  Raised when the networks are built for training."""
+        r = self.recipe
+        if not (r.gp_lambda > 0 or r.r1_gamma > 0):
+            return
+        bn = next((m for m in D.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)), None)
+        if bn is not None:
+            raise ValueError(f"{self.name}: D has {type(bn).__name__}, which mixes the samples of a batch, so the "
+                             f"per-sample gradient penalties (gp_lambda, r1_gamma) are wrong; {self.batchnorm_hint}")
+
     def optimizers(self, nets):
+        self.check_penalties(nets["D"])
         r = self.recipe
         if r.optimizer == "rmsprop":
             return {k: torch.optim.RMSprop(nets[k].parameters(), lr=lr) for k, lr in (("G", r.lr_g), ("D", r.lr_d))}

@@ -115,6 +115,7 @@ class DCGAN(FineTune, GAN):
     # kimg: FID_digits 15.4 against the training digits at 32 px (sweep; the paper's batch-normalised D: 31.0 at
     # 80 kimg and no better at 128-160).  Tried: Adam 1.6e-3 (FID rose after 48 kimg); the paper's width 64
     # (6.9 s/kimg of CPU against 2.4: no better at 42 kimg)
+    batchnorm_hint = "use norm=layer or norm=none"
     presets = {"cpu": {"resolution": 32, "width": 32, "batch": 16, "lr_g": 1e-3, "lr_d": 1e-3, "kimg": 160.0,
                        "ema_kimg": 1.0, "ema_rampup": 0.05, "norm": "none", "gp_lambda": 10.0, "reg_every": 4},
                "paper": {}}
@@ -128,9 +129,6 @@ class DCGAN(FineTune, GAN):
         check_resolution(r)
         if self.recipe.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {self.recipe.norm!r}")
-        if self.recipe.norm == "batch" and (self.recipe.gp_lambda > 0 or self.recipe.r1_gamma > 0):
-            raise ValueError(f"{self.name}: norm=batch mixes the samples of a batch, so the per-sample gradient "
-                             f"penalties (gp_lambda, r1_gamma) are wrong; use norm=layer or norm=none")
         if len(data.shape) != 3 or data.shape[0] not in (1, 3) or tuple(data.shape[1:]) != (r, r):
             raise ValueError(f"{self.name} needs 1- or 3-channel {r}x{r} images, the data has shape "
                              f"{tuple(data.shape)}")
