@@ -27,7 +27,7 @@ run eager: they need a double backward, which PyTorch's compile does not support
 * ``mnist32`` (default): CPU-sized, 32x32 (MNIST padded/resized), z = w = 128, 2 mapping
   layers, channel_base 1024 / channel_max 64 (32-64 channels), γ = 0.05: batch 32, 150 kimg on one
   thread reaches FID 111 with the digits features; the README's demo trains the ``cpu`` preset at this
-  width instead (``--preset cpu --set channel_base=1024 --set channel_max=64``): 14.4;
+  width instead (``--preset cpu --set channel_base=1024 --set channel_max=64``): 11.3;
 * ``cifar``: the StyleGAN2-ADA CIFAR-10 configuration: 32x32, 2 mapping layers, channel_base
   16384 / max 512, γ = 0.01, minibatch-std group 32, no path length, no style mixing, and the
   ``orig`` discriminator (no residual skips);
