@@ -47,6 +47,10 @@ METHODS = {
     "minegan": {"finetune": "minegan"},
     "full+diffaug": {"finetune": "full", "augment": "diffaug"},
     "freezed-2+diffaug": {"finetune": "freezed", "freeze_d": 2, "augment": "diffaug"},
+    # DiffAugment without its cutout (the stylegan2 cpu preset's policy)
+    "full+diffaug-ct": {"finetune": "full", "augment": "diffaug", "diffaug_policy": "color,translation"},
+    "freezed-2+diffaug-ct": {"finetune": "freezed", "freeze_d": 2, "augment": "diffaug",
+                             "diffaug_policy": "color,translation"},
     "freezed-2+ada": {"finetune": "freezed", "freeze_d": 2, "augment": "ada", "ada_kimg": 5.0},
 }
 
