@@ -15,7 +15,8 @@ cannot measure on that data (the engine then skips it; the CLI reports the reaso
 
 * ``digits_translation`` (CycleGAN): on the digits demo (A = MNIST, B = MNIST-M) the shipped
   digits classifier's accuracy on ``G_BA(B)``, on both cycle reconstructions and on the
-  untranslated images, and the digits FID of ``G_BA(B)`` and of B against real A
+  untranslated images, the accuracy on ``G_BA(B)`` split by the digit's polarity in B (dark on
+  light, light on dark), and the digits FID of ``G_BA(B)`` and of B against real A
   (:func:`fastgan.metrics.translation.digits_translation`).
 * ``sr_quality`` (SRGAN): PSNR and SSIM (Y channel, border crop = scale) of the network and of
   bicubic upscaling on whole held-out images (:func:`fastgan.metrics.image_quality.evaluate_sr`):
@@ -60,7 +61,7 @@ def digits_translation_metric(nets, data, recipe, *, device=None, cache=None) ->
     if G_BA.in_channels != A.shape[1]:
         raise NotApplicable(f"digits_translation: the networks take {G_BA.in_channels} channels, the digits "
                             f"demo has {A.shape[1]}")
-    return digits_translation(G_AB, G_BA, A, ya, B, yb, device=device)
+    return digits_translation(G_AB, G_BA, A, ya, B, yb, device=device, paired=True)
 
 
 def sr_quality(nets, data, recipe, *, device=None, cache=None) -> dict[str, float]:

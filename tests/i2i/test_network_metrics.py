@@ -28,7 +28,8 @@ def test_cyclegan_run_reports_translation_accuracy(tmp_path):
         **QUIET, "model.ngf": 4, "model.ndf": 4, "model.n_blocks": 1, "model.d_depth": 2, "model.batch": 2,
         "model.kimg": 0.004, "out": str(tmp_path / "c")})
     got = tr.fit()["metrics"]
-    assert {"acc_A", "acc_B", "acc_G_BA(B)", "acc_cycle_A", "acc_cycle_B", "fid_B", "fid_G_BA(B)"} <= set(got)
+    assert {"acc_A", "acc_B", "acc_G_BA(B)", "acc_cycle_A", "acc_cycle_B", "fid_B", "fid_G_BA(B)",
+            "acc_G_BA(B)_dark", "acc_G_BA(B)_light", "dark_fraction"} <= set(got)
     # by hand: G_BA over the held-out MNIST-M images, the classifier's argmax against the labels
     _, (xb, yb) = digits_pair("heldout")
     G, clf = tr.nets["G_BA"].eval(), DigitsFeatures()

@@ -1,11 +1,12 @@
 """The digits translation report: accuracies by hand with a known classifier, identity translations."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from fastgan.data.mnistm import digits_pair
-from fastgan.metrics.translation import classifier_accuracy, digits_translation, translate_images
+from fastgan.metrics.translation import classifier_accuracy, dark_digits, digits_translation, translate_images
 
 
 class ByBrightness(torch.nn.Module):
@@ -46,3 +47,39 @@ def test_identity_translation_equals_the_untranslated_baseline():
     assert got["acc_A"] > 0.95 and got["acc_B"] < got["acc_A"]      # MNIST-M is harder for an MNIST classifier
     assert got["fid_G_BA(B)"] == pytest.approx(got["fid_B"], rel=1e-9) and got["fid_B"] > 10
     torch.testing.assert_close(translate_images(G, b, batch=7), b.float() / 127.5 - 1)
+
+
+def test_dark_digits_by_hand():
+    (a, _), _ = digits_pair("heldout")
+    a = torch.from_numpy(a[:37])
+    assert not dark_digits(a, a).any()                       # light strokes on black
+    assert dark_digits(a, 255 - a).all()                     # inverted: dark strokes on white
+    mixed = torch.where(torch.arange(37)[:, None, None, None] % 3 == 0, 255 - a, a)
+    assert dark_digits(a, mixed).tolist() == [i % 3 == 0 for i in range(37)]
+    # channels_last and a non-contiguous slice give the same answer
+    assert dark_digits(a.contiguous(memory_format=torch.channels_last), mixed[:, [2, 1, 0]]).tolist() == \
+        [i % 3 == 0 for i in range(37)]
+    with pytest.raises(ValueError, match="paired"):
+        dark_digits(a, mixed[:5])
+    with pytest.raises(ValueError, match="uint8"):
+        dark_digits(a.float(), mixed)
+
+
+def test_the_polarity_split_matches_accuracies_by_hand():
+    (a, ya), (b, yb) = digits_pair("heldout")
+    a, b, yb = torch.from_numpy(a[:150]), torch.from_numpy(b[:150]), torch.from_numpy(yb[:150])
+    # the mask by hand, in numpy: B's grey over A's strokes against the rest
+    grey, stroke = b.numpy().astype(np.float64).mean(1), a.numpy().astype(np.float64).mean(1) > 128
+    dark = np.array([grey[i][stroke[i]].mean() < grey[i][~stroke[i]].mean() for i in range(150)])
+    assert 0.15 < dark.mean() < 0.6                         # MNIST-M inverts a digit over a bright patch
+    G = Identity()
+    got = digits_translation(G, G, a, ya[:150], b, yb, fid=False, paired=True)
+    m = torch.from_numpy(dark)
+    assert got["dark_fraction"] == pytest.approx(dark.mean())
+    assert got["acc_G_BA(B)_dark"] == pytest.approx(classifier_accuracy(b[m], yb[m]))
+    assert got["acc_G_BA(B)_light"] == pytest.approx(classifier_accuracy(b[~m], yb[~m]))
+    assert got["acc_G_BA(B)_light"] > got["acc_G_BA(B)_dark"] + 0.2   # an MNIST classifier reads light digits
+    n_dark = int(m.sum())
+    assert got["acc_G_BA(B)"] == pytest.approx((got["acc_G_BA(B)_dark"] * n_dark
+                                                + got["acc_G_BA(B)_light"] * (150 - n_dark)) / 150)
+    assert "acc_G_BA(B)_dark" not in digits_translation(G, G, a, ya[:150], b, yb, fid=False)
