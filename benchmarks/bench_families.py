@@ -4,7 +4,7 @@ precision/recall, class coverage, label accuracy, sample grid and FID curve per 
     python benchmarks/bench_families.py [--only dcgan,cgan-projection] [--scale 1.0] [--threads 1]
 
 Each image family trains from scratch on the embedded MNIST-5k training split (4,500 digits)
-with its ``cpu`` preset (what this 2-core machine trains in at most 10 minutes; ``--scale``
+with its ``cpu`` preset (what this 2-core machine trains in about 10 minutes, progan in 15; ``--scale``
 multiplies the preset's kimg).  Every fifth of the run the FID (digits features, 2,000
 samples of the EMA generator against the training images) is taken for the FID curve; at the
 end also KID, precision/recall (k = 3), the digit classes the shipped classifier finds in at
