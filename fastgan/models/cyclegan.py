@@ -325,7 +325,7 @@ class CycleGAN(Family):
         # against 58% with the paper's two (README, Image-to-image).  The paper's batch 1 and no identity
         # loss (the paper adds it for painting <-> photo, to keep colours; MNIST-M's colours are not
         # to be kept): G_BA learns to invert the dark digits, a third of MNIST-M, which batch 4 with the
-        # identity loss left at 33-52%: 16 kimg, seeds 0-2: 90.8%, 89.0%, 83.8% (was 71.0-75.4% at 8 kimg;
+        # identity loss left at 33-52%: 16 kimg, seeds 0-3: 90.8%, 89.0%, 83.8%, 90.2% (was 71.0-75.4% at 8 kimg;
         # benchmarks/results/cyclegan/screen.md)
         "cpu": {"model.ngf": 16, "model.ndf": 16, "model.n_blocks": 3, "model.g_depth": 1, "model.d_depth": 2,
                 "model.batch": 1, "model.identity_weight": 0.0, "model.kimg": 16.0},
