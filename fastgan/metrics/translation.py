@@ -59,16 +59,21 @@ def translate_images(G: torch.nn.Module, images: torch.Tensor, *, batch: int = 2
 
 
 @torch.no_grad()
-def classifier_accuracy(images: torch.Tensor, labels: torch.Tensor, *, features=None, batch: int = 500,
-                        device="cpu") -> float:
-    """Fraction of ``images`` the digits classifier (or ``features``, returning ``(feats, logits)``) labels right."""
+def _right(images: torch.Tensor, labels, *, features=None, batch: int = 500, device="cpu") -> torch.Tensor:
+    """Per image, whether the classifier labels it right: a bool [N] on the CPU."""
     x = _as_float(images)
     labels = torch.as_tensor(labels)
     if labels.shape != (len(x),):
         raise ValueError(f"labels must have shape ({len(x)},), got {tuple(labels.shape)}")
     net = _classifier(features, device)
     pred = torch.cat([net(x[i:i + batch].to(device))[1].argmax(1).cpu() for i in range(0, len(x), batch)])
-    return float((pred == labels.cpu()).double().mean())
+    return pred == labels.cpu()
+
+
+def classifier_accuracy(images: torch.Tensor, labels: torch.Tensor, *, features=None, batch: int = 500,
+                        device="cpu") -> float:
+    """Fraction of ``images`` the digits classifier (or ``features``, returning ``(feats, logits)``) labels right."""
+    return float(_right(images, labels, features=features, batch=batch, device=device).double().mean())
 
 
 def dark_digits(A: torch.Tensor, B: torch.Tensor, threshold: int = 128) -> torch.Tensor:
@@ -97,13 +102,13 @@ def digits_translation(G_AB: torch.nn.Module, G_BA: torch.nn.Module, A: torch.Te
     cyc_B = translate_images(G_AB, fake_A, device=device)
     cyc_A = translate_images(G_BA, translate_images(G_AB, A, device=device), device=device)
     acc = lambda x, y: classifier_accuracy(x, y, device=device)  # noqa: E731
-    out = {"acc_A": acc(A, A_labels), "acc_B": acc(B, B_labels), "acc_G_BA(B)": acc(fake_A, B_labels),
+    right = _right(fake_A, B_labels, device=device)   # per image: the polarity split reuses it
+    out = {"acc_A": acc(A, A_labels), "acc_B": acc(B, B_labels), "acc_G_BA(B)": float(right.double().mean()),
            "acc_cycle_A": acc(cyc_A, A_labels), "acc_cycle_B": acc(cyc_B, B_labels)}
     if paired:
         dark = dark_digits(A, B)
-        labels = torch.as_tensor(B_labels)
         for key, m in (("dark", dark), ("light", ~dark)):
-            out[f"acc_G_BA(B)_{key}"] = acc(fake_A[m], labels[m]) if m.any() else float("nan")
+            out[f"acc_G_BA(B)_{key}"] = float(right[m].double().mean()) if m.any() else float("nan")
         out["dark_fraction"] = float(dark.double().mean())
     if fid:
         real_A = _as_float(A)
