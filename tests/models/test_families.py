@@ -404,6 +404,33 @@ def test_dcgan28_d_norm_and_its_guard_against_the_gradient_penalty():
         dcgan28.DCGAN28(dcgan28.DCGAN28Recipe(d_norm="layer"), MNIST)
 
 
+@pytest.mark.parametrize("resolution", [28, 32, 12, 8])
+@pytest.mark.parametrize("depth", [2, 3])
+def test_dcgan28_depth_gives_each_stage_its_size(depth, resolution):
+    """depth 2: 7x7 (r/4) -> r; depth 3 adds a stage at ceil(r/8) with twice the channels, in G and in D."""
+    from torch import nn
+    G = dcgan28.Generator(16, 6, resolution, depth=depth)
+    D = dcgan28.Discriminator(6, resolution, norm="none", depth=depth)
+    x = G(torch.randn(5, 16))
+    assert x.shape == (5, 1, resolution, resolution) and float(x.detach().abs().max()) <= 1.0
+    convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
+    assert [m.out_channels for m in convs] == [6, 12, 24][:depth]
+    sizes = []
+    for m in convs:
+        m.register_forward_hook(lambda mod, inp, out: sizes.append(out.shape[-1]))
+    y = D(x.contiguous(memory_format=torch.channels_last))
+    s = resolution // 4
+    assert y.shape == (5, 1) and sizes == [resolution // 2, s, (s + 1) // 2][:depth]
+    torch.testing.assert_close(D(x)[3:4], D(x[3:4]))       # per sample: no BatchNorm with d_norm none
+    gconvs = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [m.in_channels for m in gconvs] == [24, 12, 6][-depth:]
+
+
+def test_dcgan28_refuses_a_depth_it_does_not_have():
+    with pytest.raises(ValueError, match="depth must be 2 or 3"):
+        dcgan28.DCGAN28(dcgan28.DCGAN28Recipe(depth=4), MNIST)
+
+
 def _for_training(fam):
     """What the engine does before the first step: build the networks and their optimisers."""
     return fam.optimizers(fam.build())

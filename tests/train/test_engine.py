@@ -187,24 +187,27 @@ def test_fid_hook_with_digits_features(tmp_path, quiet, monkeypatch):
 
 
 def test_a_dcgan28_checkpoint_from_before_d_norm_still_loads_and_resumes(tmp_path, quiet, monkeypatch):
-    """Checkpoints written before dcgan28 had ``d_norm`` (and ``reg_every``) hold a D with BatchNorm: read
-    without those fields they must build that D again, not today's default without BatchNorm."""
+    """Checkpoints written before dcgan28 had ``d_norm`` (and ``reg_every``, ``depth``) hold the two-stage
+    networks with BatchNorm in D: read without those fields they must build those networks again, not
+    today's default (three stages, no BatchNorm)."""
     from torch import nn
     from fastgan import checkpoint as ckpt
     from fastgan.models import load_networks
     out = str(tmp_path / "old")
     Trainer("dcgan28", "digits", overrides={**quiet, "out": out, "batch": 8, "max_steps": 1, "d_norm": "bn",
-                                             "gp_lambda": 0.0, "reg_every": 1}).fit()
+                                             "gp_lambda": 0.0, "reg_every": 1, "depth": 2, "width": 64}).fit()
     real_load = ckpt.load
 
     def old_load(path, *a, **kw):      # the checkpoint as the earlier version wrote it
         state = real_load(path, *a, **kw)
-        state["recipe"] = {k: v for k, v in state["recipe"].items() if k not in ("d_norm", "reg_every")}
+        state["recipe"] = {k: v for k, v in state["recipe"].items() if k not in ("d_norm", "reg_every", "depth")}
         return state
 
     monkeypatch.setattr(ckpt, "load", old_load)
     _, nets, _ = load_networks(out)
     assert any(isinstance(m, nn.BatchNorm2d) for m in nets["D"].modules())
+    assert [m.out_channels for m in nets["D"].modules() if isinstance(m, nn.Conv2d)] == [64, 128]
     resumed = Trainer(resume=out, overrides={"max_steps": 2})
     assert (resumed.recipe.d_norm, resumed.recipe.gp_lambda, resumed.recipe.reg_every) == ("bn", 0.0, 1)
+    assert (resumed.recipe.depth, resumed.recipe.width) == (2, 64)
     assert resumed.fit()["step"] == 3          # the saved step 1, then 2 more
