@@ -54,6 +54,12 @@ class DCGAN28Recipe(GANRecipe):
     depth: int = 3               # 3: 4x4 -> 7x7 -> 14 -> 28 as the 32 px DCGAN; 2: from 7x7 (the earlier default)
 
 
+def _check_depth(depth) -> int:
+    if isinstance(depth, bool) or depth not in (2, 3):
+        raise ValueError(f"dcgan28: depth must be 2 or 3, got {depth!r}")
+    return depth
+
+
 def _init(m: nn.Module) -> None:
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(m.weight, 0.0, 0.02)
@@ -68,7 +74,7 @@ class Generator(nn.Module):
     def __init__(self, z_dim: int = 64, width: int = 64, resolution: int = 28, channels: int = 1, depth: int = 2):
         super().__init__()
         self.z_dim, s, c = z_dim, resolution // 4, 2 * width
-        if depth == 2:
+        if _check_depth(depth) == 2:
             head = [nn.Linear(z_dim, c * s * s, bias=False), nn.BatchNorm1d(c * s * s), nn.ReLU(True),
                     nn.Unflatten(1, (c, s, s))]
         else:   # z -> 4w x t x t (t = ceil(s / 2)) -> 2w x s x s with a 3x3 transposed conv (output_padding for even s)
@@ -92,6 +98,7 @@ class Discriminator(nn.Module):
         super().__init__()
         s = resolution // 4
         bn = norm == "bn"
+        _check_depth(depth)
         layers = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True),
                   nn.Conv2d(width, 2 * width, 4, 2, 1, bias=not bn), *([nn.BatchNorm2d(2 * width)] if bn else []),
                   nn.LeakyReLU(0.2, True)]
@@ -132,8 +139,7 @@ class DCGAN28(GAN):
         r = self.recipe.resolution
         if r % 4 or r < 8:
             raise ValueError(f"dcgan28: resolution must be a multiple of 4 and >= 8, got {r}")
-        if self.recipe.depth not in (2, 3):
-            raise ValueError(f"dcgan28: depth must be 2 or 3, got {self.recipe.depth!r}")
+        _check_depth(self.recipe.depth)
         if self.recipe.d_norm not in ("bn", "none"):
             raise ValueError(f"dcgan28: d_norm must be bn or none, got {self.recipe.d_norm!r}")
         if tuple(data.shape) != (1, r, r):

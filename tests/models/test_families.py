@@ -426,9 +426,12 @@ def test_dcgan28_depth_gives_each_stage_its_size(depth, resolution):
     assert [m.in_channels for m in gconvs] == [24, 12, 6][-depth:]
 
 
-def test_dcgan28_refuses_a_depth_it_does_not_have():
-    with pytest.raises(ValueError, match="depth must be 2 or 3"):
-        dcgan28.DCGAN28(dcgan28.DCGAN28Recipe(depth=4), MNIST)
+@pytest.mark.parametrize("depth", [4, 1, True])
+def test_dcgan28_refuses_a_depth_it_does_not_have(depth):
+    for make in (lambda: dcgan28.DCGAN28(dcgan28.DCGAN28Recipe(depth=depth), MNIST),
+                 lambda: dcgan28.Generator(depth=depth), lambda: dcgan28.Discriminator(depth=depth)):
+        with pytest.raises(ValueError, match="depth must be 2 or 3"):
+            make()
 
 
 def _for_training(fam):
