@@ -99,13 +99,15 @@ class Discriminator(nn.Module):
         s = resolution // 4
         bn = norm == "bn"
         _check_depth(depth)
-        layers = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True),
-                  nn.Conv2d(width, 2 * width, 4, 2, 1, bias=not bn), *([nn.BatchNorm2d(2 * width)] if bn else []),
-                  nn.LeakyReLU(0.2, True)]
+
+        def down(cin, cout, k):   # stride-2 conv [-> BN] -> LeakyReLU; the conv has no bias before BN
+            return [nn.Conv2d(cin, cout, k, 2, 1, bias=not bn), *([nn.BatchNorm2d(cout)] if bn else []),
+                    nn.LeakyReLU(0.2, True)]
+
+        layers = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True), *down(width, 2 * width, 4)]
         c = 2 * width
         if depth == 3:   # 2w x s x s -> 4w x ceil(s / 2) x ceil(s / 2)
-            layers += [nn.Conv2d(c, 2 * c, 3, 2, 1, bias=not bn), *([nn.BatchNorm2d(2 * c)] if bn else []),
-                       nn.LeakyReLU(0.2, True)]
+            layers += down(c, 2 * c, 3)
             c, s = 2 * c, (s + 1) // 2
         self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, 1))
         self.apply(_init)
