@@ -12,6 +12,9 @@ perceptual loss.
   the input to the output and starts the last convolution at zero, so the network learns the
   residual over bicubic and starts from it: at a CPU budget SRResNet trained from scratch is
   still below bicubic (see the README), with the skip it starts there and improves on it.
+  ``up_init="icnr"`` (not in the paper) initialises the convs before PixelShuffle with ICNR
+  (:func:`icnr_`); measured on the photos demo it did not remove SRGAN's checkerboard and scored
+  lower, so no preset uses it.
 * ``SRDiscriminator``: ``2 * depth`` 3x3 convolutions, pairs of (stride 1, stride 2) at
   widths ``width * 2^i`` (64-64, 128-128, 256-256, 512-512 in the paper), BN on all but
   the first, LeakyReLU(0.2); then dense ``fc`` (1024), LeakyReLU(0.2), dense 1 (a logit;
@@ -62,6 +65,25 @@ def _check_int(name, value, lo):
 
 
 SKIPS = ("none", "bicubic")    # SRResNet's image-level skip: none (the paper) or a bicubic upscale of the input
+UP_INITS = ("default", "icnr")  # init of the convs before PixelShuffle: PyTorch's default (the paper) or ICNR
+
+
+def icnr_(conv: nn.Conv2d, factor: int) -> nn.Conv2d:
+    """ICNR (Aitken et al. 2017, "Checkerboard artifact free sub-pixel convolution"), in place: the
+    ``factor**2`` output channels that PixelShuffle(factor) spreads over one output channel's
+    ``factor x factor`` block get one and the same kernel and bias, drawn as PyTorch draws a conv's
+    with ``out_channels / factor**2`` outputs.  Conv + PixelShuffle then starts as that smaller conv
+    followed by nearest-neighbour upsampling: no checkerboard at initialisation."""
+    _check_int("factor", factor, 1)
+    out = conv.out_channels
+    if out % (factor * factor):
+        raise ValueError(f"the conv's out_channels ({out}) must be a multiple of factor**2 = {factor * factor}")
+    base = nn.Conv2d(conv.in_channels, out // (factor * factor), conv.kernel_size, bias=conv.bias is not None)
+    with torch.no_grad():      # PixelShuffle: input channel c * f^2 + k goes to output channel c
+        conv.weight.copy_(base.weight.repeat_interleave(factor * factor, dim=0))
+        if conv.bias is not None:
+            conv.bias.copy_(base.bias.repeat_interleave(factor * factor))
+    return conv
 
 
 def upsample_stages(scale: int) -> list[int]:
@@ -88,13 +110,15 @@ class SRResNet(nn.Module):
     """``[N, channels, h, w] -> [N, channels, scale*h, scale*w]``."""
 
     def __init__(self, channels: int = 3, scale: int = 4, n_blocks: int = 16, width: int = 64,
-                 skip: str = "none"):
+                 skip: str = "none", up_init: str = "default"):
         super().__init__()
         self.channels = _check_int("channels", channels, 1)
         self.scale = scale
         if skip not in SKIPS:
             raise ValueError(f"skip must be one of {SKIPS}, got {skip!r}")
         self.skip = skip
+        if up_init not in UP_INITS:
+            raise ValueError(f"up_init must be one of {UP_INITS}, got {up_init!r}")
         _check_int("n_blocks", n_blocks, 0)
         _check_int("width", width, 1)
         stages = upsample_stages(scale)
@@ -103,7 +127,8 @@ class SRResNet(nn.Module):
                                   nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width))
         up = []
         for f in stages:
-            up += [nn.Conv2d(width, width * f * f, 3, padding=1), nn.PixelShuffle(f), nn.PReLU()]
+            conv = nn.Conv2d(width, width * f * f, 3, padding=1)
+            up += [icnr_(conv, f) if up_init == "icnr" else conv, nn.PixelShuffle(f), nn.PReLU()]
         self.upsample = nn.Sequential(*up)
         self.tail = nn.Conv2d(width, channels, 9, padding=4)
         if skip == "bicubic":       # start exactly at bicubic upscaling
@@ -245,6 +270,7 @@ class SRGANRecipe(Recipe):
     n_blocks: int = 16
     width: int = 64
     skip: str = "none"                    # none (the paper) | bicubic: learn the residual over bicubic upscaling
+    up_init: str = "default"              # default (the paper) | icnr: PixelShuffle convs start checkerboard-free
     d_width: int = 64
     d_depth: int = 4                      # stride-2 convolutions of D
     fc: int = 1024                        # hidden dense layer of D
@@ -318,7 +344,7 @@ class SRGAN(Family):
 
     def build(self):
         r, c = self.recipe, self.data.shape[0]
-        return {"G": SRResNet(c, r.scale, r.n_blocks, r.width, r.skip),
+        return {"G": SRResNet(c, r.scale, r.n_blocks, r.width, r.skip, r.up_init),
                 "D": SRDiscriminator(c, r.crop, r.d_width, r.d_depth, r.fc)}
 
     def helpers(self):

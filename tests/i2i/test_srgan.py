@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fastgan.models.srgan import (
-    ContentLoss, SRDiscriminator, SRResNet, discriminator_loss, perceptual_loss, upsample_stages,
+    ContentLoss, SRDiscriminator, SRResNet, discriminator_loss, icnr_, perceptual_loss, upsample_stages,
 )
 from fastgan.models.vgg import VGG19_LAYERS, VGG19Features
 
@@ -114,6 +114,10 @@ def test_bad_input():
         SRResNet(width=4, n_blocks=1)(torch.randn(1, 1, 8, 8))
     with pytest.raises(ValueError, match="skip must be one of"):
         SRResNet(skip="bilinear")
+    with pytest.raises(ValueError, match="up_init must be one of"):
+        SRResNet(up_init="kaiming")
+    with pytest.raises(ValueError, match=r"out_channels \(10\) must be a multiple of factor\*\*2 = 4"):
+        icnr_(nn.Conv2d(3, 10, 3), 2)
     with pytest.raises(ValueError, match="multiple of 2\\*\\*depth = 16"):
         SRDiscriminator(hr_size=40)
     with pytest.raises(ValueError, match=r"\[N, 3, 32, 32\]"):
@@ -243,3 +247,36 @@ def test_bicubic_skip_starts_at_bicubic_and_learns(scale):
     assert G.tail.weight.grad.abs().sum() > 0
     opt.step()
     assert loss().item() < before
+
+
+@pytest.mark.parametrize("factor,bias", [(2, True), (3, True), (2, False)])
+def test_icnr_starts_as_a_small_conv_then_nearest_upsampling(factor, bias):
+    """ICNR: conv + PixelShuffle(f) equals, at initialisation, a conv with 1/f^2 of the outputs followed by
+    nearest-neighbour upsampling: every f x f output block is constant (no checkerboard)."""
+    torch.manual_seed(0)
+    conv = icnr_(nn.Conv2d(5, 3 * factor * factor, 3, padding=1, bias=bias).double(), factor)
+    x = torch.randn(2, 5, 6, 7, dtype=torch.float64).to(memory_format=torch.channels_last)
+    y = F.pixel_shuffle(conv(x), factor)
+    w = conv.weight.detach()[::factor * factor]     # one kernel per PixelShuffle output channel
+    b = conv.bias.detach()[::factor * factor] if bias else None
+    small = F.conv2d(x.contiguous(), w, b, padding=1)
+    torch.testing.assert_close(y, F.interpolate(small, scale_factor=factor, mode="nearest"), rtol=0, atol=1e-12)
+    # the kernel is drawn as PyTorch draws one of a conv with fan-in 5 * 3 * 3: uniform within 1/sqrt(45)
+    assert w.abs().max() <= 45 ** -0.5 and w.std() > 0.25 * 45 ** -0.5
+    # and the init is only a start: one step on a random target breaks the blocks apart
+    target = torch.randn_like(y)
+    F.mse_loss(F.pixel_shuffle(conv(x), factor), target).backward()
+    with torch.no_grad():
+        conv.weight -= 0.5 * conv.weight.grad
+    y2 = F.pixel_shuffle(conv(x), factor)
+    assert (y2 - y2[:, :, ::factor, ::factor].repeat_interleave(factor, 2).repeat_interleave(factor, 3)).abs().max() > 1e-3
+
+
+def test_srresnet_icnr_upsampling_convs():
+    torch.manual_seed(0)
+    G = SRResNet(3, scale=4, n_blocks=1, width=8, up_init="icnr")
+    convs = [m for m in G.upsample if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 2
+    for c in convs:      # out channel c * 4 + k of the conv feeds output channel c of PixelShuffle(2)
+        w = c.weight.detach().view(8, 4, 8, 3, 3)
+        assert torch.equal(w, w[:, :1].expand_as(w)) and not torch.equal(w[0, 0], w[1, 0])
