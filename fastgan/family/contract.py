@@ -256,6 +256,11 @@ class Family:
         """Ordered stages; default: one stage of ``phases()`` for ``recipe.kimg``."""
         return [Stage("train", tuple(self.phases()), kimg=self.recipe.kimg)]
 
+    def phase_repeat(self, phase: Phase, step: int) -> int:
+        """How many times ``phase`` runs in training step ``step`` (default: ``phase.repeat``; WGAN's
+        critic boost runs D more often in some steps)."""
+        return phase.repeat
+
     def after_phase(self, phase: Phase, ctx: Context) -> None:
         """Called after each optimiser step (e.g. WGAN's weight clipping)."""
 

@@ -174,10 +174,15 @@ class GAN(Family):
         r = self.recipe
         if r.lr_decay <= 0:
             return {}
-        # the engine steps a schedule once per training step: n_critic D updates on fresh batches, one G update
-        total = max(1, run_steps(r.kimg, r.batch * r.n_critic))
+        total = max(1, self.run_steps())
         decay = max(1, round(total * r.lr_decay))
         return {k: linear_decay(o, max(0, total - decay), decay) for k, o in opts.items()}
+
+    def run_steps(self) -> int:
+        """The training steps of the run (what a schedule counts): each draws ``n_critic`` fresh batches for D
+        and updates G once."""
+        r = self.recipe
+        return run_steps(r.kimg, r.batch * r.n_critic)
 
     def phases(self):
         return [Phase("D", opt="D", loss="d_loss", repeat=self.recipe.n_critic),

@@ -327,7 +327,7 @@ class Trainer:
         for ph in stage.phases:
             if self.step % ph.interval:
                 continue
-            for _ in range(ph.repeat):
+            for _ in range(self.family.phase_repeat(ph, self.step)):
                 with nvtx_range(f"{stage.name}/{ph.name}", True if self.nvtx else None):
                     if ph.fresh_batch or batch is None:
                         batch, labels = self._next_batch()

@@ -144,6 +144,7 @@ def test_cgan_labels_control_and_validation():
 def test_wgan_recipes_are_the_papers():
     r = wgan.WGANRecipe()
     assert (r.loss, r.clip, r.optimizer, r.lr_d, r.n_critic) == ("wasserstein", 0.01, "rmsprop", 5e-5, 5)
+    assert (r.critic_boost, r.boost_first, r.boost_every) == (100, 25, 500)    # the released training's
     r = wgan.WGANGPRecipe()
     assert (r.loss, r.gp_lambda, r.lr_d, tuple(r.betas), r.n_critic) == ("wasserstein", 10.0, 1e-4, (0.0, 0.9), 5)
     assert r.norm != "batch"
@@ -246,7 +247,7 @@ def _changed(before, net):
     ("dcgan", "digits", {"resolution": 16, "width": 8}),
     ("cgan", "digits", {"width": 8}),
     ("cgan", "digits", {"width": 8, "cond": "projection", "loss": "minimax", "spectral_norm": True}),
-    ("wgan", "digits", {"resolution": 16, "width": 8, "n_critic": 2}),
+    ("wgan", "digits", {"resolution": 16, "width": 8, "n_critic": 2, "critic_boost": 0}),
     ("wgan-gp", "digits", {"resolution": 16, "width": 8, "n_critic": 2}),
     ("gmmn", "digits", {"batch": 64, "hidden": [32]}),
 ])
@@ -311,6 +312,42 @@ def test_wgan_clips_the_critic_and_logs_w(quiet):
     d_real, d_fake = series["D/D_real"], series["D/D_fake"]
     for (_, a), (_, b), (_, c) in zip(w, d_real, d_fake):
         assert math.isclose(a, b - c, rel_tol=1e-4, abs_tol=1e-6)
+
+
+@pytest.mark.parametrize("boost, first, every, steps, d_steps", [
+    (5, 2, 3, 7, [5, 5, 2, 5, 2, 2, 5]),       # steps 0-1 (the first 2) and every 3rd: 0, 3, 6
+    (5, 0, 4, 6, [5, 2, 2, 2, 5, 2]),          # no first steps: 0 and 4
+    (5, 3, 0, 5, [5, 5, 5, 2, 2]),             # never again after the first 3
+    (2, 3, 1, 4, [2, 2, 2, 2]),                # a boost of n_critic or less is no boost
+    (0, 25, 500, 3, [2, 2, 2]),                # off
+])
+def test_wgan_critic_boost_runs_extra_critic_steps(boost, first, every, steps, d_steps, quiet):
+    """The released WGAN training's critic boost: critic_boost D steps, each on a fresh batch, in the first
+    boost_first G steps and every boost_every-th; n_critic in the others.  Counted from the images seen and
+    the clipping still holds after every critic step."""
+    batch = 4
+    over = {**quiet, "resolution": 16, "width": 8, "batch": batch, "n_critic": 2, "critic_boost": boost,
+            "boost_first": first, "boost_every": every}
+    seen = []
+    tr = Trainer("wgan", "digits", overrides=over)
+    for _ in range(steps):
+        before = tr.nimg
+        tr.train_step()
+        seen.append((tr.nimg - before) // batch)
+    assert seen == d_steps
+    assert max(p.abs().max().item() for p in tr.nets["D"].parameters()) <= 0.01
+    # the lr schedule counts the same steps: kimg of exactly the images of these steps
+    fam = wgan.WGAN(wgan.WGANRecipe(**{k: over[k] for k in ("resolution", "batch", "n_critic", "critic_boost", "boost_first",
+                                                              "boost_every")}, kimg=sum(d_steps) * batch / 1000),
+                    DataInfo((1, 16, 16)))
+    assert fam.run_steps() == steps
+
+
+@pytest.mark.parametrize("field", ["critic_boost", "boost_first", "boost_every"])
+@pytest.mark.parametrize("bad", [-1, 2.5, True])
+def test_wgan_critic_boost_fields_are_checked(field, bad):
+    with pytest.raises(ValueError, match=f"{field} must be an int >= 0"):
+        wgan.WGAN(wgan.WGANRecipe(**{field: bad}), DataInfo((1, 32, 32)))
 
 
 def test_mlp_discriminator_learns_to_separate(quiet):
