@@ -66,6 +66,11 @@ class WGAN(DCGAN):
     presets = {"cpu": {"width": 32, "batch": 16, "lr_g": 2e-4, "lr_d": 2e-4, "n_critic": 2, "kimg": 240.0,
                        "ema_kimg": 1.0, "ema_rampup": 0.05, "critic_boost": 0}, "paper": {}}
 
+    @classmethod
+    def stored_recipe(cls, stored):
+        # a run saved before the critic boost existed trained without it: resuming it goes on so
+        return {"critic_boost": 0, **stored}
+
     def __init__(self, recipe, data):
         super().__init__(recipe, data)
         for field in ("critic_boost", "boost_first", "boost_every"):

@@ -211,3 +211,30 @@ def test_a_dcgan28_checkpoint_from_before_d_norm_still_loads_and_resumes(tmp_pat
     assert (resumed.recipe.d_norm, resumed.recipe.gp_lambda, resumed.recipe.reg_every) == ("bn", 0.0, 1)
     assert (resumed.recipe.depth, resumed.recipe.width) == (2, 64)
     assert resumed.fit()["step"] == 3          # the saved step 1, then 2 more
+
+
+def test_a_wgan_run_from_before_the_critic_boost_resumes_without_it(tmp_path, quiet, monkeypatch):
+    """A wgan checkpoint written before ``critic_boost`` existed trained with n_critic critic steps in every G
+    step: resumed, it must go on so (n_critic fresh batches a step), not start boosting (100 a step)."""
+    from fastgan import checkpoint as ckpt
+    out = str(tmp_path / "old")
+    over = {**quiet, "out": out, "resolution": 16, "width": 8, "batch": 4, "n_critic": 2}
+    Trainer("wgan", "digits", overrides={**over, "critic_boost": 0, "max_steps": 1}).fit()
+    real_load = ckpt.load
+
+    def old_load(path, *a, **kw):      # the checkpoint as the earlier version wrote it
+        state = real_load(path, *a, **kw)
+        state["recipe"] = {k: v for k, v in state["recipe"].items()
+                           if k not in ("critic_boost", "boost_first", "boost_every")}
+        return state
+
+    monkeypatch.setattr(ckpt, "load", old_load)
+    resumed = Trainer(resume=out, overrides={"max_steps": 2})
+    assert resumed.recipe.critic_boost == 0
+    nimg = resumed.nimg
+    assert resumed.fit()["step"] == 3          # the saved step 1, then 2 more
+    assert resumed.nimg - nimg == 2 * 2 * 4          # two steps of n_critic = 2 batches of 4
+    # a new run of the paper recipe boosts its first steps: 100 batches in step 0
+    fresh = Trainer("wgan", "digits", overrides={**over, "out": str(tmp_path / "new")})
+    fresh.train_step()
+    assert fresh.nimg == 100 * 4
