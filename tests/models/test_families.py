@@ -73,17 +73,26 @@ def test_same_conv_pads_like_tensorflow():
     assert conv(torch.zeros(1, 1, 7, 7)).shape[-1] == 4          # ceil(7 / 2)
 
 
-@pytest.mark.parametrize("k, s, size", [(5, 2, 7), (5, 1, 7), (7, 2, 14), (5, 2, 14)])
+@pytest.mark.parametrize("k, s, size", [(5, 2, (7, 7)), (5, 1, (7, 7)), (7, 2, (14, 14)), (5, 2, (14, 14)),
+                                        (5, 1, (9, 6)), (3, 2, (5, 4)), (4, 2, (6, 3)), (7, 2, (3, 8))])
 def test_same_conv_transpose_is_the_adjoint_of_same_conv(k, s, size):
-    """<conv(x), y> = <x, convT(y)> with the same weights: the definition of a transposed conv."""
+    """<conv(x), y> = <x, convT(y)> with the same weights: the definition of a transposed conv (odd and
+    even kernels, uneven "same" padding, non-square and channels_last inputs)."""
     conv = dcgan_mnist.SameConv2d(3, 4, k, s, bias=False).double()
     convt = dcgan_mnist.SameConvTranspose2d(4, 3, k, s, bias=False).double()
     with torch.no_grad():
         convt.weight.copy_(conv.weight)
-    x = torch.randn(2, 3, size * s, size * s, dtype=torch.float64)
-    y = torch.randn(2, 4, size, size, dtype=torch.float64)
+    h, w = size
+    x = torch.randn(2, 3, h * s, w * s, dtype=torch.float64)
+    y = torch.randn(2, 4, h, w, dtype=torch.float64).to(memory_format=torch.channels_last)
     assert convt(y).shape == x.shape
     torch.testing.assert_close((conv(x) * y).sum(), (x * convt(y)).sum())
+    # with a bias, the transposed conv adds it to every output pixel
+    convb = dcgan_mnist.SameConvTranspose2d(4, 3, k, s, bias=True).double()
+    with torch.no_grad():
+        convb.weight.copy_(conv.weight)
+        convb.bias.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    torch.testing.assert_close(convb(y) - convt(y), convb.bias.view(1, 3, 1, 1).expand_as(x))
 
 
 def test_dcgan_64_is_the_reference_dcgan():
