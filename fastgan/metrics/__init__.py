@@ -42,5 +42,6 @@ from .stats import FIDStats, StreamingMoments
 __all__ = ["MetricResult", "METRICS", "compute_fid", "compute_metrics", "compute_stats", "fid_digits",
            "FeatureExtractor", "get_extractor", "fid_from_stats", "frechet_distance", "trace_sqrt_product",
            "mmd", "mmd2", "density_coverage", "inception_score", "kernel_inception_distance",
-           "mode_coverage", "precision_recall", "FIDStats", "StreamingMoments"]
-from .sequence import entropy_rate, nll_oracle, nll_test
+           "mode_coverage", "precision_recall", "FIDStats", "StreamingMoments",
+           "bleu", "entropy_rate", "nll_oracle", "nll_test"]
+from .sequence import bleu, entropy_rate, nll_oracle, nll_test

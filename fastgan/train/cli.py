@@ -47,7 +47,9 @@ Sequence models print decoded text (or write it to --out):
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model family (default: fastgan.models.DEFAULT; --list-models in train)")
-    p.add_argument("--data", default=None, help="mnist | digits | iris | wine | breast_cancer | diabetes | PATH")
+    p.add_argument("--data", default=None, help="mnist | digits (scikit-learn's 8x8; cyclegan: MNIST <-> MNIST-M) | iris | wine | "
+                   "breast_cancer | diabetes | autompg | penguins (ctgan's tables) | photos (srgan) | PATH: a "
+                   "folder, zip, .npy, .csv, or .txt of lines (each family says what it reads)")
     p.add_argument("--batch", type=int, default=None, help="total batch over all processes")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None, help="auto | cpu | cuda[:N]")
