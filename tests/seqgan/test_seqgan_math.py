@@ -282,7 +282,7 @@ def test_discriminator_shapes_and_filters():
 
 
 def test_bleu4_against_hand_counts():
-    from fastgan.metrics.sequence import bleu
+    from fastgan.metrics import bleu     # the README's import (fastgan.metrics has the sequence metrics)
     ref = "the cat is on the mat".split()
     # clipped precisions 5/6, 3/5, 1/4 and no 4-gram (smoothed to 0.1/3); equal length: no penalty
     hyp = "the cat sat on the mat".split()
