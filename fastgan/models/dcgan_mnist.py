@@ -159,7 +159,7 @@ class DCGANMnist(GAN):
     Recipe = DCGANMnistRecipe
     description = "the source's Keras DCGAN for MNIST, layer for layer (G 2,963,328 / D 213,633 Keras weights)"
     # cpu: the source's networks, loss, dropout, uniform noise and Adam, in 22 kimg (4.9 epochs; G has 2.9M
-    # weights: ~22 s of CPU per kimg on one core) instead of 50 epochs (FID 110.7 at 12 kimg, 86.2 at 22):
+    # weights: ~19 s of CPU per kimg on one core) instead of 50 epochs (FID 110.7 at 12 kimg, 86.2 at 22):
     # batch 16 for more steps, Adam 1e-3 with beta1 0.5 (the source gives neither; 5e-4 until 2026-12-07:
     # seeds 0 and 1 82.4 and 83.5 at 22 kimg, 1e-3: 79.6 and 60.4), an EMA of G; sample the source's way with
     # best-of-N (fastgan generate --best-of 16)
